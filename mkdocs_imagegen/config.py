@@ -1,0 +1,101 @@
+"""The plugin's `mkdocs.yml` schema, validated by MkDocs' own config_options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+
+from .imaging import PUBLISH_FORMATS
+from .request import QUALITIES, Size
+
+PROVIDER_ORDER = ("google", "foundry", "openai")
+SERVE_MODES = ("background", "placeholders", "cached")
+
+
+class SizeOption(c.BaseConfigOption[Size]):
+    """A "WxH" string, parsed into a Size."""
+
+    def __init__(self, default: str | None = None) -> None:
+        super().__init__()
+        self.default = default
+
+    def run_validation(self, value: object) -> Size:
+        if isinstance(value, Size):
+            return value
+        if not isinstance(value, str):
+            raise base.ValidationError(f"expected a size like 1792x1024, got {value!r}")
+        try:
+            return Size.parse(value)
+        except ValueError as exc:
+            raise base.ValidationError(str(exc)) from None
+
+
+class StrictInt(c.BaseConfigOption[int]):
+    """An int within bounds; YAML booleans are not numbers here."""
+
+    def __init__(self, default: int | None = None, minimum: int = 0, maximum: int | None = None) -> None:
+        super().__init__()
+        self.default = default
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def run_validation(self, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise base.ValidationError(f"expected a whole number, got {value!r}")
+        if value < self.minimum or (self.maximum is not None and value > self.maximum):
+            upper = f" and at most {self.maximum}" if self.maximum is not None else ""
+            raise base.ValidationError(f"expected a number of at least {self.minimum}{upper}, got {value}")
+        return value
+
+
+class GoogleOptions(base.Config):
+    base_url = c.Optional(c.Type(str))
+
+
+class FoundryOptions(base.Config):
+    endpoint = c.Optional(c.Type(str))
+    api_version = c.Optional(c.Type(str))
+    deployments = c.Type(dict, default={})
+
+
+class OpenAIOptions(base.Config):
+    base_url = c.Optional(c.Type(str))
+
+
+class ProvidersOptions(base.Config):
+    order = c.ListOfItems(c.Choice(PROVIDER_ORDER), default=list(PROVIDER_ORDER))
+    google = c.SubConfig(GoogleOptions)
+    foundry = c.SubConfig(FoundryOptions)
+    openai = c.SubConfig(OpenAIOptions)
+
+
+class ImagegenConfig(base.Config):
+    enabled = c.Type(bool, default=True)
+    model = c.Type(str, default="gemini-3.1-flash-image-preview")
+    size = SizeOption(default="1792x1024")
+    quality = c.Choice(QUALITIES, default="auto")
+    format = c.Choice(PUBLISH_FORMATS, default="webp")
+    cache_dir = c.Type(str, default=".banners")
+    concurrency = StrictInt(default=4, minimum=1, maximum=64)
+    timeout = c.Type((int, float), default=300)
+    retries = StrictInt(default=4, minimum=0, maximum=20)
+    offline = c.Type(bool, default=False)
+    max_new = c.Optional(StrictInt(minimum=0))
+    insert = c.Type(bool, default=True)
+    social_meta = c.Type(bool, default=True)
+    aliases = c.Type(dict, default={})
+    providers = c.SubConfig(ProvidersOptions)
+    serve = c.Choice(SERVE_MODES, default="background")
+    output_dir = c.Type(str, default="assets/banners")
+
+
+def providers_dict(options: ProvidersOptions) -> dict[str, Any]:
+    """Plain dicts for the registry, so providers never depend on MkDocs config classes."""
+    return {
+        "order": list(options.order),
+        "google": dict(options.google),
+        "foundry": dict(options.foundry),
+        "openai": dict(options.openai),
+    }

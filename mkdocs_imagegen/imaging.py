@@ -1,0 +1,119 @@
+"""Image processing: check provider bytes, fit them to the exact published size, encode.
+
+Also draws the local placeholder banner.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import io
+import textwrap
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from .errors import InvalidImageError
+from .request import Size
+
+MAX_SOURCE_PIXELS = 40_000_000  # 4K Gemini is ~17 Mpx; anything far beyond is a bomb, not a banner
+MIN_SOURCE_EDGE = 16
+ACCEPTED_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
+PUBLISH_FORMATS = ("webp", "png", "jpeg")
+FORMAT_SUFFIX = {"webp": "webp", "png": "png", "jpeg": "jpg"}
+RENDITION_VERSION = 1  # bump when fit/encode settings change, so renditions are re-derived
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    image: Image.Image
+    format: str  # png | jpeg | webp
+    size: Size
+
+
+def load_source(data: bytes, *, provider: str | None = None, model: str | None = None) -> SourceImage:
+    """Decode provider bytes, refusing anything that is not a real, sanely sized image."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            kind = ACCEPTED_FORMATS.get(image.format or "")
+            if kind is None:
+                raise InvalidImageError(f"returned a {image.format or 'unknown'} file, not PNG/JPEG/WebP",
+                                        provider=provider, model=model)
+            width, height = image.size
+            if width * height > MAX_SOURCE_PIXELS:
+                raise InvalidImageError(
+                    f"returned an image of {width}x{height} pixels, over the {MAX_SOURCE_PIXELS:,} pixel cap",
+                    provider=provider, model=model)
+            if min(width, height) < MIN_SOURCE_EDGE:
+                raise InvalidImageError(f"returned a {width}x{height} image, too small for a banner",
+                                        provider=provider, model=model)
+            image.load()
+    except InvalidImageError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImageError(f"returned bytes that are not a readable image ({type(exc).__name__})",
+                                provider=provider, model=model) from None
+    return SourceImage(image=image, format=kind, size=Size(width, height))
+
+
+def fit(image: Image.Image, size: Size) -> Image.Image:
+    """Centre-crop to the target aspect, then resize with Lanczos to exactly `size`."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    if rgb.size == (size.width, size.height):
+        return rgb
+    return ImageOps.fit(rgb, (size.width, size.height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    if fmt == "webp":
+        image.save(buffer, "WEBP", quality=85, method=4)
+    elif fmt == "jpeg":
+        image.save(buffer, "JPEG", quality=88, optimize=True, progressive=True)
+    elif fmt == "png":
+        image.save(buffer, "PNG", optimize=False, compress_level=6)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(PUBLISH_FORMATS)}")
+    return buffer.getvalue()
+
+
+def render(data: bytes, size: Size, fmt: str) -> bytes:
+    """Provider bytes -> published bytes at exactly `size` in `fmt`."""
+    return encode(fit(load_source(data).image, size), fmt)
+
+
+def placeholder_image(prompt: str, size: Size, label: str) -> Image.Image:
+    """A calm colour field derived from the prompt's hash, with the label on it."""
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    hue = digest[0] / 255
+    top = _hsv(hue, 0.45, 0.55)
+    bottom = _hsv((hue + 0.08) % 1.0, 0.55, 0.30)
+    gradient = Image.linear_gradient("L").resize((size.width, size.height))
+    image = Image.composite(Image.new("RGB", gradient.size, bottom), Image.new("RGB", gradient.size, top), gradient)
+    _draw_label(image, label)
+    return image
+
+
+def _hsv(hue: float, saturation: float, value: float) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb(hue, saturation, value)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def _draw_label(image: Image.Image, label: str) -> None:
+    width, height = image.size
+    font_size = max(12, min(height // 9, width // 18))
+    try:
+        font: ImageFont.ImageFont | ImageFont.FreeTypeFont = ImageFont.load_default(size=font_size)
+    except TypeError:  # Pillow built without FreeType
+        font = ImageFont.load_default()
+    chars_per_line = max(8, int(width * 0.8 / (font_size * 0.55)))
+    text = "\n".join(textwrap.wrap(label, chars_per_line)[:3]) or " "
+    draw = ImageDraw.Draw(image)
+    box = draw.multiline_textbbox((0, 0), text, font=font, align="center")
+    x = (width - (box[2] - box[0])) / 2 - box[0]
+    y = (height - (box[3] - box[1])) / 2 - box[1]
+    draw.multiline_text((x + 2, y + 2), text, font=font, fill=(0, 0, 0), align="center")
+    draw.multiline_text((x, y), text, font=font, fill=(255, 255, 255), align="center")

@@ -1,0 +1,281 @@
+"""The generation pipeline: request -> provider -> validated image -> cache -> rendition.
+
+Jobs are keyed by cache key, so identical requests in a build (or across `mkdocs serve`
+rebuilds) are generated once. Work runs on a bounded pool of daemon threads: a stuck
+provider never keeps the process alive after Ctrl-C. Each finished image is committed to the
+cache the moment it arrives, so one failure never loses the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cache import CacheStore, Original
+from .errors import ImagegenError, RateLimitedError
+from .imaging import load_source
+from .registry import Route
+from .request import GenerationRequest
+
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 60.0
+
+
+class Cancelled(Exception):
+    """The pipeline is shutting down."""
+
+
+@dataclass
+class Outcome:
+    """How a job ended: a cached original with its rendition, or why there is none."""
+
+    original: Original | None = None
+    rendition: Path | None = None
+    error: ImagegenError | None = None
+    generated: bool = False  # a provider was paid for this one, in this process
+
+
+@dataclass
+class Job:
+    request: GenerationRequest
+    route: Route
+    future: Future[Outcome]
+    pages: list[str] = field(default_factory=list)
+    kind: str = "generate"  # generate | cached | derive | placeholder | skipped
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def key(self) -> str:
+        return self.request.cache_key
+
+    def done(self) -> bool:
+        return self.future.done()
+
+
+def _finished(outcome: Outcome) -> Future[Outcome]:
+    future: Future[Outcome] = Future()
+    future.set_result(outcome)
+    return future
+
+
+class AdaptiveLimiter:
+    """How many requests may be in flight to one provider.
+
+    On a 429 the limit drops to what is still in flight: the last rejection of a burst leaves
+    exactly the requests the provider accepted, i.e. its real capacity. After twice `limit`
+    successes in a row the limit grows by one, to probe whether capacity came back.
+    """
+
+    def __init__(self, ceiling: int, stop: threading.Event) -> None:
+        self.ceiling = ceiling
+        self.limit = ceiling
+        self.in_flight = 0
+        self._successes = 0
+        self._stop = stop
+        self._condition = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._condition:
+            while self.in_flight >= self.limit:
+                if self._stop.is_set():
+                    raise Cancelled()
+                self._condition.wait(timeout=0.2)
+            self.in_flight += 1
+
+    def release(self, *, rate_limited: bool = False) -> None:
+        with self._condition:
+            self.in_flight -= 1
+            if rate_limited:
+                self.limit = max(1, min(self.limit, self.in_flight))
+                self._successes = 0
+            else:
+                self._successes += 1
+                if self.limit < self.ceiling and self._successes >= 2 * self.limit:
+                    self.limit += 1
+                    self._successes = 0
+            self._condition.notify_all()
+
+
+class WorkerPool:
+    """A fixed number of daemon threads; unlike ThreadPoolExecutor it never blocks interpreter exit."""
+
+    def __init__(self, workers: int, name: str = "imagegen") -> None:
+        self._tasks: queue.Queue[tuple[Future[Outcome], Callable[[], Outcome]] | None] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, work: Callable[[], Outcome]) -> Future[Outcome]:
+        future: Future[Outcome] = Future()
+        self._tasks.put((future, work))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            future, work = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._tasks.put(None)
+
+
+@dataclass
+class PipelineSettings:
+    fmt: str = "webp"
+    concurrency: int = 4
+    timeout: float = 300.0
+    retries: int = 4
+    max_new: int | None = None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        cache: CacheStore,
+        settings: PipelineSettings,
+        *,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.cache = cache
+        self.settings = settings
+        self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
+        self.stop_event = threading.Event()
+        self.jobs: dict[str, Job] = {}
+        self.new_submitted = 0
+        self._limiters: dict[str, AdaptiveLimiter] = {}
+        self._lock = threading.Lock()
+        self._pool: WorkerPool | None = None
+
+    # -- submitting ------------------------------------------------------------------------------
+
+    def submit(self, request: GenerationRequest, route: Route, page: str) -> Job:
+        """The job for `request`: an existing one with the same key, a cache hit, or new work."""
+        with self._lock:
+            job = self.jobs.get(request.cache_key)
+            if job is None or job.kind in ("placeholder", "skipped") and not route.is_placeholder:
+                job = self._new_job(request, route)
+                self.jobs[request.cache_key] = job
+            if page not in job.pages:
+                job.pages.append(page)
+            return job
+
+    def _new_job(self, request: GenerationRequest, route: Route) -> Job:
+        original = self.cache.original(request.cache_key)
+        if original is not None:
+            rendition = self.cache.rendition_path(original, request.size, self.settings.fmt)
+            if rendition.is_file():
+                return Job(request, route, _finished(Outcome(original, rendition)), kind="cached")
+            return Job(request, route, self._pool_submit(lambda: self._derive(request, original)), kind="derive")
+        if route.is_placeholder:
+            return Job(request, route, _finished(Outcome()), kind="placeholder")
+        if self.settings.max_new is not None and self.new_submitted >= self.settings.max_new:
+            return Job(request, route, _finished(Outcome()), kind="skipped")
+        self.new_submitted += 1
+        return Job(request, route, self._pool_submit(lambda: self._generate(request, route)))
+
+    def _pool_submit(self, work: Callable[[], Outcome]) -> Future[Outcome]:
+        if self._pool is None:
+            self._pool = WorkerPool(self.settings.concurrency)
+        return self._pool.submit(work)
+
+    # -- working (on pool threads) ---------------------------------------------------------------
+
+    def _derive(self, request: GenerationRequest, original: Original) -> Outcome:
+        rendition = self.cache.rendition(original, request.size, self.settings.fmt)
+        return Outcome(original, rendition)
+
+    def _generate(self, request: GenerationRequest, route: Route) -> Outcome:
+        with self.cache.lock(request.cache_key):
+            original = self.cache.original(request.cache_key)
+            if original is not None:  # another build paid for it while we waited on the lock
+                return self._derive(request, original)
+            try:
+                image, source = self._attempts(request, route)
+            except ImagegenError as error:
+                return Outcome(error=error)
+            original = self.cache.store_original(request, image, source)
+        rendition = self.cache.rendition(original, request.size, self.settings.fmt, source)
+        return Outcome(original, rendition, generated=True)
+
+    def _attempts(self, request: GenerationRequest, route: Route):  # noqa: ANN202 - (ProviderImage, SourceImage)
+        provider = route.provider
+        limiter = self._limiter(provider.name)
+        for attempt in range(self.settings.retries + 1):
+            if self.stop_event.is_set():
+                raise Cancelled()
+            limiter.acquire()
+            rate_limited = False
+            try:
+                image = provider.generate(request, timeout=self.settings.timeout)
+                source = load_source(image.data, provider=provider.name, model=request.model)
+                return image, source
+            except ImagegenError as error:
+                rate_limited = isinstance(error, RateLimitedError)
+                if not error.retryable or attempt >= self.settings.retries:
+                    raise
+                delay = self.backoff(attempt, getattr(error, "retry_after", None))
+                self.log.info("%s %s: %s; retry %d/%d in %.1fs", provider.name, request.model,
+                              error.message, attempt + 1, self.settings.retries, delay)
+            finally:
+                limiter.release(rate_limited=rate_limited)
+            if self.stop_event.wait(delay):
+                raise Cancelled()
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def backoff(attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with full jitter, never sooner than the provider asked."""
+        if retry_after is not None and retry_after >= 0:
+            return retry_after * random.uniform(1.0, 1.15)
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)
+
+    def _limiter(self, provider: str) -> AdaptiveLimiter:
+        with self._lock:
+            if provider not in self._limiters:
+                self._limiters[provider] = AdaptiveLimiter(self.settings.concurrency, self.stop_event)
+            return self._limiters[provider]
+
+    # -- waiting ---------------------------------------------------------------------------------
+
+    def pending(self, jobs: list[Job]) -> list[Job]:
+        return [job for job in jobs if not job.done()]
+
+    def wait(self, jobs: list[Job], on_progress: Callable[[int, int], None] | None = None,
+             interval: float = 5.0) -> None:
+        """Block until every job is done, calling on_progress(done, total) every `interval` seconds."""
+        total = len(jobs)
+        for job in jobs:
+            while True:
+                try:
+                    job.future.result(timeout=interval)
+                    break
+                except FutureTimeout:
+                    if on_progress:
+                        on_progress(total - len(self.pending(jobs)), total)
+                except Exception:  # noqa: BLE001 - reported by the caller from the future
+                    break
+
+    def close(self) -> None:
+        self.stop_event.set()
+        if self._pool is not None:
+            self._pool.shutdown()

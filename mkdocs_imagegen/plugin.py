@@ -1,0 +1,173 @@
+"""The MkDocs events, kept thin: everything else lives in session/pipeline/cache."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+from mkdocs.utils import get_relative_url
+
+from .config import ImagegenConfig, providers_dict
+from .errors import ImagegenError
+from .frontmatter import FrontMatterError, parse_banner
+from .markup import MARKER, absolute_url, banner_img, has_og_image, inject_head, social_tags
+from .session import BannerSession, PageBanner, Settings
+
+log = logging.getLogger("mkdocs.plugins.imagegen")
+
+
+def resolve_cache_dir(cache_dir: str, config_file: str | None) -> Path:
+    """`cache_dir` relative to mkdocs.yml; leaving the project needs an explicit absolute path."""
+    raw = Path(cache_dir).expanduser()
+    if raw.is_absolute():
+        return raw
+    project = Path(config_file).resolve().parent if config_file else Path.cwd()
+    resolved = (project / raw).resolve()
+    if not resolved.is_relative_to(project):
+        raise PluginError(f"imagegen: cache_dir '{cache_dir}' points outside the project; "
+                          "use an absolute path if that is what you mean")
+    return resolved
+
+
+def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settings:
+    output_dir = config.output_dir.strip("/")
+    if not output_dir or ".." in Path(output_dir).parts:
+        raise PluginError(f"imagegen: output_dir '{config.output_dir}' must be a folder inside the site")
+    return Settings(
+        model=config.model,
+        size=config.size,
+        quality=config.quality,
+        fmt=config.format,
+        cache_dir=resolve_cache_dir(config.cache_dir, mkdocs_config.config_file_path),
+        output_dir=output_dir,
+        offline=config.offline,
+        concurrency=config.concurrency,
+        timeout=float(config.timeout),
+        retries=config.retries,
+        max_new=config.max_new,
+        aliases={str(k): str(v) for k, v in config.aliases.items()},
+        providers=providers_dict(config.providers),
+    )
+
+
+class ImagegenPlugin(BasePlugin[ImagegenConfig]):
+    supports_multiple_instances = False
+
+    def __init__(self) -> None:
+        self.session: BannerSession | None = None
+        self.by_page: dict[str, PageBanner] = {}
+        self.own_image: set[str] = set()
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        if not self.config.enabled:
+            return config
+        settings = settings_from(self.config, config)
+        self._close_session()
+        self.session = BannerSession(settings, log=log)
+        try:
+            self.session.registry.resolve(settings.model)
+        except ImagegenError as error:
+            raise PluginError(f"imagegen: option 'model' in {config.config_file_path}: {error}") from None
+        self.session.cache.sweep_temp_files()
+        return config
+
+    def on_pre_build(self, config: MkDocsConfig) -> None:
+        self.by_page = {}
+        self.own_image = set()
+
+    def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str | None:
+        if self.session is None:
+            return markdown
+        src = page.file.src_uri
+        try:
+            spec, warnings = parse_banner(page.meta, src)
+        except FrontMatterError as error:
+            raise PluginError(str(error)) from None
+        for warning in warnings:
+            log.warning("imagegen: %s", warning)
+        if spec is None:
+            return markdown
+        try:
+            banner = self.session.add(spec, src)
+        except ImagegenError as error:
+            raise PluginError(str(error)) from None
+        self.by_page[src] = banner
+        if page.meta.get("image"):
+            self.own_image.add(src)
+        return f"{MARKER}\n\n{markdown}" if self.config.insert else markdown
+
+    def on_env(self, env: Any, config: MkDocsConfig, files: Files) -> Any:
+        if self.session is None or not self.by_page:
+            return env
+        pages = {page.file.src_uri: page for page in _pages(files)}
+        titles = {src: _title(pages.get(src), src) for src in self.by_page}
+        self.session.finish(titles)
+        for src, banner in self.by_page.items():
+            file = self._register(banner, config, files)
+            page = pages.get(src)
+            if page is not None and src not in self.own_image:
+                page.meta["image"] = file.url
+        return env
+
+    def _register(self, banner: PageBanner, config: MkDocsConfig, files: Files) -> File:
+        published = banner.published
+        assert published is not None
+        existing = files.get_file_from_path(published.uri)
+        if existing is not None:
+            return existing
+        if published.path is not None:
+            file = File.generated(config, published.uri, abs_src_path=str(published.path))
+        else:
+            file = File.generated(config, published.uri, content=published.content or b"")
+        files.append(file)
+        return file
+
+    def on_page_context(self, context: Any, page: Page, config: MkDocsConfig, nav: Any) -> Any:
+        """Swap the marker for the <img>: only now (after on_env) is every banner's file known."""
+        banner = self.by_page.get(page.file.src_uri)
+        if banner is None or banner.published is None or not page.content or MARKER not in page.content:
+            return context
+        alt = banner.spec.alt or _title(page, page.file.src_uri)
+        src = _relative_url(banner.published.uri, page)
+        page.content = page.content.replace(MARKER, banner_img(src, alt, banner.published.size), 1)
+        return context
+
+    def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str | None:
+        banner = self.by_page.get(page.file.src_uri)
+        if banner is None or not self.config.social_meta or not config.site_url or has_og_image(output):
+            return output
+        image = page.meta.get("image")
+        if not isinstance(image, str) or not image:
+            return output
+        own = page.file.src_uri in self.own_image
+        alt = banner.spec.alt or _title(page, page.file.src_uri)
+        size = None if own or banner.published is None else banner.published.size
+        return inject_head(output, social_tags(absolute_url(config.site_url, image), alt, size))
+
+    def on_shutdown(self) -> None:
+        self._close_session()
+
+    def _close_session(self) -> None:
+        if self.session is not None:
+            self.session.pipeline.close()
+            self.session.close()
+            self.session = None
+
+
+def _relative_url(uri: str, page: Page) -> str:
+    return get_relative_url(uri, page.url or ".")
+
+
+def _pages(files: Files) -> list[Page]:
+    return [file.page for file in files.documentation_pages() if file.page is not None]
+
+
+def _title(page: Page | None, src: str) -> str:
+    title = page.title if page is not None else None
+    return str(title) if title else Path(src).stem.replace("-", " ").replace("_", " ").title()

@@ -1,0 +1,74 @@
+"""The generation request and its cache key.
+
+The key hashes only what decides the image: prompt, canonical model, size, quality and
+variant. Provider, paths, concurrency and output format are deliberately left out, so
+moving a site between providers or machines never pays for the same banner twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+QUALITIES = ("low", "medium", "high", "auto")
+MAX_PROMPT_CHARS = 32000
+MIN_EDGE = 16
+MAX_EDGE = 8192
+CACHE_KEY_VERSION = 1
+
+_SIZE_PATTERN = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+
+
+@dataclass(frozen=True, order=True)
+class Size:
+    width: int
+    height: int
+
+    @classmethod
+    def parse(cls, text: str) -> Size:
+        """Parse "WxH"; raise ValueError with a message fit for the user."""
+        match = _SIZE_PATTERN.match(str(text))
+        if not match:
+            raise ValueError(f"expected a size like 1792x1024, got {text!r}")
+        size = cls(int(match.group(1)), int(match.group(2)))
+        for edge in (size.width, size.height):
+            if not MIN_EDGE <= edge <= MAX_EDGE:
+                raise ValueError(f"each edge must be between {MIN_EDGE} and {MAX_EDGE} pixels, got {text!r}")
+        return size
+
+    @property
+    def aspect(self) -> float:
+        return self.width / self.height
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    model: str
+    size: Size
+    quality: str = "auto"
+    variant: int = 0
+
+    def canonical(self) -> dict[str, object]:
+        return {
+            "v": CACHE_KEY_VERSION,
+            "prompt": self.prompt,
+            "model": self.model,
+            "size": str(self.size),
+            "quality": self.quality,
+            "variant": self.variant,
+        }
+
+    @property
+    def cache_key(self) -> str:
+        blob = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -1,0 +1,220 @@
+"""One build's banners: page -> request -> route -> job -> published file, plus what to tell the user.
+
+The plugin (MkDocs events) and the CLI (`plan`, `prune`) share this, so both resolve models,
+sizes and routes the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .cache import CacheStore
+from .credentials import Credentials
+from .errors import ConfigError, ImagegenError
+from .frontmatter import BannerSpec
+from .imaging import FORMAT_SUFFIX, encode, placeholder_image
+from .pipeline import Cancelled, Job, Outcome, Pipeline, PipelineSettings
+from .providers.base import Provider
+from .registry import Registry, Route
+from .request import GenerationRequest, Size
+
+PROGRESS_INTERVAL = 5.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The plugin options this module needs, as plain values."""
+
+    model: str
+    size: Size
+    quality: str
+    fmt: str
+    cache_dir: Path
+    output_dir: str = "assets/banners"
+    offline: bool = False
+    concurrency: int = 4
+    timeout: float = 300.0
+    retries: int = 4
+    max_new: int | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, Any] = field(default_factory=dict)
+
+    def pipeline_settings(self) -> PipelineSettings:
+        return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),
+                                retries=self.retries, max_new=self.max_new)
+
+
+@dataclass
+class Published:
+    uri: str  # where the banner lands, relative to site_dir
+    size: Size
+    path: Path | None = None  # a cached rendition...
+    content: bytes | None = None  # ...or an in-memory placeholder
+    placeholder: bool = False
+
+
+@dataclass
+class PageBanner:
+    src: str
+    spec: BannerSpec
+    request: GenerationRequest
+    route: Route
+    job: Job | None = None
+    published: Published | None = None
+
+
+class PageError(ConfigError):
+    """A page's banner cannot be planned: names the page file and the front-matter key."""
+
+
+class BannerSession:
+    def __init__(self, settings: Settings, *, registry: Registry | None = None,
+                 credentials: Credentials | None = None, pipeline: Pipeline | None = None,
+                 log: logging.Logger | None = None) -> None:
+        self.settings = settings
+        self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
+        self.registry = registry or Registry.from_options(
+            settings.providers, aliases=settings.aliases, credentials=credentials)
+        self.cache = CacheStore(settings.cache_dir)
+        self.pipeline = pipeline or Pipeline(self.cache, settings.pipeline_settings(), log=self.log)
+        self.banners: list[PageBanner] = []
+        self._placeholders: dict[str, bytes] = {}
+
+    # -- planning --------------------------------------------------------------------------------
+
+    def plan(self, spec: BannerSpec, src: str) -> PageBanner:
+        """The request and route for one page, without submitting anything."""
+        model_key = "banner_model" if spec.model else "model (plugin option)"
+        try:
+            model = self.registry.resolve(spec.model or self.settings.model)
+        except ImagegenError as error:
+            raise PageError(f"{src}: front matter key '{model_key}': {error}") from None
+        request = GenerationRequest(
+            prompt=spec.prompt,
+            model=model,
+            size=spec.size or self.settings.size,
+            quality=spec.quality or self.settings.quality,
+            variant=spec.variant,
+        )
+        try:
+            route = self.registry.route(model, spec.provider)
+        except ImagegenError as error:
+            key = "banner_provider" if spec.provider else model_key
+            raise PageError(f"{src}: front matter key '{key}': {error}") from None
+        if self.settings.offline and not route.is_placeholder:
+            route = Route(model, self.registry.placeholder)
+        return PageBanner(src, spec, request, route)
+
+    def add(self, spec: BannerSpec, src: str) -> PageBanner:
+        banner = self.plan(spec, src)
+        banner.job = self.pipeline.submit(banner.request, banner.route, src)
+        self.banners.append(banner)
+        return banner
+
+    # -- finishing -------------------------------------------------------------------------------
+
+    def finish(self, titles: dict[str, str]) -> None:
+        """Wait for every job, publish every banner, and say what happened."""
+        jobs = list({banner.job.key: banner.job for banner in self.banners if banner.job}.values())
+        started = time.monotonic()
+        self._announce(jobs)
+        self.pipeline.wait(jobs, self._progress_logger(started), PROGRESS_INTERVAL)
+        outcomes = {job.key: _outcome(job) for job in jobs}
+        for banner in self.banners:
+            assert banner.job is not None
+            outcome = outcomes[banner.job.key]
+            banner.published = self._publish(banner, outcome, titles.get(banner.src, banner.src))
+        self._report(jobs, outcomes, time.monotonic() - started)
+
+    def _publish(self, banner: PageBanner, outcome: Outcome, title: str) -> Published:
+        size = banner.request.size
+        if outcome.rendition is not None:
+            return Published(f"{self.settings.output_dir}/{outcome.rendition.name}", size, path=outcome.rendition)
+        fmt = self.settings.fmt
+        name = hashlib.sha256(f"{banner.request.cache_key}:{title}:{fmt}".encode()).hexdigest()[:20]
+        if name not in self._placeholders:
+            image = placeholder_image(banner.request.prompt, size, title)
+            self._placeholders[name] = encode(image, fmt)
+        uri = f"{self.settings.output_dir}/placeholder-{name}.{FORMAT_SUFFIX[fmt]}"
+        return Published(uri, size, content=self._placeholders[name], placeholder=True)
+
+    def _announce(self, jobs: list[Job]) -> None:
+        working = [job for job in jobs if job.kind == "generate" and not job.done()]
+        if not working:
+            return
+        routes = Counter(f"{job.request.model} via {job.route.provider.name}" for job in working)
+        described = ", ".join(f"{count} × {route}" for route, count in routes.items())
+        self.log.info("imagegen: generating %d banner(s): %s; %d at a time",
+                      len(working), described, self.settings.concurrency)
+
+    def _progress_logger(self, started: float):  # noqa: ANN202 - a callback
+        def report(done: int, total: int) -> None:
+            elapsed = time.monotonic() - started
+            eta = f", about {elapsed / done * (total - done):.0f}s left" if done else ""
+            self.log.info("imagegen: %d/%d banners ready after %.0fs%s", done, total, elapsed, eta)
+        return report
+
+    def _report(self, jobs: list[Job], outcomes: dict[str, Outcome], elapsed: float) -> None:
+        self._warn_unauthenticated()
+        counts: Counter[str] = Counter()
+        cost = 0.0
+        for job in jobs:
+            outcome = outcomes[job.key]
+            pages = ", ".join(job.pages)
+            if outcome.error is not None:
+                counts["failed"] += 1
+                self.log.warning("imagegen: %s: banner not generated: %s; using a placeholder", pages, outcome.error)
+            elif outcome.generated:
+                counts["generated"] += 1
+                info = self.registry.catalogue.get(job.request.model)
+                cost += (info.estimate(job.request.size, job.request.quality) or 0.0) if info else 0.0
+            elif outcome.original is not None:
+                counts["cached"] += 1
+            elif job.kind == "skipped":
+                counts["skipped"] += 1
+            else:
+                counts["placeholder"] += 1
+        if counts["skipped"]:
+            self.log.warning("imagegen: max_new (%d) reached: %d banner(s) not generated in this build, "
+                             "placeholders used; the next build continues", self.settings.max_new or 0,
+                             counts["skipped"])
+        if self.settings.offline and counts["placeholder"]:
+            self.log.warning("imagegen: offline: %d banner(s) missing from the cache; placeholders used",
+                             counts["placeholder"])
+        if jobs:
+            self.log.info(
+                "imagegen: %d banner(s): %d generated, %d cached, %d failed, %d placeholder(s); "
+                "estimated cost $%.2f; %.1fs", len(jobs), counts["generated"], counts["cached"],
+                counts["failed"], counts["placeholder"] + counts["skipped"], cost, elapsed)
+
+    def _warn_unauthenticated(self) -> None:
+        """One warning per provider that could have served a used model, with its fix."""
+        by_provider: dict[str, tuple[Provider, list[PageBanner]]] = {}
+        for banner in self.banners:
+            for provider in banner.route.unauthenticated:
+                by_provider.setdefault(provider.name, (provider, []))[1].append(banner)
+        for provider, banners in by_provider.values():
+            models = ", ".join(sorted({b.request.model for b in banners}))
+            self.log.warning(
+                "imagegen: %s is not authenticated, so %d page(s) using %s got a placeholder banner: %s",
+                provider.label, len(banners), models, provider.auth_hint())
+
+    def close(self) -> None:
+        self.registry.close()
+
+
+def _outcome(job: Job) -> Outcome:
+    try:
+        return job.future.result()
+    except Cancelled:
+        return Outcome(error=ImagegenError("cancelled"))
+    except ImagegenError as error:
+        return Outcome(error=error)
+    except Exception as error:  # noqa: BLE001 - a bug must not take the whole build down silently
+        return Outcome(error=ImagegenError(f"unexpected {type(error).__name__}: {error}"))
