@@ -21,7 +21,8 @@ from pathlib import Path
 
 from .cache import CacheStore, Original
 from .errors import ImagegenError, RateLimitedError
-from .imaging import load_source
+from .imaging import SourceImage, load_source
+from .providers.base import ProviderImage
 from .registry import Route
 from .request import GenerationRequest
 
@@ -147,6 +148,55 @@ class PipelineSettings:
     max_new: int | None = None
 
 
+def backoff(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before retry `attempt + 1`: never sooner than the provider asked,
+    otherwise exponential with jitter so parallel workers do not retry in lockstep."""
+    if retry_after is not None and retry_after >= 0:
+        return retry_after * random.uniform(1.0, 1.15)
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def generate_with_retries(
+    request: GenerationRequest,
+    route: Route,
+    *,
+    retries: int,
+    timeout: float,
+    limiter: AdaptiveLimiter | None = None,
+    stop: threading.Event | None = None,
+    log: logging.Logger | None = None,
+) -> tuple[ProviderImage, SourceImage]:
+    """Ask the routed provider for one image, retrying what is worth retrying.
+
+    Returns the provider's answer and the validated image; raises the last ImagegenError, or
+    Cancelled when `stop` is set.
+    """
+    stop = stop or threading.Event()
+    limiter = limiter or AdaptiveLimiter(1, stop)
+    provider = route.provider
+    for attempt in range(retries + 1):
+        if stop.is_set():
+            raise Cancelled()
+        limiter.acquire()
+        rate_limited = False
+        try:
+            image = provider.generate(request, timeout=timeout)
+            return image, load_source(image.data, provider=provider.name, model=request.model)
+        except ImagegenError as error:
+            rate_limited = isinstance(error, RateLimitedError)
+            if not error.retryable or attempt >= retries:
+                raise
+            delay = backoff(attempt, getattr(error, "retry_after", None))
+            if log:
+                log.info("imagegen: %s; retry %d/%d in %.1fs", error, attempt + 1, retries, delay)
+        finally:
+            limiter.release(rate_limited=rate_limited)
+        if stop.wait(delay):
+            raise Cancelled()
+    raise AssertionError("unreachable")
+
+
 class Pipeline:
     def __init__(
         self,
@@ -216,38 +266,10 @@ class Pipeline:
         rendition = self.cache.rendition(original, request.size, self.settings.fmt, source)
         return Outcome(original, rendition, generated=True)
 
-    def _attempts(self, request: GenerationRequest, route: Route):  # noqa: ANN202 - (ProviderImage, SourceImage)
-        provider = route.provider
-        limiter = self._limiter(provider.name)
-        for attempt in range(self.settings.retries + 1):
-            if self.stop_event.is_set():
-                raise Cancelled()
-            limiter.acquire()
-            rate_limited = False
-            try:
-                image = provider.generate(request, timeout=self.settings.timeout)
-                source = load_source(image.data, provider=provider.name, model=request.model)
-                return image, source
-            except ImagegenError as error:
-                rate_limited = isinstance(error, RateLimitedError)
-                if not error.retryable or attempt >= self.settings.retries:
-                    raise
-                delay = self.backoff(attempt, getattr(error, "retry_after", None))
-                self.log.info("%s %s: %s; retry %d/%d in %.1fs", provider.name, request.model,
-                              error.message, attempt + 1, self.settings.retries, delay)
-            finally:
-                limiter.release(rate_limited=rate_limited)
-            if self.stop_event.wait(delay):
-                raise Cancelled()
-        raise AssertionError("unreachable")
-
-    @staticmethod
-    def backoff(attempt: int, retry_after: float | None) -> float:
-        """Exponential backoff with full jitter, never sooner than the provider asked."""
-        if retry_after is not None and retry_after >= 0:
-            return retry_after * random.uniform(1.0, 1.15)
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
-        return random.uniform(ceiling / 2, ceiling)
+    def _attempts(self, request: GenerationRequest, route: Route) -> tuple[ProviderImage, SourceImage]:
+        return generate_with_retries(
+            request, route, retries=self.settings.retries, timeout=self.settings.timeout,
+            limiter=self._limiter(route.provider.name), stop=self.stop_event, log=self.log)
 
     def _limiter(self, provider: str) -> AdaptiveLimiter:
         with self._lock:

@@ -12,6 +12,7 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
+from mkdocs.utils.meta import get_data
 
 from .config import ImagegenConfig, providers_dict
 from .errors import ImagegenError
@@ -80,6 +81,23 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
     def on_pre_build(self, config: MkDocsConfig) -> None:
         self.by_page = {}
         self.own_image = set()
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files | None:
+        """Reject bad banner front matter before MkDocs starts reading pages.
+
+        MkDocs wraps errors raised while it reads a page in a second "Error reading page"
+        line; checking here keeps the message to the one line that names file and key.
+        """
+        if self.session is None:
+            return files
+        for file in files.documentation_pages():
+            meta = _front_matter(file)
+            if meta:
+                try:
+                    parse_banner(meta, file.src_uri)
+                except FrontMatterError as error:
+                    raise PluginError(str(error)) from None
+        return files
 
     def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str | None:
         if self.session is None:
@@ -158,6 +176,20 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             self.session.pipeline.close()
             self.session.close()
             self.session = None
+
+
+def _front_matter(file: File) -> dict[str, Any]:
+    try:
+        text = file.content_string
+    except (OSError, UnicodeDecodeError):
+        return {}
+    if "banner_" not in text:
+        return {}
+    try:
+        _, meta = get_data(text)
+    except Exception:  # noqa: BLE001 - MkDocs reports broken YAML itself when it reads the page
+        return {}
+    return meta
 
 
 def _relative_url(uri: str, page: Page) -> str:

@@ -197,6 +197,8 @@ class BannerSession:
         """One warning per provider that could have served a used model, with its fix."""
         by_provider: dict[str, tuple[Provider, list[PageBanner]]] = {}
         for banner in self.banners:
+            if banner.published is None or not banner.published.placeholder:
+                continue  # served from the cache: credentials were not needed
             for provider in banner.route.unauthenticated:
                 by_provider.setdefault(provider.name, (provider, []))[1].append(banner)
         for provider, banners in by_provider.values():

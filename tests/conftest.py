@@ -1,0 +1,32 @@
+"""Every test runs with no provider credentials and a private config dir, unless it sets them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sitekit import PROVIDER_VARIABLES
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    for name in list(os.environ):
+        if name in PROVIDER_VARIABLES or name.startswith(("AZURE_", "GOOGLE_", "GEMINI_", "OPENAI_", "IDENTITY_")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKDOCS_IMAGEGEN_CONFIG_DIR", str(tmp_path_factory.mktemp("user-config")))
+
+
+@pytest.fixture
+def emulator() -> Iterator[object]:
+    from mkdocs_imagegen.emulator import Emulator
+
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def site_root(tmp_path: Path) -> Path:
+    return tmp_path / "site-project"

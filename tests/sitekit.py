@@ -1,0 +1,84 @@
+"""Small helpers to write a throwaway MkDocs site and build it the way a user does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from PIL import Image
+
+PROVIDER_VARIABLES = frozenset({
+    "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+    "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_API_VERSION",
+    "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
+})
+
+
+def page(prompt: str | None = None, body: str = "Some text.", **front: Any) -> str:
+    meta = dict(front)
+    if prompt is not None:
+        meta["banner_prompt"] = prompt
+    header = f"---\n{yaml.safe_dump(meta, allow_unicode=True, sort_keys=False)}---\n\n" if meta else ""
+    title = front.get("title", "A page")
+    return f"{header}# {title}\n\n{body}\n"
+
+
+def write_site(root: Path, pages: Mapping[str, str], options: Mapping[str, Any] | None = None, *,
+               site_url: str | None = "https://example.org/blog/", extra: Mapping[str, Any] | None = None) -> Path:
+    """Write mkdocs.yml and docs/ under root; returns the mkdocs.yml path."""
+    docs = root / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for name, text in pages.items():
+        path = docs / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    config: dict[str, Any] = {"site_name": "Test site", "plugins": [{"imagegen": dict(options or {})}]}
+    if site_url:
+        config["site_url"] = site_url
+    config.update(extra or {})
+    config_file = root / "mkdocs.yml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return config_file
+
+
+def build(config_file: Path, *args: str, env: Mapping[str, str] | None = None,
+          timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`mkdocs build` in a subprocess, exactly as a user runs it."""
+    full_env = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-f", str(config_file), *args],
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=config_file.parent,
+    )
+
+
+def banner_sources(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<p class="imagegen-banner"><img src="([^"]+)"', html)
+
+
+def page_html(config_file: Path, page_dir: str) -> str:
+    return (config_file.parent / "site" / page_dir / "index.html").read_text(encoding="utf-8")
+
+
+def banner_file(config_file: Path, page_dir: str) -> Path:
+    """The banner file a built page references, resolved against the page's location."""
+    sources = banner_sources(page_html(config_file, page_dir))
+    assert len(sources) == 1, f"expected one banner on {page_dir}, found {sources}"
+    return (config_file.parent / "site" / page_dir / sources[0]).resolve()
+
+
+def image_info(path: Path) -> tuple[tuple[int, int], str]:
+    with Image.open(path) as image:
+        return image.size, (image.format or "").lower()
+
+
+def warnings_of(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("WARNING")]

@@ -1,0 +1,73 @@
+"""The cache, seen from builds against the emulator: nobody pays twice, nothing is re-encoded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sitekit import banner_file, build, image_info, page, write_site
+
+PAGES = {
+    "one.md": page("a brain made of stacked index cards", title="One"),
+    "two.md": page("a lighthouse of notebooks", title="Two", banner_model="gpt-image-2"),
+    "three.md": page("a garden of links", title="Three"),
+}
+
+
+def renditions(root: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in (root / ".banners" / "renditions").iterdir()}
+
+
+def test_real_banners_are_cached_and_second_build_makes_no_request(site_root: Path, emulator) -> None:
+    config = write_site(site_root, PAGES)
+    first = build(config, "--strict", env=emulator.env())
+    assert first.returncode == 0, first.stderr
+    assert len(emulator.image_requests()) == 3
+    for page_dir in ("one", "two", "three"):
+        path = banner_file(config, page_dir)
+        assert not path.name.startswith("placeholder-")
+        assert image_info(path) == ((1792, 1024), "webp")
+    provenance = [json.loads(p.read_text()) for p in (site_root / ".banners" / "originals").glob("*.json")]
+    assert sorted(p["provider"] for p in provenance) == ["foundry", "google", "google"]
+    for record in provenance:
+        assert record["prompt"] and record["model"] and record["sha256"] and record["width"] > 0
+        assert (site_root / ".banners" / "originals" / record["file"]).is_file()
+
+    before = renditions(site_root)
+    second = build(config, "--strict", env=emulator.env())
+    assert second.returncode == 0, second.stderr
+    assert len(emulator.image_requests()) == 3, "a warm build must not call any provider"
+    assert renditions(site_root) == before, "a warm build must not re-encode anything"
+    assert "3 cached" in second.stderr
+
+
+def test_warm_build_needs_no_credentials(site_root: Path, emulator) -> None:
+    config = write_site(site_root, PAGES)
+    assert build(config, env=emulator.env()).returncode == 0
+    offline = build(config, "--strict")  # no keys at all: a committed cache is enough
+    assert offline.returncode == 0, offline.stderr
+    assert not banner_file(config, "one").name.startswith("placeholder-")
+
+
+def test_changing_one_prompt_changes_only_that_banner(site_root: Path, emulator) -> None:
+    config = write_site(site_root, PAGES)
+    assert build(config, env=emulator.env()).returncode == 0
+    names = {d: banner_file(config, d).name for d in ("one", "two", "three")}
+    (site_root / "docs" / "three.md").write_text(page("a garden of links at night", title="Three"))
+    assert build(config, env=emulator.env()).returncode == 0
+    assert len(emulator.image_requests()) == 4
+    after = {d: banner_file(config, d).name for d in ("one", "two", "three")}
+    assert after["one"] == names["one"] and after["two"] == names["two"]
+    assert after["three"] != names["three"]
+
+
+def test_changing_format_rederives_without_generating(site_root: Path, emulator) -> None:
+    config = write_site(site_root, PAGES, {"format": "webp"})
+    assert build(config, env=emulator.env()).returncode == 0
+    config = write_site(site_root, PAGES, {"format": "png"})
+    result = build(config, "--strict")  # no credentials: re-deriving must not need a provider
+    assert result.returncode == 0, result.stderr
+    assert len(emulator.image_requests()) == 3
+    for page_dir in ("one", "two", "three"):
+        path = banner_file(config, page_dir)
+        assert path.suffix == ".png" and image_info(path) == ((1792, 1024), "png")

@@ -1,0 +1,157 @@
+"""Routing, cache keys and image fitting, tested directly."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mkdocs_imagegen.credentials import Credentials, KeyStore
+from mkdocs_imagegen.errors import ConfigError, InvalidImageError, UnknownModelError
+from mkdocs_imagegen.imaging import encode, fit, load_source, render
+from mkdocs_imagegen.registry import Registry
+from mkdocs_imagegen.request import GenerationRequest, Size
+from mkdocs_imagegen.session import BannerSession, Settings
+
+
+def registry(tmp_path: Path, env: dict[str, str], order: list[str] | None = None,
+             aliases: dict[str, str] | None = None) -> Registry:
+    credentials = Credentials(environ=env, store=KeyStore(tmp_path / "keys.json"))
+    options = {"order": order} if order else None
+    return Registry.from_options(options, aliases=aliases, credentials=credentials)
+
+
+AZURE = {"AZURE_OPENAI_ENDPOINT": "http://127.0.0.1:9/azure", "AZURE_OPENAI_API_KEY": "azure-secret-key-0001"}
+OPENAI = {"OPENAI_API_KEY": "sk-openai-secret-key-0001"}
+GEMINI = {"GEMINI_API_KEY": "gemini-secret-key-0001"}
+
+
+class TestRouting:
+    def test_first_authenticated_provider_in_order_wins(self, tmp_path: Path) -> None:
+        assert registry(tmp_path, AZURE | OPENAI).route("gpt-image-2").provider.name == "foundry"
+        assert registry(tmp_path, OPENAI).route("gpt-image-2").provider.name == "openai"
+        reordered = registry(tmp_path, AZURE | OPENAI, order=["openai", "foundry", "google"])
+        assert reordered.route("gpt-image-2").provider.name == "openai"
+
+    def test_model_decides_the_provider(self, tmp_path: Path) -> None:
+        routes = registry(tmp_path, AZURE | OPENAI | GEMINI)
+        assert routes.route("gemini-3.1-flash-image-preview").provider.name == "google"
+        assert routes.route("gemini-3.1-flash-image").model == "gemini-3.1-flash-image-preview"
+
+    def test_stored_key_authenticates_and_environment_wins(self, tmp_path: Path) -> None:
+        store = KeyStore(tmp_path / "keys.json")
+        store.set("openai", "sk-stored-key-000000001")
+        reg = Registry.from_options(None, credentials=Credentials(environ={}, store=store))
+        assert reg.route("gpt-image-2").provider.name == "openai"
+        credentials = Credentials(environ={"OPENAI_API_KEY": "sk-env-key-0000000001"}, store=store)
+        assert credentials.secret("openai", "OPENAI_API_KEY") == ("sk-env-key-0000000001", "OPENAI_API_KEY")
+
+    def test_forced_provider(self, tmp_path: Path) -> None:
+        routes = registry(tmp_path, AZURE | OPENAI)
+        assert routes.route("gpt-image-2", forced="openai").provider.name == "openai"
+        assert routes.route("gpt-image-2", forced="placeholder").is_placeholder
+        with pytest.raises(ConfigError, match="does not serve"):
+            routes.route("gpt-image-2", forced="google")
+        with pytest.raises(ConfigError, match="not authenticated"):
+            registry(tmp_path, AZURE).route("gpt-image-2", forced="openai")
+
+    def test_unknown_model_lists_known_models(self, tmp_path: Path) -> None:
+        with pytest.raises(UnknownModelError) as caught:
+            registry(tmp_path, {}).route("dall-e-3")
+        message = str(caught.value)
+        assert "dall-e-3" in message
+        for model in ("gpt-image-2", "gemini-3.1-flash-image-preview", "gpt-image-1-mini"):
+            assert model in message
+
+    def test_alias(self, tmp_path: Path) -> None:
+        routes = registry(tmp_path, OPENAI, aliases={"hero": "gpt-image-2", "cheap": "gpt-image-1-mini"})
+        route = routes.route("hero")
+        assert (route.model, route.provider.name) == ("gpt-image-2", "openai")
+        with pytest.raises(UnknownModelError, match="alias"):
+            registry(tmp_path, OPENAI, aliases={"hero": "gpt-image-9"}).route("hero")
+
+    def test_nobody_authenticated_falls_back_to_placeholder_naming_candidates(self, tmp_path: Path) -> None:
+        route = registry(tmp_path, {}).route("gpt-image-2")
+        assert route.is_placeholder
+        assert [p.name for p in route.unauthenticated] == ["foundry", "openai"]
+        assert all("OPENAI" in p.auth_hint() or "AZURE" in p.auth_hint() for p in route.unauthenticated)
+
+
+class TestCacheKey:
+    base = GenerationRequest(prompt="a lighthouse", model="gpt-image-2", size=Size(1792, 1024),
+                             quality="auto", variant=0)
+
+    def test_stable_and_hex(self) -> None:
+        assert self.base.cache_key == replace(self.base).cache_key
+        assert len(self.base.cache_key) == 64
+
+    @pytest.mark.parametrize("change", [
+        {"prompt": "a lighthouse!"}, {"model": "gpt-image-1.5"}, {"size": Size(1024, 1024)},
+        {"quality": "high"}, {"variant": 1},
+    ])
+    def test_generation_parameters_change_it(self, change: dict[str, object]) -> None:
+        assert replace(self.base, **change).cache_key != self.base.cache_key
+
+    def test_provider_paths_concurrency_and_format_do_not(self, tmp_path: Path) -> None:
+        def key_for(env: dict[str, str], **settings: object) -> str:
+            base = Settings(model="gpt-image-2", size=Size(1792, 1024), quality="auto", fmt="webp",
+                            cache_dir=tmp_path / "cache-a")
+            session = BannerSession(replace(base, **settings), registry=registry(tmp_path, env))
+            from mkdocs_imagegen.frontmatter import BannerSpec
+
+            planned = session.plan(BannerSpec(prompt="a lighthouse"), "posts/a.md")
+            return planned.request.cache_key
+
+        reference = key_for(AZURE)
+        assert key_for(OPENAI) == reference  # another provider
+        assert key_for(AZURE, cache_dir=tmp_path / "elsewhere") == reference  # another path
+        assert key_for(AZURE, concurrency=16) == reference
+        assert key_for(AZURE, fmt="png") == reference
+        assert key_for(AZURE, offline=True) == reference
+
+
+def _png(width: int, height: int) -> bytes:
+    image = Image.new("RGB", (width, height), (200, 30, 30))
+    # A marker column in the middle: centre-cropping must keep it centred.
+    for y in range(height):
+        image.putpixel((width // 2, y), (0, 255, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class TestFit:
+    @pytest.mark.parametrize("source", [(2752, 1536), (1024, 1536), (1024, 1024), (1376, 768), (640, 480)])
+    @pytest.mark.parametrize("target", [Size(1792, 1024), Size(1024, 1024), Size(800, 1200), Size(1200, 630)])
+    def test_exact_size_from_any_source(self, source: tuple[int, int], target: Size) -> None:
+        published = Image.open(io.BytesIO(render(_png(*source), target, "png")))
+        assert published.size == (target.width, target.height)
+
+    @pytest.mark.parametrize("fmt", ["webp", "png", "jpeg"])
+    def test_encodes_requested_format(self, fmt: str) -> None:
+        published = Image.open(io.BytesIO(render(_png(1376, 768), Size(1792, 1024), fmt)))
+        assert published.format.lower() == fmt
+
+    def test_centre_crop_keeps_the_centre(self) -> None:
+        fitted = fit(Image.open(io.BytesIO(_png(2000, 1000))), Size(1000, 1000))
+        r, g, b = fitted.getpixel((500, 500))
+        assert g > 150 and r < 150  # the green marker column is still in the middle
+        assert fitted.getpixel((5, 500))[0] > 150
+
+    def test_rejects_non_images_and_bombs(self) -> None:
+        with pytest.raises(InvalidImageError):
+            load_source(b"<html>not an image</html>")
+        with pytest.raises(InvalidImageError):
+            load_source(_png(1024, 1024)[:200])
+        huge = Image.new("1", (8000, 8000))
+        buffer = io.BytesIO()
+        huge.save(buffer, "PNG")
+        with pytest.raises(InvalidImageError, match="pixel cap"):
+            load_source(buffer.getvalue())
+
+    def test_encode_rejects_unknown_format(self) -> None:
+        with pytest.raises(ValueError):
+            encode(Image.new("RGB", (20, 20)), "gif")
