@@ -42,6 +42,7 @@ class Outcome:
     rendition: Path | None = None
     error: ImagegenError | None = None
     generated: bool = False  # a provider was paid for this one, in this process
+    pending: bool = False  # still generating in the background (mkdocs serve)
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Job:
     pages: list[str] = field(default_factory=list)
     kind: str = "generate"  # generate | cached | derive | placeholder | skipped
     started: float = field(default_factory=time.monotonic)
+    reported: bool = False  # its failure was already told to the user
 
     @property
     def key(self) -> str:
@@ -60,8 +62,12 @@ class Job:
     def done(self) -> bool:
         return self.future.done()
 
+    def cancel_if_waiting(self) -> bool:
+        """Cancel a job still in its quiet period; a request already sent is left to finish."""
+        return self.future.cancel()
 
-def _finished(outcome: Outcome) -> Future[Outcome]:
+
+def finished(outcome: Outcome) -> Future[Outcome]:
     future: Future[Outcome] = Future()
     future.set_result(outcome)
     return future
@@ -116,9 +122,15 @@ class WorkerPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, work: Callable[[], Outcome]) -> Future[Outcome]:
+    def submit(self, work: Callable[[], Outcome], delay: float = 0.0) -> Future[Outcome]:
+        """Queue `work`; with a delay it is queued only after `delay` seconds, unless cancelled by then."""
         future: Future[Outcome] = Future()
-        self._tasks.put((future, work))
+        if delay > 0:
+            timer = threading.Timer(delay, self._tasks.put, args=((future, work),))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._tasks.put((future, work))
         return future
 
     def _run(self) -> None:
@@ -217,35 +229,57 @@ class Pipeline:
 
     # -- submitting ------------------------------------------------------------------------------
 
-    def submit(self, request: GenerationRequest, route: Route, page: str) -> Job:
-        """The job for `request`: an existing one with the same key, a cache hit, or new work."""
+    def submit(self, request: GenerationRequest, route: Route, page: str, *, quiet: float = 0.0) -> Job:
+        """The job for `request`: an existing one with the same key, a cache hit, or new work.
+
+        `quiet` delays a new generation by that many seconds, so a prompt saved several times in
+        quick succession (`mkdocs serve`) can be retired before it costs anything.
+        """
         with self._lock:
             job = self.jobs.get(request.cache_key)
-            if job is None or job.kind in ("placeholder", "skipped") and not route.is_placeholder:
-                job = self._new_job(request, route)
+            if job is None or self._stale(job, route):
+                job = self._new_job(request, route, quiet)
                 self.jobs[request.cache_key] = job
             if page not in job.pages:
                 job.pages.append(page)
             return job
 
-    def _new_job(self, request: GenerationRequest, route: Route) -> Job:
+    @staticmethod
+    def _stale(job: Job, route: Route) -> bool:
+        """A finished job that should not be reused: a placeholder now routable, or a cancelled one."""
+        if job.future.cancelled():
+            return True
+        return job.kind in ("placeholder", "skipped") and not route.is_placeholder
+
+    def retire(self, live_keys: set[str]) -> int:
+        """Forget jobs no page asks for any more; cancel those still waiting. Returns how many were cancelled."""
+        cancelled = 0
+        with self._lock:
+            for key in [key for key in self.jobs if key not in live_keys]:
+                job = self.jobs[key]
+                if job.done() or job.cancel_if_waiting():
+                    cancelled += job.future.cancelled()
+                    del self.jobs[key]
+        return cancelled
+
+    def _new_job(self, request: GenerationRequest, route: Route, quiet: float = 0.0) -> Job:
         original = self.cache.original(request.cache_key)
         if original is not None:
             rendition = self.cache.rendition_path(original, request.size, self.settings.fmt)
             if rendition.is_file():
-                return Job(request, route, _finished(Outcome(original, rendition)), kind="cached")
+                return Job(request, route, finished(Outcome(original, rendition)), kind="cached")
             return Job(request, route, self._pool_submit(lambda: self._derive(request, original)), kind="derive")
         if route.is_placeholder:
-            return Job(request, route, _finished(Outcome()), kind="placeholder")
+            return Job(request, route, finished(Outcome()), kind="placeholder")
         if self.settings.max_new is not None and self.new_submitted >= self.settings.max_new:
-            return Job(request, route, _finished(Outcome()), kind="skipped")
+            return Job(request, route, finished(Outcome()), kind="skipped")
         self.new_submitted += 1
-        return Job(request, route, self._pool_submit(lambda: self._generate(request, route)))
+        return Job(request, route, self._pool_submit(lambda: self._generate(request, route), delay=quiet))
 
-    def _pool_submit(self, work: Callable[[], Outcome]) -> Future[Outcome]:
+    def _pool_submit(self, work: Callable[[], Outcome], delay: float = 0.0) -> Future[Outcome]:
         if self._pool is None:
             self._pool = WorkerPool(self.settings.concurrency)
-        return self._pool.submit(work)
+        return self._pool.submit(work, delay=delay)
 
     # -- working (on pool threads) ---------------------------------------------------------------
 

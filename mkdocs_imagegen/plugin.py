@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +17,14 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 from mkdocs.utils.meta import get_data
 
+from .cache import CacheStore
 from .config import ImagegenConfig, providers_dict
 from .errors import ImagegenError
 from .frontmatter import FrontMatterError, parse_banner
 from .markup import MARKER, absolute_url, banner_img, has_og_image, inject_head, social_tags
-from .session import BannerSession, PageBanner, Settings
+from .pipeline import Pipeline
+from .registry import Registry
+from .session import QUIET_PERIOD, BannerSession, PageBanner, Settings
 
 log = logging.getLogger("mkdocs.plugins.imagegen")
 
@@ -61,22 +67,48 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
     supports_multiple_instances = False
 
     def __init__(self) -> None:
+        self.serving = False
+        self.builds = 0
+        self.settings: Settings | None = None
+        self.registry: Registry | None = None
+        self.pipeline: Pipeline | None = None
         self.session: BannerSession | None = None
         self.by_page: dict[str, PageBanner] = {}
         self.own_image: set[str] = set()
 
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        """Defining this keeps the plugin (and its in-flight jobs) alive across `mkdocs serve` rebuilds."""
+        self.serving = command == "serve"
+        if self.serving:
+            _stop_on_sigterm()
+
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         if not self.config.enabled:
+            self.session = None
             return config
         settings = settings_from(self.config, config)
-        self._close_session()
-        self.session = BannerSession(settings, log=log)
+        if self.serving:
+            settings = replace(settings, serve_mode=self.config.serve)
+        if settings != self.settings:
+            self._close_runtime()
+            self.settings = settings
+            self.registry = Registry.from_options(settings.providers, aliases=settings.aliases)
+            self.pipeline = Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(), log=log)
+            self.pipeline.cache.sweep_temp_files()
+        self.session = BannerSession(settings, registry=self.registry, pipeline=self.pipeline, log=log)
         try:
             self.session.registry.resolve(settings.model)
         except ImagegenError as error:
             raise PluginError(f"imagegen: option 'model' in {config.config_file_path}: {error}") from None
-        self.session.cache.sweep_temp_files()
         return config
+
+    def on_serve(self, server: Any, config: MkDocsConfig, builder: Any) -> Any:
+        """Rebuild when a banner lands in the cache, so livereload swaps the placeholder for it."""
+        if self.session is not None and self.session.background:
+            originals = self.session.cache.originals
+            originals.mkdir(parents=True, exist_ok=True)
+            server.watch(str(originals), recursive=False)
+        return server
 
     def on_pre_build(self, config: MkDocsConfig) -> None:
         self.by_page = {}
@@ -111,8 +143,9 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             log.warning("imagegen: %s", warning)
         if spec is None:
             return markdown
+        quiet = QUIET_PERIOD if self.serving and self.builds > 0 else 0.0
         try:
-            banner = self.session.add(spec, src)
+            banner = self.session.add(spec, src, quiet=quiet)
         except ImagegenError as error:
             raise PluginError(str(error)) from None
         self.by_page[src] = banner
@@ -126,6 +159,8 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         pages = {page.file.src_uri: page for page in _pages(files)}
         titles = {src: _title(pages.get(src), src) for src in self.by_page}
         self.session.finish(titles)
+        if self.serving and self.pipeline is not None:
+            self.pipeline.retire({banner.request.cache_key for banner in self.by_page.values()})
         for src, banner in self.by_page.items():
             file = self._register(banner, config, files)
             page = pages.get(src)
@@ -168,14 +203,26 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         size = None if own or banner.published is None else banner.published.size
         return inject_head(output, social_tags(absolute_url(config.site_url, image), alt, size))
 
-    def on_shutdown(self) -> None:
-        self._close_session()
+    def on_post_build(self, config: MkDocsConfig) -> None:
+        self.builds += 1
 
-    def _close_session(self) -> None:
-        if self.session is not None:
-            self.session.pipeline.close()
-            self.session.close()
-            self.session = None
+    def on_shutdown(self) -> None:
+        self._close_runtime()
+
+    def _close_runtime(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.close()
+        if self.registry is not None:
+            self.registry.close()
+        self.pipeline = self.registry = self.session = None
+
+
+def _stop_on_sigterm() -> None:
+    """`mkdocs serve` shuts down cleanly on Ctrl-C only: treat SIGTERM the same way."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def _front_matter(file: File) -> dict[str, Any]:

@@ -19,12 +19,13 @@ from .credentials import Credentials
 from .errors import ConfigError, ImagegenError
 from .frontmatter import BannerSpec
 from .imaging import FORMAT_SUFFIX, encode, placeholder_image
-from .pipeline import Cancelled, Job, Outcome, Pipeline, PipelineSettings
+from .pipeline import Cancelled, Job, Outcome, Pipeline, PipelineSettings, finished
 from .providers.base import Provider
 from .registry import Registry, Route
 from .request import GenerationRequest, Size
 
 PROGRESS_INTERVAL = 5.0
+QUIET_PERIOD = 1.0  # seconds an edited prompt must stay unchanged under `mkdocs serve` before it is paid for
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Settings:
     max_new: int | None = None
     aliases: dict[str, str] = field(default_factory=dict)
     providers: dict[str, Any] = field(default_factory=dict)
+    serve_mode: str | None = None  # set while `mkdocs serve` runs: background | placeholders | cached
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),
@@ -107,15 +109,23 @@ class BannerSession:
         except ImagegenError as error:
             key = "banner_provider" if spec.provider else model_key
             raise PageError(f"{src}: front matter key '{key}': {error}") from None
-        if self.settings.offline and not route.is_placeholder:
+        if (self.settings.offline or self.settings.serve_mode == "cached") and not route.is_placeholder:
             route = Route(model, self.registry.placeholder)
         return PageBanner(src, spec, request, route)
 
-    def add(self, spec: BannerSpec, src: str) -> PageBanner:
+    def add(self, spec: BannerSpec, src: str, *, quiet: float = 0.0) -> PageBanner:
         banner = self.plan(spec, src)
-        banner.job = self.pipeline.submit(banner.request, banner.route, src)
+        if self.settings.serve_mode == "placeholders":
+            banner.job = Job(banner.request, banner.route, finished(Outcome()), [src], kind="placeholder")
+        else:
+            banner.job = self.pipeline.submit(banner.request, banner.route, src, quiet=quiet)
         self.banners.append(banner)
         return banner
+
+    @property
+    def background(self) -> bool:
+        """Under `mkdocs serve`, new banners are generated without holding the build up."""
+        return self.settings.serve_mode == "background"
 
     # -- finishing -------------------------------------------------------------------------------
 
@@ -124,8 +134,9 @@ class BannerSession:
         jobs = list({banner.job.key: banner.job for banner in self.banners if banner.job}.values())
         started = time.monotonic()
         self._announce(jobs)
-        self.pipeline.wait(jobs, self._progress_logger(started), PROGRESS_INTERVAL)
-        outcomes = {job.key: _outcome(job) for job in jobs}
+        waited = [job for job in jobs if not (self.background and job.kind == "generate")]
+        self.pipeline.wait(waited, self._progress_logger(started), PROGRESS_INTERVAL)
+        outcomes = {job.key: _outcome(job) if job.done() else Outcome(pending=True) for job in jobs}
         for banner in self.banners:
             assert banner.job is not None
             outcome = outcomes[banner.job.key]
@@ -150,8 +161,9 @@ class BannerSession:
             return
         routes = Counter(f"{job.request.model} via {job.route.provider.name}" for job in working)
         described = ", ".join(f"{count} × {route}" for route, count in routes.items())
-        self.log.info("imagegen: generating %d banner(s): %s; %d at a time",
-                      len(working), described, self.settings.concurrency)
+        where = "in the background; pages reload when they land" if self.background else "now"
+        self.log.info("imagegen: generating %d banner(s) %s: %s; %d at a time",
+                      len(working), where, described, self.settings.concurrency)
 
     def _progress_logger(self, started: float):  # noqa: ANN202 - a callback
         def report(done: int, total: int) -> None:
@@ -167,9 +179,14 @@ class BannerSession:
         for job in jobs:
             outcome = outcomes[job.key]
             pages = ", ".join(job.pages)
-            if outcome.error is not None:
+            if outcome.pending:
+                counts["pending"] += 1
+            elif outcome.error is not None:
                 counts["failed"] += 1
-                self.log.warning("imagegen: %s: banner not generated: %s; using a placeholder", pages, outcome.error)
+                if not job.reported:
+                    job.reported = True
+                    self.log.warning("imagegen: %s: banner not generated: %s; using a placeholder", pages,
+                                     outcome.error)
             elif outcome.generated:
                 counts["generated"] += 1
                 info = self.registry.catalogue.get(job.request.model)
@@ -188,10 +205,11 @@ class BannerSession:
             self.log.warning("imagegen: offline: %d banner(s) missing from the cache; placeholders used",
                              counts["placeholder"])
         if jobs:
+            pending = f", {counts['pending']} generating" if counts["pending"] else ""
             self.log.info(
-                "imagegen: %d banner(s): %d generated, %d cached, %d failed, %d placeholder(s); "
+                "imagegen: %d banner(s): %d generated, %d cached, %d failed, %d placeholder(s)%s; "
                 "estimated cost $%.2f; %.1fs", len(jobs), counts["generated"], counts["cached"],
-                counts["failed"], counts["placeholder"] + counts["skipped"], cost, elapsed)
+                counts["failed"], counts["placeholder"] + counts["skipped"], pending, cost, elapsed)
 
     def _warn_unauthenticated(self) -> None:
         """One warning per provider that could have served a used model, with its fix."""
