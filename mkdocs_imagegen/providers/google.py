@@ -1,0 +1,429 @@
+"""Google Gemini image models through the google-genai SDK (Gemini API key or Vertex AI).
+
+The SDK is imported lazily: a fully cached MkDocs build never pays for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..catalogue import nearest_gemini_ratio
+from ..errors import (
+    AuthenticationError,
+    BadRequestError,
+    ContentRefusedError,
+    ImagegenError,
+    InvalidImageError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    TransientError,
+)
+from ..request import GenerationRequest
+from .base import Provider, ProviderContext, ProviderImage
+from .openai_common import check_complete, scrub
+from .openai_common import retry_after as retry_after_headers
+
+if TYPE_CHECKING:
+    from google.genai import Client
+
+KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # GOOGLE_API_KEY wins, as in the SDK
+BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
+VERTEX_VARIABLE = "GOOGLE_GENAI_USE_VERTEXAI"
+PROJECT_VARIABLE = "GOOGLE_CLOUD_PROJECT"
+LOCATION_VARIABLE = "GOOGLE_CLOUD_LOCATION"
+DEFAULT_LOCATION = "global"
+VERTEX_SOURCE = "the Vertex AI Application Default Credentials"
+VERTEX_FIX = ("run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS), "
+              "or unset GOOGLE_GENAI_USE_VERTEXAI to use GEMINI_API_KEY")
+MAX_QUOTED_TEXT = 200
+# A finish reason that is not a refusal: an empty answer with one of these is a glitch, not a "no".
+NOT_REFUSALS = {"STOP", "MAX_TOKENS", "FINISH_REASON_UNSPECIFIED", "MALFORMED_RESPONSE",
+                "MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS",
+                "MISSING_THOUGHT_SIGNATURE", "CONTINUATION"}
+_DELAY_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*s\s*$")
+_LIMIT_ZERO_PATTERN = re.compile(r"\blimit:\s*0\b")
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+# --- response parsing ------------------------------------------------------------------------------
+#
+# The raw JSON is parsed here rather than through the SDK's types: the SDK's Gemini-API converter
+# drops `finishMessage`, and broken base64 would surface as a pydantic error from deep inside it.
+
+
+@dataclass
+class GeminiImage:
+    data: bytes
+    mime_type: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def pick(mapping: Any, camel: str, snake: str | None = None) -> Any:
+    """A field of a proto-JSON object, in camelCase or snake_case."""
+    if not isinstance(mapping, Mapping):
+        return None
+    value = mapping.get(camel)
+    return mapping.get(snake) if value is None and snake else value
+
+
+def parse_body(body: str | bytes | None, *, provider: str, model: str) -> Mapping[str, Any]:
+    try:
+        payload = json.loads(body or "")
+    except ValueError:
+        raise InvalidImageError("returned a response that is not valid JSON (truncated?)",
+                                provider=provider, model=model) from None
+    if not isinstance(payload, Mapping):
+        raise InvalidImageError("returned an unexpected JSON document", provider=provider, model=model)
+    return payload
+
+
+def first_candidate(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    candidates = payload.get("candidates")
+    if isinstance(candidates, list) and candidates and isinstance(candidates[0], Mapping):
+        return candidates[0]
+    return {}
+
+
+def candidate_parts(candidate: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    parts = pick(pick(candidate, "content"), "parts")
+    return [part for part in parts if isinstance(part, Mapping)] if isinstance(parts, list) else []
+
+
+def inline_image(part: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    blob = pick(part, "inlineData", "inline_data")
+    if not isinstance(blob, Mapping):
+        return None
+    mime_type = str(pick(blob, "mimeType", "mime_type") or "image/png")
+    return blob if mime_type.startswith("image/") else None
+
+
+def decode_base64(text: Any, *, provider: str, model: str) -> bytes:
+    """Strict base64 (standard or URL-safe alphabet); anything truncated or invalid is refused."""
+    if not isinstance(text, str) or not text:
+        raise InvalidImageError("returned an image part with no bytes", provider=provider, model=model)
+    for altchars in (None, b"-_"):
+        try:
+            data = base64.b64decode(text, altchars=altchars, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        if not data:
+            break
+        return check_complete(data, provider=provider, model=model)
+    raise InvalidImageError("returned truncated or invalid base64 image data", provider=provider, model=model)
+
+
+def extract_image(payload: Mapping[str, Any], *, provider: str, model: str) -> GeminiImage:
+    """The last non-thought inline image; otherwise the refusal or glitch that explains its absence."""
+    parts = candidate_parts(first_candidate(payload))
+    finals = [part for part in parts if not part.get("thought") and inline_image(part) is not None]
+    if not finals:
+        raise no_image_error(payload, parts, provider=provider, model=model)
+    blob = inline_image(finals[-1])
+    assert blob is not None
+    data = decode_base64(pick(blob, "data"), provider=provider, model=model)
+    skipped = sum(1 for part in parts if part.get("thought") and inline_image(part) is not None)
+    return GeminiImage(data=data, mime_type=str(pick(blob, "mimeType", "mime_type") or "image/png"),
+                       details=response_details(payload, parts, skipped=skipped))
+
+
+def no_image_error(payload: Mapping[str, Any], parts: list[Mapping[str, Any]], *, provider: str,
+                   model: str) -> ImagegenError:
+    feedback = pick(payload, "promptFeedback", "prompt_feedback")
+    block = pick(feedback, "blockReason", "block_reason")
+    if block and block != "BLOCKED_REASON_UNSPECIFIED":
+        text = pick(feedback, "blockReasonMessage", "block_reason_message")
+        message = f": {quote_text(text)}" if text else ""
+        return ContentRefusedError(f"refused the prompt: blockReason {block}{message}",
+                                   provider=provider, model=model)
+    candidate = first_candidate(payload)
+    finish = pick(candidate, "finishReason", "finish_reason")
+    if finish and finish not in NOT_REFUSALS:
+        text = pick(candidate, "finishMessage", "finish_message")
+        message = f": {quote_text(text)}" if text else ""
+        return ContentRefusedError(f"returned no image: finishReason {finish}{message}",
+                                   provider=provider, model=model)
+    text = answer_text(parts)
+    if text:
+        return ContentRefusedError(f"answered with text instead of an image: {quote_text(text)!r}",
+                                   provider=provider, model=model)
+    reason = f" (finishReason {finish})" if finish else ""
+    return InvalidImageError(f"returned no image and no reason{reason}", provider=provider, model=model)
+
+
+def answer_text(parts: list[Mapping[str, Any]]) -> str:
+    """The model's visible text (thought summaries left out)."""
+    return " ".join(str(part["text"]) for part in parts
+                    if part.get("text") and not part.get("thought")).strip()
+
+
+def quote_text(text: Any, limit: int = MAX_QUOTED_TEXT) -> str:
+    return scrub(str(text or ""), None, limit)
+
+
+def response_details(payload: Mapping[str, Any], parts: list[Mapping[str, Any]], *,
+                     skipped: int) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    for camel, key in (("responseId", "response_id"), ("modelVersion", "model_version"),
+                       ("usageMetadata", "usage")):
+        value = pick(payload, camel, key if key != "usage" else "usage_metadata")
+        if value is not None:
+            details[key] = value
+    finish = pick(first_candidate(payload), "finishReason", "finish_reason")
+    if finish:
+        details["finish_reason"] = finish
+    text = answer_text(parts)
+    if text:
+        details["text"] = quote_text(text)
+    if skipped:
+        details["thought_images_skipped"] = skipped
+    return details
+
+
+# --- error mapping ---------------------------------------------------------------------------------
+
+
+def error_body(exc: Any) -> Mapping[str, Any]:
+    """The `error` object of an SDK APIError (its `.details` is the whole JSON answer)."""
+    details = getattr(exc, "details", None)
+    if isinstance(details, Mapping):
+        inner = details.get("error")
+        return inner if isinstance(inner, Mapping) else details
+    return {}
+
+
+def error_details(exc: Any) -> list[Mapping[str, Any]]:
+    details = error_body(exc).get("details")
+    return [d for d in details if isinstance(d, Mapping)] if isinstance(details, list) else []
+
+
+def error_reasons(exc: Any) -> set[str]:
+    return {str(d["reason"]) for d in error_details(exc) if d.get("reason")}
+
+
+def retry_delay(exc: Any) -> float | None:
+    """RetryInfo `retryDelay` ("29.7s"), else a Retry-After header, else None."""
+    for detail in error_details(exc):
+        match = _DELAY_PATTERN.match(str(detail.get("retryDelay") or ""))
+        if match:
+            return float(match.group(1))
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    if headers is not None:
+        try:
+            return retry_after_headers({k.lower(): v for k, v in headers.items()})
+        except AttributeError:
+            return None
+    return None
+
+
+def is_zero_quota(exc: Any) -> bool:
+    if _LIMIT_ZERO_PATTERN.search(str(getattr(exc, "message", "") or "")):
+        return True
+    for detail in error_details(exc):
+        for violation in detail.get("violations") or ():
+            if isinstance(violation, Mapping) and str(violation.get("quotaValue", "")).strip() == "0":
+                return True
+    return False
+
+
+# --- the provider ----------------------------------------------------------------------------------
+
+
+class GoogleProvider(Provider):
+    name = "google"
+    label = "Google Gemini"
+
+    def __init__(self, context: ProviderContext | None = None, *, transport: Any = None) -> None:
+        super().__init__(context)
+        self._transport = transport  # an httpx transport, for tests
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+
+    # --- configuration -----------------------------------------------------------------------------
+
+    def _key(self) -> tuple[str, str] | None:
+        return self.credentials.secret(self.name, *KEY_VARIABLES)
+
+    def vertex(self) -> tuple[str, str] | None:
+        """(project, location) when Vertex AI mode is configured."""
+        project = self.credentials.env(PROJECT_VARIABLE)
+        if truthy(self.credentials.env(VERTEX_VARIABLE)) and project:
+            return project, self.credentials.env(LOCATION_VARIABLE) or DEFAULT_LOCATION
+        return None
+
+    @property
+    def base_url(self) -> str | None:
+        return self.options.get("base_url") or self.credentials.env(BASE_URL_VARIABLE)
+
+    def is_authenticated(self) -> bool:
+        return self.vertex() is not None or self._key() is not None
+
+    def auth_hint(self) -> str:
+        return "set GEMINI_API_KEY (or GOOGLE_API_KEY), or run `mkdocs-imagegen keys set google`"
+
+    def _source(self) -> str:
+        if self.vertex() is not None:
+            return VERTEX_SOURCE
+        key = self._key()
+        return key[1] if key else "GEMINI_API_KEY"
+
+    def _secret(self) -> str | None:
+        key = self._key()
+        return key[0] if key and self.vertex() is None else None
+
+    # --- client ------------------------------------------------------------------------------------
+
+    def _get_client(self, model: str) -> Client:
+        with self._lock:
+            if self._client is None:
+                self._client = self._new_client(model)
+            return self._client
+
+    def _new_client(self, model: str) -> Client:
+        from google import genai
+        from google.genai import types
+
+        client_args = {"transport": self._transport} if self._transport is not None else None
+        vertex = self.vertex()
+        if vertex is not None:
+            http_options = types.HttpOptions(base_url=self.options.get("base_url") or None,
+                                             retry_options=types.HttpRetryOptions(attempts=1),
+                                             client_args=client_args)
+            try:
+                return genai.Client(vertexai=True, project=vertex[0], location=vertex[1],
+                                    http_options=http_options)
+            except Exception as exc:  # google.auth could not find credentials
+                raise AuthenticationError(
+                    f"cannot use {VERTEX_SOURCE} ({type(exc).__name__}): {VERTEX_FIX}",
+                    provider=self.name, model=model) from None
+        key = self._key()
+        if key is None:
+            raise AuthenticationError(f"no API key: {self.auth_hint()}", provider=self.name, model=model)
+        http_options = types.HttpOptions(base_url=self.base_url or None,
+                                         retry_options=types.HttpRetryOptions(attempts=1),
+                                         client_args=client_args)
+        return genai.Client(vertexai=False, api_key=key[0], http_options=http_options)
+
+    # --- generation --------------------------------------------------------------------------------
+
+    def requested(self, request: GenerationRequest) -> dict[str, Any]:
+        """What we ask Gemini for: the nearest supported ratio and, for multi-tier models, a tier."""
+        requested: dict[str, Any] = {"aspect_ratio": nearest_gemini_ratio(request.size)}
+        info = self.context.catalogue.get(request.model)
+        if info is not None and len(info.image_sizes) > 1:
+            requested["image_size"] = info.gemini_tier(request.size)
+        return requested
+
+    def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
+        from google.genai import types
+
+        requested = self.requested(request)
+        config = types.GenerateContentConfig(
+            response_modalities=["IMAGE"],
+            image_config=types.ImageConfig(**requested),
+            http_options=types.HttpOptions(timeout=max(1, math.ceil(timeout * 1000))),  # milliseconds
+            should_return_http_response=True,  # the raw body: see "response parsing" above
+        )
+        try:
+            client = self._get_client(request.model)
+            response = client.models.generate_content(model=request.model, contents=request.prompt,
+                                                       config=config)
+        except Exception as exc:
+            raise self._error(exc, request.model, timeout) from None
+        raw = response.sdk_http_response.body if response.sdk_http_response else None
+        payload = parse_body(raw, provider=self.name, model=request.model)
+        image = extract_image(payload, provider=self.name, model=request.model)
+        return ProviderImage(data=image.data, provider=self.name, model=request.model,
+                             mime_type=image.mime_type, requested=requested, details=image.details)
+
+    def _error(self, exc: Exception, model: str, timeout: float) -> ImagegenError:
+        from google.genai import errors as genai_errors
+
+        if isinstance(exc, ImagegenError):
+            return exc
+        if isinstance(exc, genai_errors.APIError):
+            return self._api_error(exc, model)
+        if is_timeout(exc):
+            return TransientError(f"timed out after {timeout:g} s ({type(exc).__name__})",
+                                  provider=self.name, model=model)
+        if is_transport_error(exc):
+            detail = scrub(str(exc), self._secret())
+            return TransientError(f"connection failed ({type(exc).__name__}: {detail})",
+                                  provider=self.name, model=model)
+        if is_google_auth_error(exc):
+            return AuthenticationError(f"cannot use {VERTEX_SOURCE} ({type(exc).__name__}): {VERTEX_FIX}",
+                                       provider=self.name, model=model)
+        return TransientError(f"unexpected {type(exc).__name__}: {scrub(str(exc), self._secret())}",
+                              provider=self.name, model=model)
+
+    def _api_error(self, exc: Any, model: str) -> ImagegenError:
+        code = int(exc.code or 0)
+        status = exc.status or ""
+        message = scrub(exc.message or "", self._secret())
+        where = f"{code} {status}".strip()
+        reasons = error_reasons(exc)
+        if "API_KEY_INVALID" in reasons or code in (401, 403):
+            return self._auth_error(code, status, reasons, model)
+        if code == 429:
+            if is_zero_quota(exc):
+                return QuotaExhaustedError(
+                    f"quota for this model is 0 on this project (429 {status}): enable billing or use "
+                    f"another model ({message})", provider=self.name, model=model)
+            return RateLimitedError(f"rate limited ({where}: {message})", provider=self.name, model=model,
+                                    retry_after=retry_delay(exc))
+        if code == 404:
+            return BadRequestError(f"model not found ({where}: {message})", provider=self.name, model=model)
+        if code >= 500 or code in (408,):
+            return TransientError(f"server error ({where}: {message})", provider=self.name, model=model)
+        return BadRequestError(f"rejected the request ({where}: {message})", provider=self.name, model=model)
+
+    def _auth_error(self, code: int, status: str, reasons: Iterable[str], model: str) -> AuthenticationError:
+        """Built from codes only: Google's own text is never echoed here."""
+        reason = ", ".join(sorted(reasons)) or status or str(code)
+        source = self._source()
+        if source == VERTEX_SOURCE:
+            return AuthenticationError(f"Google rejected {source} ({code} {reason}): check "
+                                       f"GOOGLE_CLOUD_PROJECT, or {VERTEX_FIX}", provider=self.name, model=model)
+        return AuthenticationError(f"Google rejected the API key from {source} ({code} {reason}): "
+                                   "set a valid key with access to the Gemini API",
+                                   provider=self.name, model=model)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+def _exception_types(*names: str) -> tuple[type[BaseException], ...]:
+    """The named exception classes of httpx and httpx2, whichever are installed."""
+    found: list[type[BaseException]] = []
+    for module_name in ("httpx", "httpx2"):
+        try:
+            module = __import__(module_name)
+        except ImportError:
+            continue
+        found.extend(getattr(module, name) for name in names if hasattr(module, name))
+    return tuple(found)
+
+
+def is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, _exception_types("TimeoutException") + (TimeoutError,))
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    return isinstance(exc, _exception_types("TransportError") + (ConnectionError,))
+
+
+def is_google_auth_error(exc: BaseException) -> bool:
+    return any(cls.__module__.startswith("google.auth") for cls in type(exc).__mro__)

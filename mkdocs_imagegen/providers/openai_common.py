@@ -1,0 +1,353 @@
+"""Shared code of the two OpenAI-protocol providers (OpenAI direct and Azure AI Foundry).
+
+Both speak the same `images/generations` dialect: the same body, the same `b64_json`
+answer, the same retry headers and much the same error JSON. What differs (URL, auth,
+how a 401 or a 404 should be explained) stays in `openai.py` and `foundry.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..catalogue import ModelInfo
+from ..errors import (
+    BadRequestError,
+    ContentRefusedError,
+    ImagegenError,
+    InvalidImageError,
+    QuotaExhaustedError,
+    RateLimitedError,
+    TransientError,
+)
+from ..request import GenerationRequest, Size
+
+# gpt-image-2 custom sizes (PROVIDERS.md "Sizes").
+EDGE_MULTIPLE = 16
+MAX_EDGE = 3840
+MAX_RATIO = 3.0
+MIN_PIXELS = 655_360
+MAX_PIXELS = 8_294_400
+# A wrong aspect ratio costs cropped content; a wrong area only costs a resize.
+ASPECT_WEIGHT = 4.0
+
+OUTPUT_FORMAT = "png"
+MAX_QUOTED_CHARS = 300
+REDACTED = "[redacted]"
+
+
+# --- sizes -----------------------------------------------------------------------------------------
+
+
+def wire_size(info: ModelInfo | None, target: Size) -> str:
+    """The `size` string to send: the accepted size nearest the target."""
+    if info is not None and isinstance(info.sizes, tuple) and info.sizes:
+        return str(nearest_fixed_size(info.sizes, target))
+    return str(custom_size(target))
+
+
+def nearest_fixed_size(sizes: Iterable[Size], target: Size) -> Size:
+    """The size whose aspect ratio is nearest the target's, compared in log space."""
+    goal = math.log(target.aspect)
+    return min(sizes, key=lambda size: (abs(math.log(size.aspect) - goal), -size.pixels))
+
+
+def is_valid_custom_size(width: int, height: int) -> bool:
+    return (
+        width % EDGE_MULTIPLE == 0
+        and height % EDGE_MULTIPLE == 0
+        and min(width, height) > 0
+        and max(width, height) <= MAX_EDGE
+        and max(width, height) / min(width, height) <= MAX_RATIO
+        and MIN_PIXELS <= width * height <= MAX_PIXELS
+    )
+
+
+def custom_size(target: Size) -> Size:
+    """A gpt-image-2 size: the target's aspect (clamped to 3:1) and area, within every limit."""
+    aspect = min(max(target.aspect, 1 / MAX_RATIO), MAX_RATIO)
+    area = min(max(target.pixels, MIN_PIXELS), MAX_PIXELS)
+    best: tuple[float, Size] | None = None
+    for width in range(EDGE_MULTIPLE, MAX_EDGE + 1, EDGE_MULTIPLE):
+        ideal_height = width / aspect / EDGE_MULTIPLE
+        for height in {math.floor(ideal_height) * EDGE_MULTIPLE, math.ceil(ideal_height) * EDGE_MULTIPLE}:
+            if not is_valid_custom_size(width, height):
+                continue
+            score = (ASPECT_WEIGHT * abs(math.log(width / height / aspect))
+                     + abs(math.log(width * height / area)))
+            if best is None or score < best[0]:
+                best = (score, Size(width, height))
+    assert best is not None  # 1024x1024 is always valid, so the search never comes back empty
+    return best[1]
+
+
+# --- request and response --------------------------------------------------------------------------
+
+
+def request_body(request: GenerationRequest, size: str, *, model: str | None = None) -> dict[str, Any]:
+    """The JSON body of `images/generations`. Never `response_format`: gpt-image models reject it."""
+    body: dict[str, Any] = {
+        "prompt": request.prompt,
+        "n": 1,
+        "size": size,
+        "quality": request.quality,
+        "output_format": OUTPUT_FORMAT,
+    }
+    if model is not None:
+        body = {"model": model, **body}
+    return body
+
+
+def sniff_mime_type(data: bytes, default: str = f"image/{OUTPUT_FORMAT}") -> str:
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return default
+
+
+def check_complete(data: bytes, *, provider: str, model: str) -> bytes:
+    """Refuse PNG/JPEG bytes cut short (base64 truncated on a 4-character boundary still decodes).
+
+    Anything else is left for the core's full image check.
+    """
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" not in data[-16:]:
+        raise InvalidImageError("returned a truncated PNG (no IEND chunk)", provider=provider, model=model)
+    if data.startswith(b"\xff\xd8\xff") and b"\xff\xd9" not in data[-32:]:
+        raise InvalidImageError("returned a truncated JPEG (no end-of-image marker)",
+                                provider=provider, model=model)
+    return data
+
+
+@dataclass
+class DecodedImage:
+    data: bytes
+    mime_type: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def decode_response(response: httpx.Response, *, provider: str, model: str) -> DecodedImage:
+    """Strictly decode `data[0].b64_json` from a 200 answer; keep the metadata worth keeping."""
+    try:
+        payload = response.json()
+    except ValueError:
+        raise InvalidImageError("returned a response that is not valid JSON (truncated?)",
+                                provider=provider, model=model) from None
+    if not isinstance(payload, Mapping):
+        raise InvalidImageError("returned an unexpected JSON document", provider=provider, model=model)
+    item = first_item(payload)
+    encoded = item.get("b64_json")
+    if not isinstance(encoded, str) or not encoded:
+        raise InvalidImageError(f"returned no image data ({no_image_reason(item)})",
+                                provider=provider, model=model)
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidImageError("returned truncated or invalid base64 image data",
+                                provider=provider, model=model) from None
+    if not data:
+        raise InvalidImageError("returned an empty image", provider=provider, model=model)
+    check_complete(data, provider=provider, model=model)
+    return DecodedImage(data=data, mime_type=sniff_mime_type(data), details=response_details(payload, item))
+
+
+def first_item(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    data = payload.get("data")
+    if isinstance(data, list) and data and isinstance(data[0], Mapping):
+        return data[0]
+    return {}
+
+
+def no_image_reason(item: Mapping[str, Any]) -> str:
+    if not item:
+        return "empty `data` list"
+    if item.get("url"):
+        return "a URL instead of b64_json"
+    return "no `b64_json` field"
+
+
+def response_details(payload: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    for key in ("created", "usage", "background", "output_format", "quality", "size"):
+        if payload.get(key) is not None:
+            details[key] = payload[key]
+    for key in ("revised_prompt", "content_filter_results"):
+        if item.get(key) is not None:
+            details[key] = item[key]
+    return details
+
+
+def header_details(response: httpx.Response, names: Iterable[str]) -> dict[str, str]:
+    return {name: response.headers[name] for name in names if name in response.headers}
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiError:
+    """The interesting parts of an OpenAI / Azure OpenAI error answer."""
+
+    status: int
+    code: str | None = None
+    type: str | None = None
+    param: str | None = None
+    message: str = ""
+    inner_code: str | None = None
+    filtered: tuple[str, ...] = ()
+
+    @property
+    def codes(self) -> set[str]:
+        return {c.lower() for c in (self.code, self.type, self.inner_code) if c}
+
+
+def parse_error(response: httpx.Response) -> ApiError:
+    """Read `{"error": {...}}` (OpenAI and Azure shapes); tolerate anything else."""
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    error = payload.get("error") if isinstance(payload, Mapping) else None
+    if not isinstance(error, Mapping):
+        text = response.text.strip() if response.content else ""
+        return ApiError(status=response.status_code, message=text or response.reason_phrase)
+    inner = error.get("inner_error") or error.get("innererror") or {}
+    inner = inner if isinstance(inner, Mapping) else {}
+    return ApiError(
+        status=response.status_code,
+        code=text_or_none(error.get("code")),
+        type=text_or_none(error.get("type")),
+        param=text_or_none(error.get("param")),
+        message=str(error.get("message") or response.reason_phrase),
+        inner_code=text_or_none(inner.get("code")),
+        filtered=filtered_categories(inner.get("content_filter_results")),
+    )
+
+
+def text_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def filtered_categories(results: Any) -> tuple[str, ...]:
+    if not isinstance(results, Mapping):
+        return ()
+    return tuple(name for name, result in results.items()
+                 if isinstance(result, Mapping) and result.get("filtered"))
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms` (preferred) or `retry-after` (seconds); None if absent."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value.strip()) / scale
+        except ValueError:
+            continue  # an HTTP date: rare for these APIs, let the pipeline's backoff decide
+        if math.isfinite(seconds) and seconds >= 0:
+            return seconds
+    return None
+
+
+def scrub(text: str, secret: str | None, limit: int = MAX_QUOTED_CHARS) -> str:
+    """Provider text made safe to show: never the secret, never a wall of text."""
+    text = " ".join(str(text).split())
+    if secret:
+        text = text.replace(secret, REDACTED)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe(error: ApiError, secret: str | None) -> str:
+    """`code: message` for messages that quote the provider."""
+    label = error.code or error.type or f"HTTP {error.status}"
+    message = scrub(error.message, secret)
+    return f"{label}: {message}" if message else label
+
+
+CONTENT_CODES = {"moderation_blocked", "content_policy_violation", "contentfilter", "content_filter",
+                 "responsibleaipolicyviolation"}
+
+
+def common_error(error: ApiError, *, provider: str, model: str, secret: str | None,
+                 headers: Mapping[str, str]) -> ImagegenError | None:
+    """The mapping both OpenAI-protocol providers share; None leaves the error to the caller."""
+    if error.codes & CONTENT_CODES and error.status < 500:
+        return ContentRefusedError(refusal_message(error, secret), provider=provider, model=model)
+    if error.status == 429 or "rate_limit_exceeded" in error.codes:
+        if "insufficient_quota" in error.codes:
+            return QuotaExhaustedError(
+                f"quota exhausted, check your plan and billing ({describe(error, secret)})",
+                provider=provider, model=model)
+        return RateLimitedError(f"rate limited ({describe(error, secret)})", provider=provider, model=model,
+                                retry_after=retry_after(headers))
+    if error.status >= 500:
+        return TransientError(f"server error {error.status} ({describe(error, secret)})",
+                              provider=provider, model=model)
+    return None
+
+
+def refusal_message(error: ApiError, secret: str | None) -> str:
+    label = error.code or error.type or "content refused"
+    if error.inner_code and error.inner_code != label:
+        label = f"{label} ({error.inner_code})"
+    if error.filtered:
+        label = f"{label}, filtered: {', '.join(error.filtered)}"
+    message = scrub(error.message, secret)
+    return f"{label}: {message}" if message else label
+
+
+def bad_request(error: ApiError, *, provider: str, model: str, secret: str | None) -> BadRequestError:
+    param = f" (param {error.param})" if error.param else ""
+    return BadRequestError(f"rejected the request with HTTP {error.status}{param}: {describe(error, secret)}",
+                           provider=provider, model=model)
+
+
+# --- transport -------------------------------------------------------------------------------------
+
+
+class HttpClientHolder:
+    """One lazily created, thread-safe `httpx.Client` per provider (no transport retries)."""
+
+    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(transport=self._transport, follow_redirects=False,
+                                            headers={"user-agent": "mkdocs-imagegen"})
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+def post_json(client: httpx.Client, url: str, *, headers: Mapping[str, str], body: Mapping[str, Any],
+              timeout: float, provider: str, model: str) -> httpx.Response:
+    """One POST; timeouts and connection failures become `TransientError`."""
+    try:
+        return client.post(url, headers=dict(headers), json=dict(body), timeout=httpx.Timeout(timeout))
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise BadRequestError(f"cannot send a request to {url.split('?')[0]!r} ({type(exc).__name__}): "
+                              "check the configured base URL / endpoint", provider=provider, model=model) from None
+    except httpx.TimeoutException as exc:
+        raise TransientError(f"timed out after {timeout:g} s ({type(exc).__name__})",
+                             provider=provider, model=model) from None
+    except httpx.TransportError as exc:
+        raise TransientError(f"connection failed ({type(exc).__name__}: {scrub(str(exc), None)})",
+                             provider=provider, model=model) from None
