@@ -90,24 +90,28 @@ class BannerSession:
 
     # -- planning --------------------------------------------------------------------------------
 
-    def plan(self, spec: BannerSpec, src: str) -> PageBanner:
-        """The request and route for one page, without submitting anything."""
-        model_key = "banner_model" if spec.model else "model (plugin option)"
+    def request(self, spec: BannerSpec, src: str) -> GenerationRequest:
+        """The page's generation request (and so its cache key), with plugin defaults applied."""
         try:
             model = self.registry.resolve(spec.model or self.settings.model)
         except ImagegenError as error:
-            raise PageError(f"{src}: front matter key '{model_key}': {error}") from None
-        request = GenerationRequest(
+            raise PageError(f"{src}: front matter key '{_model_key(spec)}': {error}") from None
+        return GenerationRequest(
             prompt=spec.prompt,
             model=model,
             size=spec.size or self.settings.size,
             quality=spec.quality or self.settings.quality,
             variant=spec.variant,
         )
+
+    def plan(self, spec: BannerSpec, src: str) -> PageBanner:
+        """The request and route for one page, without submitting anything."""
+        request = self.request(spec, src)
+        model = request.model
         try:
             route = self.registry.route(model, spec.provider)
         except ImagegenError as error:
-            key = "banner_provider" if spec.provider else model_key
+            key = "banner_provider" if spec.provider else _model_key(spec)
             raise PageError(f"{src}: front matter key '{key}': {error}") from None
         if (self.settings.offline or self.settings.serve_mode == "cached") and not route.is_placeholder:
             route = Route(model, self.registry.placeholder)
@@ -227,6 +231,10 @@ class BannerSession:
 
     def close(self) -> None:
         self.registry.close()
+
+
+def _model_key(spec: BannerSpec) -> str:
+    return "banner_model" if spec.model else "model (plugin option)"
 
 
 def _outcome(job: Job) -> Outcome:

@@ -1,0 +1,858 @@
+"""The `mkdocs-imagegen` command line: one banner now, what is usable, what a build would cost, a tidy cache.
+
+Users think in models: `generate -m gpt-image-2` is routed exactly like the plugin routes a page
+(first provider in order that serves the model and has credentials); nobody is asked for a provider.
+
+Exit codes (CONTRACT.md "CLI"): 0 success, 1 a failed generation (or nothing usable), 2 a usage
+error. Errors are one line on stderr, never a traceback, never a secret. Pillow, MkDocs and the
+provider SDKs are imported inside the commands, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import click
+
+from .credentials import KEY_PROVIDERS, Credentials, KeyStore, mask
+from .errors import ConfigError, ImagegenError
+from .request import MAX_PROMPT_CHARS, QUALITIES, Size
+
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
+
+    from .cache import CacheStore, Original
+    from .catalogue import ModelInfo
+    from .frontmatter import BannerSpec
+    from .plugin import ImagegenPlugin
+    from .providers.base import Provider
+    from .registry import Registry, Route
+    from .request import GenerationRequest
+    from .session import BannerSession, Settings
+
+PROG = "mkdocs-imagegen"
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+# The plugin's defaults (config.py), repeated here so `--help` needs no MkDocs import; a test keeps them equal.
+DEFAULT_MODEL = "gemini-3.1-flash-image-preview"
+DEFAULT_SIZE = "1792x1024"
+# registry.PROVIDER_CHOICES, repeated for the same reason (registry imports Pillow); a test keeps them equal.
+PROVIDER_CHOICES = ("google", "foundry", "openai", "placeholder")
+SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+_KEY_FILE = re.compile(r"^([0-9a-f]{64})\.[a-z]+$")  # originals/<key>.json and originals/<key>.<format>
+_RENDITION_FILE = re.compile(r"^[0-9a-f]{20}\.[a-z]+$")  # renditions/<name>.<suffix> (cache.rendition_name)
+
+
+# --- errors: one line on stderr, the contract's exit codes ------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class Failure(click.ClickException):
+    """What the user reads: one line on stderr (plus optional hint lines), and the exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED, hints: Sequence[str] = ()) -> None:
+        super().__init__(_one_line(message))
+        self.exit_code = exit_code
+        self.hints = tuple(hints)
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.message}", err=True)
+        for hint in self.hints:
+            click.echo(f"  {hint}", err=True)
+
+
+def _usage_line(error: click.UsageError) -> str:
+    where = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+    return f"Error: {_one_line(error.format_message()).rstrip('.')}{where}"
+
+
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
+
+
+class ImagegenGroup(click.Group):
+    """Commands listed in workflow order; every error ends as one line and the contract's exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS_IS_HELP as error:
+            error.show()
+            sys.exit(EXIT_USAGE)
+        except click.UsageError as error:
+            click.echo(_usage_line(error), err=True)
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(EXIT_FAILED)
+        except ImagegenError as error:
+            click.echo(f"Error: {_one_line(str(error))}", err=True)
+            sys.exit(EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+# --- small shared helpers -----------------------------------------------------------------------------
+
+
+class SizeType(click.ParamType):
+    name = "WxH"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Size:
+        if isinstance(value, Size):
+            return value
+        try:
+            return Size.parse(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+class _EchoHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def _stderr_logger() -> logging.Logger:
+    """Retry notices from the pipeline, shown on stderr."""
+    log = logging.getLogger("mkdocs_imagegen.cli")
+    if not log.handlers:
+        log.addHandler(_EchoHandler())
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    return log
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr is not None and sys.stderr.isatty()
+
+
+def _registry() -> Registry:
+    """Providers configured from the environment and stored keys, as the plugin does with default options."""
+    from .registry import Registry
+
+    return Registry.from_options()
+
+
+def _key_variables() -> dict[str, tuple[str, ...]]:
+    """Each provider's key variables, from the provider modules themselves (in precedence order)."""
+    from .providers import foundry, google, openai
+
+    return {"google": tuple(google.KEY_VARIABLES), "foundry": (foundry.KEY_VARIABLE,),
+            "openai": (openai.KEY_VARIABLE,)}
+
+
+def _safe_url(url: str) -> str:
+    """An endpoint fit to print: no user:password, no query string (which may hold a key)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _usd(value: float | None, digits: int = 3) -> str:
+    return "price unknown" if value is None else f"~${value:.{digits}f}"
+
+
+def _human_bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
+# --- the group ----------------------------------------------------------------------------------------
+
+
+@click.group(cls=ImagegenGroup, context_settings=CONTEXT)
+@click.version_option(package_name="mkdocs-imagegen", prog_name=PROG)
+def cli() -> None:
+    """AI banner images for MkDocs pages, chosen by model name.
+
+    Pick a model; the first provider (google, foundry, openai) that serves it and has
+    credentials makes the image. Exit codes: 0 success, 1 failed generation, 2 usage error.
+    """
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (`mkdocs-imagegen`, `python -m mkdocs_imagegen`)."""
+    cli.main(args=argv, prog_name=PROG)
+
+
+# --- generate -------------------------------------------------------------------------------------------
+
+
+def _check_prompt(prompt: str) -> str:
+    text = prompt.strip()
+    if not text:
+        raise click.BadParameter("must not be empty", param_hint="PROMPT")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise click.BadParameter(f"is {len(text):,} characters long; the limit is {MAX_PROMPT_CHARS:,}",
+                                 param_hint="PROMPT")
+    return text
+
+
+def _output_format(out: Path | None) -> str:
+    if out is None:
+        return "png"
+    fmt = SUFFIX_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise click.BadParameter(f"{str(out)!r} must end in .png, .jpg, .jpeg or .webp (the suffix picks the format)",
+                                 param_hint="'-o' / '--out'")
+    return fmt
+
+
+def _route_one(registry: Registry, prompt: str, model: str, size: Size, quality: str,
+               provider: str | None) -> tuple[GenerationRequest, Route]:
+    """The request and route, as the plugin would make them; a placeholder only when asked for."""
+    from .request import GenerationRequest
+
+    canonical = registry.resolve(model)
+    route = registry.route(canonical, provider)
+    if route.is_placeholder and provider != "placeholder":
+        raise Failure(f"no provider that serves {canonical} is authenticated; set one up "
+                      "(or pass --provider placeholder for a local placeholder image):",
+                      hints=[f"{p.name}: {p.auth_hint()}" for p in route.unauthenticated])
+    return GenerationRequest(prompt, canonical, size, quality), route
+
+
+def _write_image(request: GenerationRequest, route: Route, target: Path, fmt: str) -> None:
+    from .cache import atomic_write
+    from .imaging import encode, fit
+    from .pipeline import PipelineSettings, generate_with_retries
+
+    defaults = PipelineSettings()
+    try:
+        _, source = generate_with_retries(request, route, retries=defaults.retries, timeout=defaults.timeout,
+                                          log=_stderr_logger())
+    except ImagegenError as error:
+        raise Failure(f"{route.provider.name} could not generate {request.model}: {error.message}") from None
+    data = encode(fit(source.image, request.size), fmt)
+    try:
+        atomic_write(target, data)
+    except OSError as error:
+        raise Failure(f"cannot write {target}: {error.strerror or error}") from None
+
+
+@cli.command()
+@click.argument("prompt")
+@click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True,
+              help="Model name or alias; it picks the provider.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write; its suffix (.png, .jpg, .jpeg, .webp) picks the format.  "
+                   "[default: banner-<hash>.png in the current directory]")
+@click.option("--size", type=SizeType(), default=DEFAULT_SIZE, show_default=True, metavar="WxH",
+              help="Exact size of the written image (cropped and resized from what the model makes).")
+@click.option("--quality", type=click.Choice(QUALITIES), default="auto", show_default=True,
+              help="Passed to the providers that take it.")
+@click.option("--provider", type=click.Choice(PROVIDER_CHOICES),
+              help="Force one provider instead of routing by model; 'placeholder' draws a local image.")
+def generate(prompt: str, model: str, out: Path | None, size: Size, quality: str, provider: str | None) -> None:
+    """Generate one image for PROMPT and write it at exactly --size.
+
+    The first provider in order (google, foundry, openai) that serves the model and has
+    credentials makes it; providers are retried on rate limits and server errors like in a
+    build. The path of the written file is the last line on stdout.
+    """
+    prompt = _check_prompt(prompt)
+    fmt = _output_format(out)
+    registry = _registry()
+    try:
+        request, route = _route_one(registry, prompt, model, size, quality, provider)
+        target = out if out is not None else Path(f"banner-{request.cache_key[:8]}.png")
+        terminal = _stderr_is_terminal()
+        if terminal:
+            click.echo(f"generating with {request.model} via {route.provider.label}...", err=True)
+        started = time.monotonic()
+        _write_image(request, route, target, fmt)
+        if terminal:
+            click.echo(f"{request.model} via {route.provider.label}: {size} {fmt} "
+                       f"in {time.monotonic() - started:.1f}s", err=True)
+    finally:
+        registry.close()
+    click.echo(str(target))
+
+
+# --- models ---------------------------------------------------------------------------------------------
+
+
+def _price(info: ModelInfo) -> dict[str, Any]:
+    """An estimate at the default size and quality, and the range the model's prices span."""
+    size = Size.parse(DEFAULT_SIZE)
+    by = info.price.get("by")
+    if by == "quality":
+        values = [info.estimate(size, quality) for quality in QUALITIES]
+    elif by == "image_size":
+        values = [float(info.price[tier]) for tier in info.image_sizes if tier in info.price]
+    else:
+        values = [info.estimate(size, "auto")]
+    known = [value for value in values if value is not None]
+    return {"by": by, "at": DEFAULT_SIZE, "quality": "auto", "estimate_usd": info.estimate(size, "auto"),
+            "min_usd": min(known) if known else None, "max_usd": max(known) if known else None}
+
+
+def _price_hint(price: dict[str, Any]) -> str:
+    at = f"{price['at']} auto" if price["by"] == "quality" else price["at"]
+    hint = f"{_usd(price['estimate_usd'])} at {at}"
+    if price["min_usd"] is not None and price["min_usd"] != price["max_usd"]:
+        span = "quality" if price["by"] == "quality" else "resolution"
+        hint += f" (${price['min_usd']:.3f}-${price['max_usd']:.3f} by {span})"
+    return hint
+
+
+def _model_rows(registry: Registry) -> list[dict[str, Any]]:
+    rows = []
+    for info in registry.catalogue.models.values():
+        providers = [registry.get(name) for name in info.providers]
+        serving = [{"name": p.name, "label": p.label, "authenticated": p.is_authenticated()} for p in providers]
+        rows.append({"model": info.name, "spellings": list(info.spellings), "default": info.name == DEFAULT_MODEL,
+                     "providers": serving, "usable": any(p["authenticated"] for p in serving),
+                     "price": _price(info)})
+    return rows
+
+
+def _print_models(rows: list[dict[str, Any]]) -> None:
+    table = [("MODEL", "PROVIDERS", "PRICE PER IMAGE (USD, estimate)")]
+    for row in rows:
+        name = row["model"] + (" *" if row["default"] else "")
+        providers = ", ".join(f"{p['name']} ({'ready' if p['authenticated'] else 'not set up'})"
+                              for p in row["providers"])
+        table.append((name, providers, _price_hint(row["price"])))
+    widths = [max(len(line[column]) for line in table) for column in range(2)]
+    for name, providers, price in table:
+        click.echo(f"{name:<{widths[0]}}  {providers:<{widths[1]}}  {price}")
+    click.echo("* default model")
+    if not all(p["authenticated"] for row in rows for p in row["providers"]):
+        click.echo(f"Providers marked 'not set up' need credentials: `{PROG} doctor` says exactly what to set.")
+
+
+@cli.command(short_help="Every model, the providers that serve it, and a price hint.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models(as_json: bool) -> None:
+    """List every known model, the providers that serve it, and a price hint.
+
+    A provider is 'ready' when its credentials are set (environment or `keys set`); no network
+    call is made. Prices are catalogue list prices, for estimates only.
+    """
+    registry = _registry()
+    try:
+        rows = _model_rows(registry)
+    finally:
+        registry.close()
+    if as_json:
+        click.echo(json.dumps({"default_model": DEFAULT_MODEL, "models": rows}, indent=2))
+    else:
+        _print_models(rows)
+
+
+# --- doctor ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    name: str
+    label: str
+    ready: bool
+    detail: str  # where the credential comes from, or the exact fix
+
+
+def _endpoint(provider: Provider) -> str | None:
+    url = getattr(provider, "endpoint", None) or getattr(provider, "base_url", None)
+    return _safe_url(str(url)) if url else None
+
+
+def _ready_detail(provider: Provider, credentials: Credentials, variables: tuple[str, ...]) -> str:
+    source = credentials.secret(provider.name, *variables)
+    vertex = getattr(provider, "vertex", None)
+    vertex_mode = vertex() if callable(vertex) else None
+    if vertex_mode:
+        parts = [f"Vertex AI, project {vertex_mode[0]} in {vertex_mode[1]} (application default credentials)"]
+    elif source:
+        parts = [f"key from {source[1]}" if source[1] in variables else source[1]]
+    else:
+        parts = ["Entra ID (DefaultAzureCredential: az login or a managed identity; checked on first request)"]
+    endpoint = _endpoint(provider)
+    if endpoint:
+        parts.append(f"endpoint {endpoint}")
+    return "; ".join(parts)
+
+
+def _provider_status(provider: Provider, credentials: Credentials, variables: tuple[str, ...]) -> ProviderStatus:
+    if provider.is_authenticated():
+        return ProviderStatus(provider.name, provider.label, True, _ready_detail(provider, credentials, variables))
+    source = credentials.secret(provider.name, *variables)
+    if provider.name == "foundry" and source:
+        fix = ("set AZURE_OPENAI_ENDPOINT (or providers.foundry.endpoint in mkdocs.yml); "
+               f"{source[1]} is set but a key needs the resource's endpoint")
+    else:
+        fix = provider.auth_hint()
+    return ProviderStatus(provider.name, provider.label, False, fix)
+
+
+@cli.command(short_help="Which providers are ready, and exactly how to enable the others.")
+def doctor() -> None:
+    """Say which providers are ready and exactly how to enable the others.
+
+    Reads the environment and the stored keys only; no network call is made. Exits 0 when at
+    least one real provider is usable, 1 otherwise.
+    """
+    registry = _registry()
+    try:
+        credentials = registry.providers[0].credentials if registry.providers else Credentials()
+        variables = _key_variables()
+        statuses = [_provider_status(p, credentials, variables.get(p.name, ())) for p in registry.providers]
+        usable = sorted({row["model"] for row in _model_rows(registry) if row["usable"]})
+    finally:
+        registry.close()
+    width = max(len(status.name) for status in statuses)
+    for status in statuses:
+        state = "ready:" if status.ready else "not set up:"
+        click.echo(f"{status.name:<{width}}  {state} {status.detail}")
+    stored = sorted(credentials.stored())
+    click.echo(f"stored keys: {', '.join(stored) or 'none'} (in {credentials.store.path})")
+    if not any(status.ready for status in statuses):
+        raise Failure(f"no image provider is set up; apply one of the fixes above (or try `{PROG} emulator`)")
+    click.echo(f"models usable now: {', '.join(usable)}")
+
+
+# --- plan and prune: read the site like a build would, without building ------------------------------
+
+
+@dataclass
+class Site:
+    config_file: Path
+    settings: Settings
+    enabled: bool
+    session: BannerSession
+    specs: list[tuple[str, BannerSpec]]
+
+    @property
+    def cache(self) -> CacheStore:
+        return self.session.cache
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _mkdocs_messages() -> Iterator[list[logging.LogRecord]]:
+    """Collect what MkDocs logs while loading, so its errors become our one line."""
+    logger = logging.getLogger("mkdocs")
+    handler = _Collect()
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
+def _load_mkdocs_config(config_file: Path) -> MkDocsConfig:
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    with _mkdocs_messages() as records:
+        try:
+            config = load_config(config_file=str(config_file))
+        except MkDocsException as error:  # ConfigurationError, or Abort after logging each error
+            errors = [r.getMessage() for r in records if r.levelno >= logging.ERROR]
+            raise Failure(f"{config_file}: {errors[0] if errors else error}", EXIT_USAGE) from None
+    for record in records:
+        click.echo(f"warning: {_one_line(record.getMessage())}", err=True)
+    return config
+
+
+def _find_plugin(config: MkDocsConfig, config_file: Path) -> ImagegenPlugin:
+    """MkDocs 1.6 keeps plugin instances in `config.plugins` (a dict keyed by name, e.g. 'imagegen')."""
+    from .plugin import ImagegenPlugin
+
+    for plugin in config.plugins.values():
+        if isinstance(plugin, ImagegenPlugin):
+            return plugin
+    raise Failure(f"{config_file}: the imagegen plugin is not enabled; add `plugins: [imagegen]`", EXIT_USAGE)
+
+
+def _page_specs(config: MkDocsConfig, every_file: bool) -> list[tuple[str, BannerSpec]]:
+    """Each Markdown page's banner request from its front matter, read like a build reads it."""
+    from mkdocs.structure.files import InclusionLevel, get_files
+    from mkdocs.utils.meta import get_data
+
+    from .frontmatter import FrontMatterError, parse_banner
+
+    inclusion: Callable[[InclusionLevel], bool] = (lambda level: True) if every_file else InclusionLevel.is_included
+    with _mkdocs_messages():
+        files = get_files(config)
+    specs = []
+    for file in files.documentation_pages(inclusion=inclusion):
+        try:
+            text = Path(file.abs_src_path or "").read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise Failure(f"{file.src_uri}: cannot read the page: {error}", EXIT_USAGE) from None
+        _, meta = get_data(text)
+        try:
+            spec, warnings = parse_banner(meta, file.src_uri)
+        except FrontMatterError as error:
+            raise Failure(str(error), EXIT_USAGE) from None
+        for warning in warnings:
+            click.echo(f"warning: imagegen: {warning}", err=True)
+        if spec is not None:
+            specs.append((file.src_uri, spec))
+    return specs
+
+
+def _load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: bool = False) -> Site:
+    from mkdocs.exceptions import PluginError
+
+    from .plugin import settings_from
+    from .session import BannerSession
+
+    config = _load_mkdocs_config(config_file)
+    plugin = _find_plugin(config, config_file)
+    try:
+        settings = settings_from(plugin.config, config)
+    except PluginError as error:
+        raise Failure(str(error), EXIT_USAGE) from None
+    enabled = bool(plugin.config.enabled)
+    specs = [] if skip_if_disabled and not enabled else _page_specs(config, every_file)
+    session = BannerSession(settings, log=logging.getLogger("mkdocs_imagegen.cli.quiet"))
+    return Site(config_file, settings, enabled, session, specs)
+
+
+# --- plan -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedBanner:
+    src: str
+    request: GenerationRequest
+    status: str  # generate | cached | placeholder | skipped
+    provider: str
+    estimate: float | None = None
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        request = self.request
+        return {"page": self.src, "status": self.status, "model": request.model, "provider": self.provider,
+                "size": str(request.size), "quality": request.quality, "variant": request.variant,
+                "cache_key": request.cache_key, "estimated_cost_usd": self.estimate, "reason": self.reason}
+
+
+def _placeholder_reason(route: Route, spec: BannerSpec, settings: Settings) -> str:
+    if route.unauthenticated:
+        hints = "; ".join(f"{p.name}: {p.auth_hint()}" for p in route.unauthenticated)
+        return f"no provider serving {route.model} is authenticated ({hints})"
+    if settings.offline:
+        return "offline: true in mkdocs.yml, so no provider is called"
+    return "banner_provider: placeholder"
+
+
+def _plan(site: Site) -> list[PlannedBanner]:
+    """What a build would do for each page, in the order the build visits them; nothing is sent."""
+    planned: list[PlannedBanner] = []
+    first_for_key: dict[str, PlannedBanner] = {}
+    new = 0
+    max_new = site.settings.max_new
+    for src, spec in site.specs:
+        banner = site.session.plan(spec, src)
+        request, route = banner.request, banner.route
+        key = request.cache_key
+        original = site.cache.original(key)
+        if original is not None:
+            row = PlannedBanner(src, request, "cached", str(original.provenance.get("provider", "")))
+        elif key in first_for_key and first_for_key[key].status == "generate":
+            first = first_for_key[key]
+            row = PlannedBanner(src, request, "generate", first.provider, 0.0 if first.estimate is not None else None,
+                                f"same banner as {first.src}, made once")
+        elif route.is_placeholder:
+            row = PlannedBanner(src, request, "placeholder", "placeholder",
+                                reason=_placeholder_reason(route, spec, site.settings))
+        elif max_new is not None and new >= max_new:
+            row = PlannedBanner(src, request, "skipped", route.provider.name,
+                                reason=f"max_new ({max_new}) reached: a placeholder this build, made by a later one")
+        else:
+            new += 1
+            info = site.session.registry.catalogue.get(request.model)
+            estimate = info.estimate(request.size, request.quality) if info else None
+            row = PlannedBanner(src, request, "generate", route.provider.name, estimate)
+        first_for_key.setdefault(key, row)
+        planned.append(row)
+    return planned
+
+
+def _plan_summary(planned: list[PlannedBanner]) -> dict[str, Any]:
+    counts = {status: sum(1 for row in planned if row.status == status)
+              for status in ("generate", "cached", "placeholder", "skipped")}
+    cost = sum(row.estimate or 0.0 for row in planned if row.status == "generate")
+    return {"pages": len(planned), **counts, "estimated_cost_usd": round(cost, 4)}
+
+
+def _plan_line(row: PlannedBanner, width: int) -> str:
+    request = row.request
+    head = f"  {row.status:<11}  {row.src:<{width}}  {request.model}"
+    if row.status == "placeholder":
+        return f"{head}: {row.reason}"
+    line = f"{head} via {row.provider}, {request.size} {request.quality}"
+    if row.status == "generate" and row.reason is None:
+        line += f", {_usd(row.estimate)}"
+    return f"{line} ({row.reason})" if row.reason else line
+
+
+def _print_plan(site: Site, planned: list[PlannedBanner], summary: dict[str, Any]) -> None:
+    click.echo(f"{site.config_file}: {summary['pages']} page(s) with a banner; cache {site.settings.cache_dir} "
+               f"({site.settings.fmt})")
+    if not site.enabled:
+        click.echo("  the imagegen plugin is disabled (enabled: false): a build makes no banners")
+    missing = [row for row in planned if row.status != "cached"]
+    width = max((len(row.src) for row in missing), default=0)
+    for row in missing:
+        click.echo(_plan_line(row, width))
+    if summary["cached"]:
+        click.echo(f"  cached       {summary['cached']} page(s)")
+    skipped = f", {summary['skipped']} over max_new" if summary["skipped"] else ""
+    click.echo(f"{summary['generate']} to generate, {summary['cached']} cached, {summary['placeholder']} placeholder(s)"
+               f"{skipped}; estimated cost ${summary['estimated_cost_usd']:.2f} (catalogue list prices)")
+
+
+@cli.command(short_help="Dry run: the banners a build would generate, and their cost.")
+@click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="mkdocs.yml", show_default=True, help="The MkDocs configuration file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def plan(config_file: Path, as_json: bool) -> None:
+    """Dry run: which banners a build would generate, with which model and provider, at what cost.
+
+    Reads mkdocs.yml and every page's front matter without building and makes no provider
+    request. Banners already in the cache are counted as cached; pages that would get a
+    placeholder are listed with the reason.
+    """
+    site = _load_site(config_file, skip_if_disabled=True)
+    try:
+        planned = _plan(site)
+    finally:
+        site.session.close()
+    summary = _plan_summary(planned)
+    if as_json:
+        click.echo(json.dumps({"config_file": str(config_file), "cache_dir": str(site.settings.cache_dir),
+                               "format": site.settings.fmt, "enabled": site.enabled,
+                               "pages": [row.as_json() for row in planned], "summary": summary}, indent=2))
+    else:
+        _print_plan(site, planned, summary)
+
+
+# --- prune ----------------------------------------------------------------------------------------------
+
+
+def _used_entries(site: Site) -> tuple[set[str], set[str]]:
+    """Cache keys and rendition file names some page (draft and excluded ones too) still uses."""
+    keys: set[str] = set()
+    renditions: set[str] = set()
+    for src, spec in site.specs:
+        # Routing does not change the cache key; forcing the placeholder keeps an unusable
+        # `banner_provider` from hiding a page's key.
+        request = site.session.request(spec, src)
+        keys.add(request.cache_key)
+        original: Original | None = site.cache.original(request.cache_key)
+        if original is not None:
+            renditions.add(site.cache.rendition_path(original, request.size, site.settings.fmt).name)
+    return keys, renditions
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if path.is_file()) if folder.is_dir() else []
+
+
+def _written_before(path: Path, started: float) -> bool:
+    try:
+        return path.stat().st_mtime < started
+    except OSError:  # gone already
+        return False
+
+
+def _unused_files(cache: CacheStore, keys: set[str], renditions: set[str], started: float) -> list[Path]:
+    """Cache files no page uses. Files written after `started` (by a build running now) are left alone."""
+    doomed = []
+    for path in _files(cache.originals):
+        match = _KEY_FILE.match(path.name)
+        if match and match.group(1) not in keys:
+            doomed.append(path)
+    for path in _files(cache.renditions):
+        if _RENDITION_FILE.match(path.name) and path.name not in renditions:
+            doomed.append(path)
+    doomed = [path for path in doomed if _written_before(path, started)]
+    # Provenance first: once it is gone the entry is no longer a cache hit, whatever happens next.
+    return sorted(doomed, key=lambda path: (path.parent.name, path.suffix != ".json", path.name))
+
+
+def _remove(paths: list[Path], root: Path, dry_run: bool) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            size = path.stat().st_size
+            if not dry_run:
+                path.unlink()
+        except FileNotFoundError:  # removed by someone else meanwhile
+            continue
+        except OSError as error:
+            raise Failure(f"cannot remove {path}: {error.strerror or error}") from None
+        click.echo(f"{'would remove' if dry_run else 'removed'} {path.relative_to(root)}")
+        removed += size
+    return removed
+
+
+@cli.command(short_help="Remove cache entries no page uses.")
+@click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="mkdocs.yml", show_default=True, help="The MkDocs configuration file.")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+def prune(config_file: Path, dry_run: bool) -> None:
+    """Remove cache entries no page uses, so a committed cache stays tidy.
+
+    Removes originals (with their provenance) whose prompt, model, size, quality and variant no
+    page asks for any more, and renditions that are not the configured format at a size a page
+    uses. Draft and excluded pages count as users. Stops without removing anything if a page
+    cannot be read.
+    """
+    started = time.time()
+    site = _load_site(config_file, every_file=True)
+    try:
+        keys, renditions = _used_entries(site)
+    finally:
+        site.session.close()
+    cache = site.cache
+    doomed = _unused_files(cache, keys, renditions, started)
+    freed = _remove(doomed, cache.root, dry_run)
+    kept = f"kept {len(keys & set(cache.keys()))} original(s) and {len(renditions)} rendition(s) in use"
+    if not doomed:
+        click.echo(f"nothing to prune in {cache.root}: {kept}")
+    elif dry_run:
+        click.echo(f"would remove {len(doomed)} file(s), {_human_bytes(freed)}; {kept}; "
+                   "run without --dry-run to remove them")
+    else:
+        click.echo(f"removed {len(doomed)} file(s), {_human_bytes(freed)}; {kept}")
+
+
+# --- keys -----------------------------------------------------------------------------------------------
+
+
+def _read_key(provider: str) -> str:
+    if _stdin_is_terminal():
+        key = click.prompt(f"{provider} API key (input hidden)", hide_input=True)
+    else:
+        key = sys.stdin.read() if sys.stdin is not None else ""
+    key = key.strip()
+    if not key:
+        raise Failure(f"no key given for {provider}", EXIT_USAGE)
+    if any(char.isspace() for char in key):
+        raise Failure("expected one key, without spaces or line breaks", EXIT_USAGE)
+    return key
+
+
+def _overriding_variable(provider: str, credentials: Credentials) -> str | None:
+    return next((name for name in _key_variables()[provider] if credentials.env(name)), None)
+
+
+@cli.group(cls=ImagegenGroup, context_settings=CONTEXT, short_help="Store API keys once, for the CLI and the plugin.")
+def keys() -> None:
+    """Store API keys once; the CLI and the MkDocs plugin both use them.
+
+    Keys live in keys.json in the user config directory (MKDOCS_IMAGEGEN_CONFIG_DIR moves it),
+    file mode 0600. Environment variables win over stored keys.
+    """
+
+
+@keys.command("set", short_help="Store a provider's key (hidden prompt, or stdin).")
+@click.argument("provider", type=click.Choice(KEY_PROVIDERS), metavar="PROVIDER")
+def keys_set(provider: str) -> None:
+    """Store PROVIDER's key (google, foundry or openai), typed at a hidden prompt or piped on stdin."""
+    key = _read_key(provider)
+    credentials = Credentials()
+    try:
+        credentials.store.set(provider, key)
+    except OSError as error:
+        raise Failure(f"cannot write {credentials.store.path}: {error.strerror or error}") from None
+    click.echo(f"stored the {provider} key {mask(key)} in {credentials.store.path}")
+    override = _overriding_variable(provider, credentials)
+    if override:
+        click.echo(f"note: {override} is set in this environment and wins over the stored key", err=True)
+    if provider == "foundry" and not credentials.env("AZURE_OPENAI_ENDPOINT"):
+        click.echo("note: foundry also needs AZURE_OPENAI_ENDPOINT (or providers.foundry.endpoint in mkdocs.yml)",
+                   err=True)
+
+
+@keys.command("list", short_help="Show stored keys, masked, and what overrides them.")
+def keys_list() -> None:
+    """Show stored keys (masked) and which environment variable would override each."""
+    credentials = Credentials()
+    stored = credentials.stored()
+    click.echo(f"key store: {credentials.store.path}")
+    for provider, variables in _key_variables().items():
+        key = stored.get(provider)
+        state = f"stored {mask(key)}" if key else "not stored"
+        override = _overriding_variable(provider, credentials)
+        note = (f"{override} is set and is used instead" if override
+                else f"{' or '.join(variables)} would override it")
+        click.echo(f"{provider:<8} {state:<14} {note}")
+
+
+@keys.command("remove")
+@click.argument("provider", type=click.Choice(KEY_PROVIDERS), metavar="PROVIDER")
+def keys_remove(provider: str) -> None:
+    """Delete PROVIDER's stored key (google, foundry or openai)."""
+    store = KeyStore.default()
+    try:
+        removed = store.remove(provider)
+    except OSError as error:
+        raise Failure(f"cannot write {store.path}: {error.strerror or error}") from None
+    click.echo(f"removed the stored {provider} key" if removed else f"no {provider} key was stored")
+
+
+# --- emulator -------------------------------------------------------------------------------------------
+
+
+@cli.command("emulator", short_help="Run a local fake of the three image APIs.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port on 127.0.0.1; 0 picks a free one.")
+@click.option("--latency", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds each image request takes.")
+def emulator_command(port: int, latency: float) -> None:
+    """Run a local fake of the Google, OpenAI and Azure image APIs until Ctrl-C.
+
+    Prints `export` lines that point every provider at it: paste them into the shell where
+    you run `mkdocs build` or `mkdocs-imagegen generate`. No real provider is called.
+    """
+    from .emulator import run
+
+    try:
+        run(port, latency)
+    except OSError as error:
+        raise Failure(f"cannot start the emulator on 127.0.0.1:{port}: {error.strerror or error}") from None
