@@ -138,7 +138,7 @@ class BannerSession:
         jobs = list({banner.job.key: banner.job for banner in self.banners if banner.job}.values())
         started = time.monotonic()
         self._announce(jobs)
-        waited = [job for job in jobs if not (self.background and job.kind == "generate")]
+        waited = [job for job in jobs if not self._runs_in_background(job)]
         self.pipeline.wait(waited, self._progress_logger(started), PROGRESS_INTERVAL)
         outcomes = {job.key: _outcome(job) if job.done() else Outcome(pending=True) for job in jobs}
         for banner in self.banners:
@@ -146,6 +146,13 @@ class BannerSession:
             outcome = outcomes[banner.job.key]
             banner.published = self._publish(banner, outcome, titles.get(banner.src, banner.src))
         self._report(jobs, outcomes, time.monotonic() - started)
+
+    def _runs_in_background(self, job: Job) -> bool:
+        """Under `serve`, a generation is not waited for, unless its original already landed and
+        only the rendition is being encoded: the rebuild the cache watcher triggered must show it."""
+        if not self.background or job.kind != "generate" or job.done():
+            return False
+        return self.cache.original(job.key) is None
 
     def _publish(self, banner: PageBanner, outcome: Outcome, title: str) -> Published:
         size = banner.request.size
