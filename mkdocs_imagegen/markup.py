@@ -8,7 +8,6 @@ from urllib.parse import urljoin
 
 from .request import Size
 
-MARKER = "<!-- mkdocs-imagegen:banner -->"
 _OG_IMAGE = re.compile(r"""<meta\s[^>]*property\s*=\s*["']og:image["']""", re.IGNORECASE)
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 

@@ -21,7 +21,7 @@ from .cache import CacheStore
 from .config import ImagegenConfig, providers_dict
 from .errors import ImagegenError
 from .frontmatter import FrontMatterError, parse_banner
-from .markup import MARKER, absolute_url, banner_img, has_og_image, inject_head, social_tags
+from .markup import absolute_url, banner_img, has_og_image, inject_head, social_tags
 from .pipeline import Pipeline
 from .registry import Registry
 from .session import QUIET_PERIOD, BannerSession, PageBanner, Settings
@@ -151,7 +151,13 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         self.by_page[src] = banner
         if page.meta.get("image"):
             self.own_image.add(src)
-        return f"{MARKER}\n\n{markdown}" if self.config.insert else markdown
+        if self.config.social_meta:
+            # Material's social plugin reads this before it renders a card (its on_page_markdown
+            # runs at priority -100, after ours): a banner page gets no card and no second og:image.
+            social = page.meta.setdefault("social", {})
+            if isinstance(social, dict):
+                social.setdefault("cards", False)
+        return markdown
 
     def on_env(self, env: Any, config: MkDocsConfig, files: Files) -> Any:
         if self.session is None or not self.by_page:
@@ -182,13 +188,17 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         return file
 
     def on_page_context(self, context: Any, page: Page, config: MkDocsConfig, nav: Any) -> Any:
-        """Swap the marker for the <img>: only now (after on_env) is every banner's file known."""
+        """Put the <img> on top of the rendered page: only now (after on_env) is every banner's file known.
+
+        Not in the Markdown: anything before the first `# heading` hides it from MkDocs' title
+        extraction, and Material's blog renders post excerpts from the Markdown.
+        """
         banner = self.by_page.get(page.file.src_uri)
-        if banner is None or banner.published is None or not page.content or MARKER not in page.content:
+        if not self.config.insert or banner is None or banner.published is None:
             return context
         alt = banner.spec.alt or _title(page, page.file.src_uri)
         src = _relative_url(banner.published.uri, page)
-        page.content = page.content.replace(MARKER, banner_img(src, alt, banner.published.size), 1)
+        page.content = f"{banner_img(src, alt, banner.published.size)}\n{page.content or ''}"
         return context
 
     def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str | None:
