@@ -8,7 +8,7 @@ from urllib.parse import urljoin
 
 from .request import Size
 
-_OG_IMAGE = re.compile(r"""<meta\s[^>]*property\s*=\s*["']og:image["']""", re.IGNORECASE)
+_META_NAME = re.compile(r"""<meta\s[^>]*(?:property|name)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 
 
@@ -27,22 +27,34 @@ def absolute_url(site_url: str, url: str) -> str:
     return urljoin(base, url.lstrip("/"))
 
 
-def has_og_image(html: str) -> bool:
-    return _OG_IMAGE.search(html) is not None
+def meta_names(html: str) -> set[str]:
+    """The `property`/`name` of every <meta> tag already in the page, lower-cased."""
+    return {name.lower() for name in _META_NAME.findall(html)}
 
 
-def social_tags(image_url: str, alt: str, size: Size | None) -> str:
+def social_tags(image_url: str, alt: str, size: Size | None, *, title: str, url: str | None,
+                description: str | None, present: set[str]) -> str:
+    """The page's social meta: the banner, plus title/url/description where nothing set them yet."""
     tags = [
+        ("property", "og:type", "article"),
+        ("property", "og:title", title),
+        ("property", "og:url", url),
+        ("property", "og:description", description),
         ("property", "og:image", image_url),
+        ("property", "og:image:width", str(size.width) if size else None),
+        ("property", "og:image:height", str(size.height) if size else None),
         ("property", "og:image:alt", alt),
         ("name", "twitter:card", "summary_large_image"),
+        ("name", "twitter:title", title),
+        ("name", "twitter:description", description),
         ("name", "twitter:image", image_url),
         ("name", "twitter:image:alt", alt),
     ]
-    if size is not None:
-        tags[1:1] = [("property", "og:image:width", str(size.width)),
-                     ("property", "og:image:height", str(size.height))]
-    return "".join(f'<meta {attr}="{name}" content="{escape(value)}">\n' for attr, name, value in tags)
+    return "".join(
+        f'<meta {attr}="{name}" content="{escape(value)}">\n'
+        for attr, name, value in tags
+        if value and name not in present
+    )
 
 
 def inject_head(html: str, tags: str) -> str:

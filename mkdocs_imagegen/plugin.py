@@ -21,7 +21,7 @@ from .cache import CacheStore
 from .config import ImagegenConfig, providers_dict
 from .errors import ImagegenError
 from .frontmatter import FrontMatterError, parse_banner
-from .markup import absolute_url, banner_img, has_og_image, inject_head, social_tags
+from .markup import absolute_url, banner_img, inject_head, meta_names, social_tags
 from .pipeline import Pipeline
 from .registry import Registry
 from .session import QUIET_PERIOD, BannerSession, PageBanner, Settings
@@ -203,15 +203,25 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
 
     def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str | None:
         banner = self.by_page.get(page.file.src_uri)
-        if banner is None or not self.config.social_meta or not config.site_url or has_og_image(output):
+        if banner is None or not self.config.social_meta or not config.site_url:
             return output
+        present = meta_names(output)
         image = page.meta.get("image")
-        if not isinstance(image, str) or not image:
-            return output
+        if "og:image" in present or not isinstance(image, str) or not image:
+            return output  # the page or another plugin already chose the social image
         own = page.file.src_uri in self.own_image
-        alt = banner.spec.alt or _title(page, page.file.src_uri)
-        size = None if own or banner.published is None else banner.published.size
-        return inject_head(output, social_tags(absolute_url(config.site_url, image), alt, size))
+        title = _title(page, page.file.src_uri)
+        description = page.meta.get("description") or config.site_description
+        tags = social_tags(
+            absolute_url(config.site_url, image),
+            banner.spec.alt or title,
+            None if own or banner.published is None else banner.published.size,
+            title=title,
+            url=page.canonical_url,
+            description=description if isinstance(description, str) else None,
+            present=present,
+        )
+        return inject_head(output, tags)
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         self.builds += 1

@@ -55,6 +55,8 @@ def test_banner_markup_alt_size_and_social_meta(site_root: Path) -> None:
     assert len(og) == 1 and og[0].startswith("https://example.org/blog/assets/banners/")
     assert (site_root / "site" / og[0].removeprefix("https://example.org/blog/")).is_file()
     assert 'name="twitter:image"' in html
+    for prop, value in [("og:title", "Alt post"), ("og:url", "https://example.org/blog/alt/"), ("og:type", "article")]:
+        assert re.findall(rf'<meta property="{prop}" content="([^"]+)"', html) == [value]
     # The banner comes first in the page body, before the page's own heading.
     assert html.index("imagegen-banner") < html.index('<h1 id="alt-post"')
 
