@@ -142,6 +142,7 @@ class CacheStore:
     def lock(self, key: str):  # noqa: ANN201 - a context manager
         """Hold an exclusive lock on `key` across processes, so two builds never pay twice."""
         self.provenance_path(key)  # validates the key before it becomes a file name
+        self._ensure_root()  # the .gitignore first: lock files must never be committed
         lock_dir = self.root / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
         with open(lock_dir / f"{key}.lock", "a+b") as handle:

@@ -68,6 +68,33 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+MAX_NESTING = 50
+MAX_INT_BITS = 10_000  # about 3,000 digits; Python refuses to print an int of over 4,300
+
+
+def _unprintable(value: Any) -> str | None:
+    """Why an error message could not even show `value`, or None.
+
+    repr() raises ValueError on ints over Python's digit limit (YAML reads hex and octal ints of
+    any length) and RecursionError on lists nested about a thousand deep: a traceback, not a line.
+    """
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    seen: set[int] = set()
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, int) and item.bit_length() > MAX_INT_BITS:
+            return "a number too large to show"
+        if isinstance(item, (list, tuple, set, dict)):
+            if depth >= MAX_NESTING:
+                return f"a value nested more than {MAX_NESTING} levels deep"
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else list(item)
+            stack.extend((child, depth + 1) for child in children)
+    return None
+
+
 def parse_banner(meta: Mapping[str, Any], page_path: str) -> tuple[BannerSpec | None, list[str]]:
     """The page's BannerSpec (None if it has no banner_prompt) and warnings about unknown keys.
 
@@ -81,6 +108,10 @@ def parse_banner(meta: Mapping[str, Any], page_path: str) -> tuple[BannerSpec | 
     ]
     if not present:
         return None, warnings
+    for key, value in present.items():
+        problem = _unprintable(value) if key in KNOWN_KEYS else None
+        if problem:
+            raise FrontMatterError(f"{page_path}: front matter key '{key}': expected a short value, got {problem}")
     schema = BannerFrontMatter()
     schema.load_dict({k: v for k, v in present.items() if k in KNOWN_KEYS})
     errors, _ = schema.validate()

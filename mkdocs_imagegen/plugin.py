@@ -115,7 +115,8 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         self.own_image = set()
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files | None:
-        """Reject bad banner front matter before MkDocs starts reading pages.
+        """Reject bad banner front matter, and models or providers it cannot be routed to,
+        before MkDocs starts reading pages.
 
         MkDocs wraps errors raised while it reads a page in a second "Error reading page"
         line; checking here keeps the message to the one line that names file and key.
@@ -126,8 +127,10 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             meta = _front_matter(file)
             if meta:
                 try:
-                    parse_banner(meta, file.src_uri)
-                except FrontMatterError as error:
+                    spec, _ = parse_banner(meta, file.src_uri)
+                    if spec is not None:
+                        self.session.plan(spec, file.src_uri)  # an unknown model or a bad forced provider
+                except (FrontMatterError, ImagegenError) as error:
                     raise PluginError(str(error)) from None
         return files
 
