@@ -975,6 +975,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # idle keep-alive connections must not hold up stop()
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's default backlog of 5 drops connections under load tests
 
     def __init__(self, emulator: Emulator, port: int) -> None:
         self.emulator = emulator
