@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -320,16 +320,11 @@ class Pipeline:
              interval: float = 5.0) -> None:
         """Block until every job is done, calling on_progress(done, total) every `interval` seconds."""
         total = len(jobs)
-        for job in jobs:
-            while True:
-                try:
-                    job.future.result(timeout=interval)
-                    break
-                except FutureTimeout:
-                    if on_progress:
-                        on_progress(total - len(self.pending(jobs)), total)
-                except Exception:  # noqa: BLE001 - reported by the caller from the future
-                    break
+        pending = {job.future for job in jobs}
+        while pending:
+            _, pending = futures_wait(pending, timeout=interval)
+            if pending and on_progress:
+                on_progress(total - len(pending), total)
 
     def close(self) -> None:
         self.stop_event.set()
