@@ -313,9 +313,6 @@ class Pipeline:
 
     # -- waiting ---------------------------------------------------------------------------------
 
-    def pending(self, jobs: list[Job]) -> list[Job]:
-        return [job for job in jobs if not job.done()]
-
     def wait(self, jobs: list[Job], on_progress: Callable[[int, int], None] | None = None,
              interval: float = 5.0) -> None:
         """Block until every job is done, calling on_progress(done, total) every `interval` seconds."""
