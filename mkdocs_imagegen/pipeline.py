@@ -8,7 +8,9 @@ cache the moment it arrives, so one failure never loses the others.
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import queue
 import random
 import threading
@@ -16,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .cache import CacheStore, Original
@@ -142,13 +144,28 @@ class WorkerPool:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                future.set_result(work())
+                result = work()
             except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
                 future.set_exception(exc)
+                continue
+            if isinstance(result, Future):  # the work handed its last step to another pool
+                result.add_done_callback(functools.partial(_settle, future))
+            else:
+                future.set_result(result)
 
     def shutdown(self) -> None:
         for _ in self._threads:
             self._tasks.put(None)
+
+
+def _settle(outer: Future[Outcome], inner: Future[Outcome]) -> None:
+    """Copy a finished future's result (or exception) into another."""
+    if inner.cancelled():
+        outer.set_exception(Cancelled())
+    elif inner.exception() is not None:
+        outer.set_exception(inner.exception())
+    else:
+        outer.set_result(inner.result())
 
 
 @dataclass
@@ -176,13 +193,16 @@ def generate_with_retries(
     retries: int,
     timeout: float,
     limiter: AdaptiveLimiter | None = None,
+    slots: AdaptiveLimiter | None = None,
     stop: threading.Event | None = None,
     log: logging.Logger | None = None,
 ) -> tuple[ProviderImage, SourceImage]:
     """Ask the routed provider for one image, retrying what is worth retrying.
 
-    Returns the provider's answer and the validated image; raises the last ImagegenError, or
-    Cancelled when `stop` is set.
+    `limiter` bounds the requests in flight to this provider, `slots` those of the whole build.
+    Both are held only while the request is on the wire: decoding the answer already frees them
+    for the next request. Returns the provider's answer and the validated image; raises the last
+    ImagegenError, or Cancelled when `stop` is set.
     """
     stop = stop or threading.Event()
     limiter = limiter or AdaptiveLimiter(1, stop)
@@ -190,23 +210,38 @@ def generate_with_retries(
     for attempt in range(retries + 1):
         if stop.is_set():
             raise Cancelled()
-        limiter.acquire()
-        rate_limited = False
         try:
-            image = provider.generate(request, timeout=timeout)
+            image = _send(request, route, timeout, limiter, slots)
             return image, load_source(image.data, provider=provider.name, model=request.model)
         except ImagegenError as error:
-            rate_limited = isinstance(error, RateLimitedError)
             if not error.retryable or attempt >= retries:
                 raise
             delay = backoff(attempt, getattr(error, "retry_after", None))
             if log:
                 log.info("imagegen: %s; retry %d/%d in %.1fs", error, attempt + 1, retries, delay)
-        finally:
-            limiter.release(rate_limited=rate_limited)
         if stop.wait(delay):
             raise Cancelled()
     raise AssertionError("unreachable")
+
+
+def _send(request: GenerationRequest, route: Route, timeout: float, limiter: AdaptiveLimiter,
+          slots: AdaptiveLimiter | None) -> ProviderImage:
+    """One provider call, holding a slot of the provider's limiter, then one of the build's."""
+    limiter.acquire()
+    rate_limited = False
+    try:
+        if slots is not None:
+            slots.acquire()
+        try:
+            return route.provider.generate(request, timeout=timeout)
+        finally:
+            if slots is not None:
+                slots.release()
+    except RateLimitedError:
+        rate_limited = True
+        raise
+    finally:
+        limiter.release(rate_limited=rate_limited)
 
 
 class Pipeline:
@@ -224,8 +259,11 @@ class Pipeline:
         self.jobs: dict[str, Job] = {}
         self.new_submitted = 0
         self._limiters: dict[str, AdaptiveLimiter] = {}
+        # `concurrency` requests in flight over all providers; it is never told of a 429, so never shrinks.
+        self._slots = AdaptiveLimiter(settings.concurrency, self.stop_event)
         self._lock = threading.Lock()
-        self._pool: WorkerPool | None = None
+        self._pool: WorkerPool | None = None  # provider requests (and committing what they return)
+        self._renderer: WorkerPool | None = None  # renditions: CPU-bound, at most one thread per core
 
     # -- submitting ------------------------------------------------------------------------------
 
@@ -268,7 +306,7 @@ class Pipeline:
             rendition = self.cache.rendition_path(original, request.size, self.settings.fmt)
             if rendition.is_file():
                 return Job(request, route, finished(Outcome(original, rendition)), kind="cached")
-            return Job(request, route, self._pool_submit(lambda: self._derive(request, original)), kind="derive")
+            return Job(request, route, self._render_submit(lambda: self._derive(request, original)), kind="derive")
         if route.is_placeholder:
             return Job(request, route, finished(Outcome()), kind="placeholder")
         if self.settings.max_new is not None and self.new_submitted >= self.settings.max_new:
@@ -278,8 +316,15 @@ class Pipeline:
 
     def _pool_submit(self, work: Callable[[], Outcome], delay: float = 0.0) -> Future[Outcome]:
         if self._pool is None:
-            self._pool = WorkerPool(self.settings.concurrency)
+            # One thread per request slot, plus one per core to decode and commit an answer while
+            # the next request is already on the wire (self._slots keeps `concurrency` in flight).
+            self._pool = WorkerPool(self.settings.concurrency + (os.cpu_count() or 1))
         return self._pool.submit(work, delay=delay)
+
+    def _render_submit(self, work: Callable[[], Outcome]) -> Future[Outcome]:
+        if self._renderer is None:
+            self._renderer = WorkerPool(min(self.settings.concurrency, os.cpu_count() or 1), name="imagegen-render")
+        return self._renderer.submit(work)
 
     # -- working (on pool threads) ---------------------------------------------------------------
 
@@ -287,7 +332,9 @@ class Pipeline:
         rendition = self.cache.rendition(original, request.size, self.settings.fmt)
         return Outcome(original, rendition)
 
-    def _generate(self, request: GenerationRequest, route: Route) -> Outcome:
+    def _generate(self, request: GenerationRequest, route: Route) -> Outcome | Future[Outcome]:
+        """Pay for the image and commit it; the CPU-bound rendition goes to the renderer, so this
+        request thread is free for the next request at once."""
         with self.cache.lock(request.cache_key):
             original = self.cache.original(request.cache_key)
             if original is not None:  # another build paid for it while we waited on the lock
@@ -297,13 +344,13 @@ class Pipeline:
             except ImagegenError as error:
                 return Outcome(error=error)
             original = self.cache.store_original(request, image, source)
-        rendition = self.cache.rendition(original, request.size, self.settings.fmt, source)
-        return Outcome(original, rendition, generated=True)
+        del image, source  # the renderer decodes the committed file: decoded images never queue up
+        return self._render_submit(lambda: replace(self._derive(request, original), generated=True))
 
     def _attempts(self, request: GenerationRequest, route: Route) -> tuple[ProviderImage, SourceImage]:
         return generate_with_retries(
             request, route, retries=self.settings.retries, timeout=self.settings.timeout,
-            limiter=self._limiter(route.provider.name), stop=self.stop_event, log=self.log)
+            limiter=self._limiter(route.provider.name), slots=self._slots, stop=self.stop_event, log=self.log)
 
     def _limiter(self, provider: str) -> AdaptiveLimiter:
         with self._lock:
@@ -325,5 +372,6 @@ class Pipeline:
 
     def close(self) -> None:
         self.stop_event.set()
-        if self._pool is not None:
-            self._pool.shutdown()
+        for pool in (self._pool, self._renderer):
+            if pool is not None:
+                pool.shutdown()
