@@ -11,8 +11,10 @@ import io
 import textwrap
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+if TYPE_CHECKING:  # Pillow is imported when an image is needed: a warm build never is
+    from PIL import Image, ImageFont
 
 from .errors import InvalidImageError
 from .request import Size
@@ -34,6 +36,8 @@ class SourceImage:
 
 def load_source(data: bytes, *, provider: str | None = None, model: str | None = None) -> SourceImage:
     """Decode provider bytes, refusing anything that is not a real, sanely sized image."""
+    from PIL import Image
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -61,6 +65,8 @@ def load_source(data: bytes, *, provider: str | None = None, model: str | None =
 
 def fit(image: Image.Image, size: Size) -> Image.Image:
     """Centre-crop to the target aspect, then resize with Lanczos to exactly `size`."""
+    from PIL import Image, ImageOps
+
     rgb = image if image.mode == "RGB" else image.convert("RGB")
     if rgb.size == (size.width, size.height):
         return rgb
@@ -70,7 +76,7 @@ def fit(image: Image.Image, size: Size) -> Image.Image:
 def encode(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     if fmt == "webp":
-        image.save(buffer, "WEBP", quality=85, method=4)
+        image.save(buffer, "WEBP", quality=85, method=2)
     elif fmt == "jpeg":
         image.save(buffer, "JPEG", quality=88, optimize=True, progressive=True)
     elif fmt == "png":
@@ -87,6 +93,8 @@ def render(data: bytes, size: Size, fmt: str) -> bytes:
 
 def placeholder_image(prompt: str, size: Size, label: str) -> Image.Image:
     """A calm colour field derived from the prompt's hash, with the label on it."""
+    from PIL import Image
+
     digest = hashlib.sha256(prompt.encode("utf-8")).digest()
     hue = digest[0] / 255
     top = _hsv(hue, 0.45, 0.55)
@@ -103,6 +111,8 @@ def _hsv(hue: float, saturation: float, value: float) -> tuple[int, int, int]:
 
 
 def _draw_label(image: Image.Image, label: str) -> None:
+    from PIL import ImageDraw, ImageFont
+
     width, height = image.size
     font_size = max(12, min(height // 9, width // 18))
     try:
