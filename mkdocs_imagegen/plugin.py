@@ -20,7 +20,7 @@ from mkdocs.utils.meta import get_data
 from .cache import CacheStore
 from .config import ImagegenConfig, providers_dict
 from .errors import ImagegenError
-from .frontmatter import FrontMatterError, parse_banner
+from .frontmatter import BannerSpec, FrontMatterError, parse_banner
 from .markup import absolute_url, banner_img, inject_head, meta_names, social_tags
 from .pipeline import Pipeline
 from .registry import Registry
@@ -75,6 +75,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         self.session: BannerSession | None = None
         self.by_page: dict[str, PageBanner] = {}
         self.own_image: set[str] = set()
+        self.checked: dict[str, tuple[dict[str, Any], BannerSpec | None, list[str]]] = {}
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defining this keeps the plugin (and its in-flight jobs) alive across `mkdocs serve` rebuilds."""
@@ -121,27 +122,33 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         MkDocs wraps errors raised while it reads a page in a second "Error reading page"
         line; checking here keeps the message to the one line that names file and key.
         """
+        self.checked = {}
         if self.session is None:
             return files
         for file in files.documentation_pages():
             meta = _front_matter(file)
             if meta:
                 try:
-                    spec, _ = parse_banner(meta, file.src_uri)
+                    spec, warnings = parse_banner(meta, file.src_uri)
                     if spec is not None:
                         self.session.plan(spec, file.src_uri)  # an unknown model or a bad forced provider
                 except (FrontMatterError, ImagegenError) as error:
                     raise PluginError(str(error)) from None
+                self.checked[file.src_uri] = (_banner_keys(meta), spec, warnings)
         return files
 
     def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str | None:
         if self.session is None:
             return markdown
         src = page.file.src_uri
-        try:
-            spec, warnings = parse_banner(page.meta, src)
-        except FrontMatterError as error:
-            raise PluginError(str(error)) from None
+        checked = self.checked.get(src)
+        if checked is not None and checked[0] == _banner_keys(page.meta):
+            _, spec, warnings = checked  # on_files parsed these very values already
+        else:
+            try:
+                spec, warnings = parse_banner(page.meta, src)
+            except FrontMatterError as error:
+                raise PluginError(str(error)) from None
         for warning in warnings:
             log.warning("imagegen: %s", warning)
         if spec is None:
@@ -246,6 +253,10 @@ def _stop_on_sigterm() -> None:
         return
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _banner_keys(meta: Any) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if isinstance(k, str) and k.startswith("banner_")}
 
 
 def _front_matter(file: File) -> dict[str, Any]:

@@ -7,6 +7,7 @@ moving a site between providers or machines never pays for the same banner twice
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -68,7 +69,7 @@ class GenerationRequest:
             "variant": self.variant,
         }
 
-    @property
+    @functools.cached_property  # asked for several times per page on every build
     def cache_key(self) -> str:
         blob = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
