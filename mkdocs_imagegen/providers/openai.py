@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 from ..errors import AuthenticationError, BadRequestError, ImagegenError
 from ..request import GenerationRequest

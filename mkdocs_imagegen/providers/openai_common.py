@@ -13,9 +13,10 @@ import math
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # httpx is imported with the first request: a warm build never makes one
+    import httpx
 
 from ..catalogue import ModelInfo
 from ..errors import (
@@ -324,6 +325,8 @@ class HttpClientHolder:
         self._lock = threading.Lock()
 
     def get(self) -> httpx.Client:
+        import httpx
+
         with self._lock:
             if self._client is None:
                 self._client = httpx.Client(transport=self._transport, follow_redirects=False,
@@ -340,6 +343,8 @@ class HttpClientHolder:
 def post_json(client: httpx.Client, url: str, *, headers: Mapping[str, str], body: Mapping[str, Any],
               timeout: float, provider: str, model: str) -> httpx.Response:
     """One POST; timeouts and connection failures become `TransientError`."""
+    import httpx
+
     try:
         return client.post(url, headers=dict(headers), json=dict(body), timeout=httpx.Timeout(timeout))
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
