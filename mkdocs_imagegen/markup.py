@@ -28,8 +28,9 @@ def absolute_url(site_url: str, url: str) -> str:
 
 
 def meta_names(html: str) -> set[str]:
-    """The `property`/`name` of every <meta> tag already in the page, lower-cased."""
-    return {name.lower() for name in _META_NAME.findall(html)}
+    """The `property`/`name` of every <meta> tag already in the page's <head>, lower-cased."""
+    end = _HEAD_END.search(html)
+    return {name.lower() for name in _META_NAME.findall(html, 0, end.start() if end else len(html))}
 
 
 def social_tags(image_url: str, alt: str, size: Size | None, *, title: str, url: str | None,

@@ -15,12 +15,11 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
-from mkdocs.utils.meta import get_data
 
 from .cache import CacheStore
 from .config import ImagegenConfig, providers_dict
 from .errors import ImagegenError
-from .frontmatter import BannerSpec, FrontMatterError, parse_banner
+from .frontmatter import FrontMatterError, parse_banner
 from .markup import absolute_url, banner_img, inject_head, meta_names, social_tags
 from .pipeline import Pipeline
 from .registry import Registry
@@ -75,7 +74,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         self.session: BannerSession | None = None
         self.by_page: dict[str, PageBanner] = {}
         self.own_image: set[str] = set()
-        self.checked: dict[str, tuple[dict[str, Any], BannerSpec | None, list[str]]] = {}
+        self.page_error: str | None = None  # the first bad page of this build, reported in on_env
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defining this keeps the plugin (and its in-flight jobs) alive across `mkdocs serve` rebuilds."""
@@ -114,50 +113,28 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
     def on_pre_build(self, config: MkDocsConfig) -> None:
         self.by_page = {}
         self.own_image = set()
-
-    def on_files(self, files: Files, config: MkDocsConfig) -> Files | None:
-        """Reject bad banner front matter, and models or providers it cannot be routed to,
-        before MkDocs starts reading pages.
-
-        MkDocs wraps errors raised while it reads a page in a second "Error reading page"
-        line; checking here keeps the message to the one line that names file and key.
-        """
-        self.checked = {}
-        if self.session is None:
-            return files
-        for file in files.documentation_pages():
-            meta = _front_matter(file)
-            if meta:
-                try:
-                    spec, warnings = parse_banner(meta, file.src_uri)
-                    if spec is not None:
-                        self.session.plan(spec, file.src_uri)  # an unknown model or a bad forced provider
-                except (FrontMatterError, ImagegenError) as error:
-                    raise PluginError(str(error)) from None
-                self.checked[file.src_uri] = (_banner_keys(meta), spec, warnings)
-        return files
+        self.page_error = None
 
     def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str | None:
         if self.session is None:
             return markdown
         src = page.file.src_uri
-        checked = self.checked.get(src)
-        if checked is not None and checked[0] == _banner_keys(page.meta):
-            _, spec, warnings = checked  # on_files parsed these very values already
-        else:
-            try:
-                spec, warnings = parse_banner(page.meta, src)
-            except FrontMatterError as error:
-                raise PluginError(str(error)) from None
-        for warning in warnings:
-            log.warning("imagegen: %s", warning)
-        if spec is None:
-            return markdown
-        quiet = QUIET_PERIOD if self.serving and self.builds > 0 else 0.0
         try:
+            spec, warnings = parse_banner(page.meta, src)
+            for warning in warnings:
+                log.warning("imagegen: %s", warning)
+            if spec is None:
+                return markdown
+            if self.page_error is not None:
+                self.session.plan(spec, src)  # still checked, but nothing more is paid for in a failing build
+                return markdown
+            quiet = QUIET_PERIOD if self.serving and self.builds > 0 else 0.0
             banner = self.session.add(spec, src, quiet=quiet)
-        except ImagegenError as error:
-            raise PluginError(str(error)) from None
+        except (FrontMatterError, ImagegenError) as error:
+            # MkDocs adds its own "Error reading page" line to anything raised while it reads a page:
+            # the build stops in on_env instead, with the one line that names the file and the key.
+            self.page_error = self.page_error or str(error)
+            return markdown
         self.by_page[src] = banner
         if page.meta.get("image"):
             self.own_image.add(src)
@@ -170,6 +147,8 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         return markdown
 
     def on_env(self, env: Any, config: MkDocsConfig, files: Files) -> Any:
+        if self.page_error is not None:
+            raise PluginError(self.page_error)
         if self.session is None or not self.by_page:
             return env
         pages = {page.file.src_uri: page for page in _pages(files)}
@@ -253,24 +232,6 @@ def _stop_on_sigterm() -> None:
         return
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-
-
-def _banner_keys(meta: Any) -> dict[str, Any]:
-    return {k: v for k, v in meta.items() if isinstance(k, str) and k.startswith("banner_")}
-
-
-def _front_matter(file: File) -> dict[str, Any]:
-    try:
-        text = file.content_string
-    except (OSError, UnicodeDecodeError):
-        return {}
-    if "banner_" not in text:
-        return {}
-    try:
-        _, meta = get_data(text)
-    except Exception:  # noqa: BLE001 - MkDocs reports broken YAML itself when it reads the page
-        return {}
-    return meta
 
 
 def _relative_url(uri: str, page: Page) -> str:
