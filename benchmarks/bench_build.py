@@ -1,0 +1,564 @@
+#!/usr/bin/env python3
+"""How fast does `mkdocs build` get its banners? Issue 4's acceptance figures, measured.
+
+Runs real `python -m mkdocs build` subprocesses against the loopback emulator
+(mkdocs_imagegen.emulator), which lives in this process and answers every image request after a
+fixed latency L. Prints one table with PASS/FAIL per target and exits 1 if any target fails.
+
+  1. cold:      N pages, none cached, concurrency C. Cold generation time = cold build minus
+                warm build (median of --warm-runs), against the ideal ceil(N/C)*L. The emulator
+                must never see more than C requests in flight.
+  2. limited:   the same site, fresh cache, but the emulator admits only K requests in flight
+                and answers the rest with 429 + retry hint (the emulator's own 1 s). Built with
+                --strict: every banner must be real. Whole build time against ceil(N/K)*L.
+  3. warm:      a P-page site with every banner cached, against the same pages with the same
+                banner files committed by hand (an <img> in each page, files under docs/) and no
+                plugin. ABBA-alternating runs, median of --runs each, for two sites: `plain`
+                (MkDocs' theme, posts outside the nav: little else to do per page, the plugin's
+                worst case) and `material` (Material for MkDocs blog + search, like example_site/).
+  4. rss:       peak RSS of the cold build subprocess (os.wait4 on that one child).
+
+Defaults are the acceptance figures: N=64, L=0.5 s, C=8, K=3, P=500, model gpt-image-2 at
+1792x1024 (routed to Azure AI Foundry, the first provider in the default order with emulator
+credentials; the emulator returns 1792x1024 PNG). --model gemini-3.1-flash-image-preview asks
+Gemini, which returns 2752x1536 JPEG at 2K that is cropped and resized locally.
+
+Fairness and noise:
+- The emulator draws a real image for every answer. At a real provider that work is part of the
+  latency, so the images are drawn once before the timed builds (a priming build against a scratch
+  cache) and then served from memory: every answer takes L, not L plus drawing time taken from the
+  build's CPU. --no-prime keeps the drawing inside the timed runs.
+- Builds run from bytecode (PYTHONPYCACHEPREFIX in the work dir), as after `pip install`, even
+  where PYTHONDONTWRITEBYTECODE is set; one untimed tiny build of each kind compiles everything.
+- Sites are built into a tmpfs (/dev/shm) when there is one: on the VM this was written on,
+  consecutive builds onto disk slow down by up to 50% (kernel time deleting and re-creating the
+  site), which swamps a 5% comparison. --on-disk builds next to each mkdocs.yml instead.
+
+    python benchmarks/bench_build.py                      # acceptance figures (~3 minutes)
+    python benchmarks/bench_build.py --only cold,rss -n 128 -c 16
+    python benchmarks/bench_build.py --only warm --sites plain -p 1000 -r 9
+    python benchmarks/bench_build.py --model gemini-3.1-flash-image-preview --only cold,rss,limited
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import functools
+import importlib.util
+import io
+import json
+import math
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from mkdocs_imagegen import emulator as emulator_module  # noqa: E402
+from mkdocs_imagegen.emulator import Emulator  # noqa: E402
+
+PROVIDER_VARIABLES = (
+    "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION", "OPENAI_API_KEY", "OPENAI_BASE_URL",
+    "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_API_VERSION",
+    "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET",
+)
+TARGETS = ("cold", "limited", "warm", "rss")
+BODY = """\
+Index cards are small, so every idea has to be small too. That constraint is the point: a card
+holds one claim, one example, one question. Links between cards carry the rest.
+
+## What goes on a card
+
+- one idea, in your own words
+- where it came from
+- which cards it talks to
+
+```python
+def link(a, b):
+    a.links.add(b.id)
+    b.links.add(a.id)
+```
+
+A year later the box reads like a conversation with yourself. Some cards are wrong; keep them,
+and link the card that says why. The [index](../index.md) lists the entry points.
+"""
+
+
+# -- sites ---------------------------------------------------------------------------------------
+
+
+def prompt_for(i: int) -> str:
+    return f"Banner {i:04d}: a lighthouse made of stacked index cards, soft morning light, flat illustration"
+
+
+SITES = ("plain", "material")
+
+
+def post_name(i: int, site: str = "plain") -> str:
+    return f"blog/posts/post-{i:04d}.md" if site == "material" else f"posts/post-{i:04d}.md"
+
+
+def banner_src(name: str, site: str = "plain") -> str:
+    """The banner's URL relative to a post (directory URLs): posts/post-NNNN/ or
+    blog/2026/01/01/post-NNNN/ (Material's blog)."""
+    return "../" * (5 if site == "material" else 2) + f"assets/banners/{name}"
+
+
+def post_text(i: int, *, banner: bool, img: str = "") -> str:
+    meta: dict[str, Any] = {"title": f"Post {i:04d}", "date": datetime.date(2026, 1, 1)}
+    if banner:
+        meta["banner_prompt"] = prompt_for(i)
+    head = f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n\n# Post {i:04d}\n\n"
+    return f"{head}{img}\n\n{BODY}" if img else f"{head}{BODY}"
+
+
+def write_site(root: Path, n: int, *, plugin: Mapping[str, Any] | None,
+               images: Mapping[int, str] | None = None, site: str = "plain") -> Path:
+    """A blog of n posts. With `plugin`, posts carry banner_prompt and the plugin is on; with
+    `images` ({i: img_html}), posts carry the <img> themselves and no plugin runs.
+
+    plain: MkDocs' own theme, posts outside the nav (the plugin's worst case: little else to do
+    per page). material: Material for MkDocs with its blog and search plugins, like example_site/.
+    """
+    docs = root / "docs"
+    (docs / post_name(0, site)).parent.mkdir(parents=True, exist_ok=True)
+    (docs / "index.md").write_text("# Home\n\nThe latest posts.\n", encoding="utf-8")
+    for i in range(n):
+        img = images[i] if images else ""
+        (docs / post_name(i, site)).write_text(post_text(i, banner=plugin is not None, img=img), encoding="utf-8")
+    plugins: list[Any] = [{"imagegen": dict(plugin)}] if plugin is not None else []
+    config: dict[str, Any] = {"site_name": "Benchmark blog", "site_url": "https://example.org/blog/"}
+    if site == "material":
+        (docs / "blog" / "index.md").write_text("# Blog\n", encoding="utf-8")
+        config |= {"theme": {"name": "material", "font": False},
+                   "nav": [{"Home": "index.md"}, {"Blog": ["blog/index.md"]}],
+                   "plugins": ["search", "blog", *plugins]}
+    else:
+        config |= {"theme": {"name": "mkdocs"}, "nav": [{"Home": "index.md"}], "not_in_nav": "/posts/",
+                   "plugins": plugins}
+    config_file = root / "mkdocs.yml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return config_file
+
+
+# -- builds --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float
+    returncode: int
+    max_rss_mb: float
+    cpu_s: float  # user + system time of the build process
+    stderr: str
+
+    @property
+    def warnings(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("WARNING")]
+
+    def lines(self, needle: str) -> list[str]:
+        return [line for line in self.stderr.splitlines() if needle in line]
+
+
+def base_env(work: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in PROVIDER_VARIABLES and not k.startswith(("AZURE_", "GOOGLE_", "GEMINI_", "OPENAI_"))}
+    env["MKDOCS_IMAGEGEN_CONFIG_DIR"] = str(work / "user-config")  # no stored keys from the user's machine
+    # Builds run from bytecode, as after `pip install`, even where PYTHONDONTWRITEBYTECODE is set (a
+    # checkout installed in editable mode is otherwise compiled again by every build). The bytecode
+    # goes to the work dir, never into the checkout.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    env["NO_MKDOCS_2_WARNING"] = "1"  # Material's banner about MkDocs 2.0, printed on every build
+    return env
+
+
+SITE_DIR_ROOT: Path | None = None  # --site-dir-root
+
+
+def site_dir(config_file: Path) -> Path:
+    """Where a site is built: next to mkdocs.yml, or under SITE_DIR_ROOT."""
+    return SITE_DIR_ROOT / config_file.parent.name if SITE_DIR_ROOT else config_file.parent / "site"
+
+
+def mkdocs_build(config_file: Path, env: Mapping[str, str], *args: str, timeout: float = 600) -> Run:
+    """One `mkdocs build` in a fresh child; wall time and that child's own peak RSS (wait4)."""
+    args = (*args, "-d", str(site_dir(config_file)))
+    out = config_file.parent / "build.log"
+    with open(out, "w+", encoding="utf-8") as log:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "mkdocs", "build", "-f", str(config_file), *args],
+            stdout=subprocess.DEVNULL, stderr=log, env=dict(env), cwd=config_file.parent,
+        )
+        killer = threading.Timer(timeout, child.kill)  # a hung build must not hang the benchmark
+        killer.start()
+        try:
+            _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage, not all children's
+        finally:
+            killer.cancel()
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        stderr = log.read()
+    return Run(seconds, child.returncode, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, stderr)
+
+
+def published(config_file: Path) -> tuple[int, int]:
+    """(real banners, placeholders) in the built site."""
+    folder = site_dir(config_file) / "assets" / "banners"
+    files = list(folder.iterdir()) if folder.is_dir() else []
+    placeholders = sum(1 for f in files if f.name.startswith("placeholder-"))
+    return len(files) - placeholders, placeholders
+
+
+def originals(config_file: Path) -> int:
+    return len(list((config_file.parent / ".banners" / "originals").glob("*.json")))
+
+
+def prime_emulator(work: Path, args: argparse.Namespace, env: Mapping[str, str]) -> float:
+    """Draw every answer once, so timed runs serve them from memory (see the module docstring)."""
+    emulator_module.render_image = functools.lru_cache(maxsize=None)(emulator_module.render_image.__wrapped__)
+    root = work / "prime"
+    config = write_site(root, args.pages, plugin=plugin_options(args, concurrency=args.concurrency))
+    with Emulator(latency=0.0) as emu:
+        run = mkdocs_build(config, {**env, **emu.env()})
+    if run.returncode != 0:
+        raise SystemExit(f"priming build failed:\n{run.stderr}")
+    shutil.rmtree(root)
+    return run.seconds
+
+
+def warm_up_bytecode(work: Path, args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """Untimed tiny builds with and without the plugin: every module is compiled once."""
+    for name, plugin in (("plugin", plugin_options(args)), ("by-hand", None)):
+        for site in args.sites:
+            config = write_site(work / f"warm-up-{name}-{site}", 1, plugin=plugin, site=site)
+            run = mkdocs_build(config, env)
+            if run.returncode != 0:
+                raise SystemExit(f"warm-up build failed:\n{run.stderr}")
+            shutil.rmtree(config.parent)
+
+
+def plugin_options(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    return {"model": args.model, "size": args.size, "format": args.format, "cache_dir": ".banners", **extra}
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    target: str
+    measured: str
+    limit: str
+    ok: bool | None  # None: informational
+    detail: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, *row: Any, **kw: Any) -> None:
+        self.rows.append(Row(*row, **kw))
+
+    def print(self) -> None:
+        headers = ("target", "measured", "limit", "result")
+        table = [(r.target, r.measured, r.limit, "-" if r.ok is None else ("PASS" if r.ok else "FAIL"))
+                 for r in self.rows]
+        widths = [max(len(str(x)) for x in col) for col in zip(headers, *table, strict=True)]
+        line = "  ".join(f"{{:<{w}}}" for w in widths)
+        print()
+        print(line.format(*headers))
+        print(line.format(*("-" * w for w in widths)))
+        for row, cells in zip(self.rows, table, strict=True):
+            print(line.format(*cells))
+            if row.detail:
+                print(" " * (widths[0] + 2) + row.detail)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.ok is False for r in self.rows)
+
+
+def median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))
+
+
+# -- targets -------------------------------------------------------------------------------------
+
+
+def bench_cold(work: Path, args: argparse.Namespace, env: Mapping[str, str], report: Report) -> None:
+    n, c, latency = args.pages, args.concurrency, args.latency
+    ideal = math.ceil(n / c) * latency
+    config = write_site(work / "cold", n, plugin=plugin_options(args, concurrency=c))
+    with Emulator(latency=latency) as emu:
+        full_env = {**env, **emu.env()}
+        cold = mkdocs_build(config, full_env)
+        requests = len(emu.image_requests())
+        peak = emu.max_concurrent
+        warm = [mkdocs_build(config, full_env) for _ in range(args.warm_runs)]
+        warm_requests = len(emu.image_requests()) - requests
+    if cold.returncode != 0 or any(w.returncode for w in warm):
+        raise SystemExit(f"cold benchmark build failed:\n{cold.stderr}")
+    real, placeholders = published(config)
+    warm_s = median(w.seconds for w in warm)
+    generation = cold.seconds - warm_s
+    progress = cold.lines("banners ready after")
+    report.facts["cold"] = {"cold_build_s": cold.seconds, "cold_cpu_s": cold.cpu_s,
+                            "warm_build_s": [w.seconds for w in warm],
+                            "generation_s": generation, "ideal_s": ideal, "requests": requests,
+                            "max_in_flight": peak, "warm_requests": warm_requests, "rss_mb": cold.max_rss_mb,
+                            "progress_lines": len(progress)}
+    report.add(f"1. cold N={n} L={latency:g}s C={c}", f"{generation:.2f}s ({generation / ideal:.3f}x ideal)",
+               f"<= {1.15 * ideal:.2f}s (1.15 x {ideal:g}s)",
+               generation <= 1.15 * ideal and real == n and placeholders == 0 and requests == n,
+               detail=f"cold build {cold.seconds:.2f}s (CPU {cold.cpu_s:.1f}s) - warm build {warm_s:.2f}s "
+                      f"(median of {len(warm)}); "
+                      f"{requests} requests, {real} banners, {placeholders} placeholders, "
+                      f"{len(progress)} progress line(s)")
+    report.add(f"1. max in flight (C={c})", str(peak), f"<= {c}", peak <= c,
+               detail=f"warm builds made {warm_requests} request(s)")
+    report.add(f"4. peak RSS, cold N={n} {args.size}", f"{cold.max_rss_mb:.0f} MB", f"< {args.rss_mb:g} MB",
+               cold.max_rss_mb < args.rss_mb)
+
+
+def bench_limited(work: Path, args: argparse.Namespace, env: Mapping[str, str], report: Report) -> None:
+    n, c, k, latency = args.pages, args.concurrency, args.limit, args.latency
+    ideal = math.ceil(n / k) * latency
+    config = write_site(work / "limited", n, plugin=plugin_options(args, concurrency=c))
+    with Emulator(latency=latency, max_in_flight=k) as emu:
+        run = mkdocs_build(config, {**env, **emu.env()}, "--strict")
+        records = emu.image_requests()
+        peak = emu.max_concurrent
+    refused = sum(1 for r in records if r.fault == "max_in_flight")
+    accepted = sum(1 for r in records if r.status == 200)
+    real, placeholders = published(config)
+    ok = run.returncode == 0 and real == n and placeholders == 0 and originals(config) == n
+    report.facts["limited"] = {"build_s": run.seconds, "ideal_s": ideal, "returncode": run.returncode,
+                               "accepted": accepted, "refused_429": refused, "max_in_flight": peak,
+                               "warnings": run.warnings}
+    report.add(f"2. --strict, emulator K={k} in flight", "ok" if ok else f"exit {run.returncode}",
+               f"{n} real banners", ok,
+               detail=f"{real} banners, {placeholders} placeholders, {accepted} accepted, {refused} answered 429, "
+                      f"max {peak} in flight" + (f"; {run.warnings[:3]}" if run.warnings else ""))
+    report.add(f"2. total, K={k} C={c}", f"{run.seconds:.2f}s ({run.seconds / ideal:.3f}x ideal)",
+               f"<= {1.3 * ideal:.2f}s (1.3 x {ideal:g}s)", run.seconds <= 1.3 * ideal,
+               detail="whole `mkdocs build --strict` wall time, startup included")
+
+
+def _fixture_image(task: tuple[int, str, str, str, str]) -> tuple[int, bytes, bytes]:
+    """One cached banner: an original as the emulator would draw it, and a cheap webp rendition."""
+    i, prompt, model, size, fmt = task
+    width, height = (int(x) for x in size.split("x"))
+    data = emulator_module.render_image.__wrapped__(width, height, emulator_module.prompt_colour(prompt),
+                                                    f"{model} {size}", "jpeg")
+    from PIL import Image
+
+    out = io.BytesIO()
+    save = {"webp": {"format": "WEBP", "quality": 85, "method": 0}, "png": {"format": "PNG", "compress_level": 1},
+            "jpeg": {"format": "JPEG", "quality": 88}}[fmt]
+    Image.open(io.BytesIO(data)).convert("RGB").save(out, **save)
+    return i, data, out.getvalue()
+
+
+def seed_cache(config_file: Path, args: argparse.Namespace, n: int) -> dict[int, Path]:
+    """Fill .banners/ the way a finished cold build leaves it, without paying for n cold builds."""
+    from mkdocs_imagegen.cache import CacheStore, atomic_write
+    from mkdocs_imagegen.imaging import load_source
+    from mkdocs_imagegen.providers.base import ProviderImage
+    from mkdocs_imagegen.registry import Registry
+    from mkdocs_imagegen.request import GenerationRequest, Size
+
+    model = Registry.from_options({}).resolve(args.model)
+    size = Size.parse(args.size)
+    cache = CacheStore(config_file.parent / ".banners")
+    tasks = [(i, prompt_for(i), model, str(size), args.format) for i in range(n)]
+    renditions: dict[int, Path] = {}
+    with multiprocessing.get_context("fork").Pool(os.cpu_count() or 2) as pool:
+        for i, data, rendition in pool.imap_unordered(_fixture_image, tasks, chunksize=8):
+            request = GenerationRequest(prompt=prompt_for(i), model=model, size=size, quality="auto")
+            image = ProviderImage(data, provider="openai", model=model, mime_type="image/jpeg")
+            original = cache.store_original(request, image, load_source(data))
+            path = cache.rendition_path(original, size, args.format)
+            atomic_write(path, rendition)
+            renditions[i] = path
+    return renditions
+
+
+def bench_warm(work: Path, args: argparse.Namespace, env: Mapping[str, str], report: Report) -> None:
+    from mkdocs_imagegen.markup import banner_img
+    from mkdocs_imagegen.request import Size
+
+    p = args.warm_pages
+    size = Size.parse(args.size)
+    seeded_cache: Path | None = None
+    for site in args.sites:
+        plugin_config = write_site(work / f"warm-{site}-plugin", p, plugin=plugin_options(args), site=site)
+        if seeded_cache is None:
+            started = time.perf_counter()
+            renditions = seed_cache(plugin_config, args, p)
+            report.facts["warm_seed_s"] = time.perf_counter() - started
+            seeded_cache = plugin_config.parent / ".banners"
+        else:
+            shutil.copytree(seeded_cache, plugin_config.parent / ".banners")
+        hand_root = work / f"warm-{site}-by-hand"
+        banners = hand_root / "docs" / "assets" / "banners"
+        banners.mkdir(parents=True)
+        images = {}
+        for i, path in renditions.items():
+            shutil.copyfile(path, banners / path.name)
+            images[i] = banner_img(banner_src(path.name, site), f"Post {i:04d}", size)
+        hand_config = write_site(hand_root, p, plugin=None, images=images, site=site)
+        compare_warm(site, plugin_config, hand_config, args, env, report)
+
+
+def compare_warm(site: str, plugin_config: Path, hand_config: Path, args: argparse.Namespace,
+                 env: Mapping[str, str], report: Report) -> None:
+    def build(config: Path) -> Run:
+        run = mkdocs_build(config, env, "--strict")
+        if run.returncode != 0:
+            raise SystemExit(f"warm build failed:\n{run.stderr}")
+        return run
+
+    # Both once untimed (page cache), then alternate.
+    check = build(plugin_config)
+    if published(plugin_config) != (args.warm_pages, 0):
+        raise SystemExit(f"the warm plugin site is not fully cached:\n{check.stderr}")
+    build(hand_config)
+    runs: dict[str, list[Run]] = {"plugin": [], "by_hand": []}
+    for i in range(args.runs):  # ABBA: plugin, by hand, by hand, plugin, ... cancels a drift in load
+        for kind in ("plugin", "by_hand")[:: 1 if i % 2 == 0 else -1]:
+            runs[kind].append(build(plugin_config if kind == "plugin" else hand_config))
+    walls = {kind: [r.seconds for r in rs] for kind, rs in runs.items()}
+    cpus = {kind: [r.cpu_s for r in rs] for kind, rs in runs.items()}
+    plugin_s, hand_s = median(walls["plugin"]), median(walls["by_hand"])
+    plugin_cpu, hand_cpu = median(cpus["plugin"]), median(cpus["by_hand"])
+    report.facts[f"warm_{site}"] = {"pages": args.warm_pages, "wall_s": walls, "cpu_s": cpus,
+                                    "site_dir_root": str(SITE_DIR_ROOT or "on disk")}
+    where = f", sites built under {SITE_DIR_ROOT}" if SITE_DIR_ROOT else ", sites built on disk"
+    report.add(f"3. warm P={args.warm_pages} {site}: plugin vs by hand",
+               f"{plugin_s:.2f}s vs {hand_s:.2f}s ({plugin_s / hand_s:.3f}x)", "<= 1.05x", plugin_s <= 1.05 * hand_s,
+               detail=f"medians of {args.runs} ABBA runs each{where}; plugin {fmt_runs(walls['plugin'])}, "
+                      f"by hand {fmt_runs(walls['by_hand'])}; CPU {plugin_cpu:.2f}s vs {hand_cpu:.2f}s "
+                      f"({plugin_cpu / hand_cpu:.3f}x)")
+
+
+def fmt_runs(values: list[float]) -> str:
+    return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def default_site_dir_root() -> Path | None:
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", "--pages", type=int, default=64, help="pages in the cold/limited site (N)")
+    parser.add_argument("-l", "--latency", type=float, default=0.5, help="emulator latency per request, s (L)")
+    parser.add_argument("-c", "--concurrency", type=int, default=8, help="plugin concurrency (C)")
+    parser.add_argument("-k", "--limit", type=int, default=3, help="emulator max requests in flight (K)")
+    parser.add_argument("-p", "--warm-pages", type=int, default=500, help="pages in the warm site (P)")
+    parser.add_argument("--sites", default=",".join(SITES),
+                        help="warm sites, comma-separated: plain (MkDocs theme, posts outside the nav: the "
+                             "plugin's worst case), material (Material blog with search, like example_site/)")
+    parser.add_argument("--site-dir-root", type=Path, default=default_site_dir_root(),
+                        help="build every site's output (site_dir) under this directory; default: a tmpfs "
+                             "(/dev/shm) when there is one, which takes disk noise out of the comparison")
+    parser.add_argument("--on-disk", action="store_true", help="build each site next to its mkdocs.yml")
+    parser.add_argument("-r", "--runs", type=int, default=5, help="alternating warm runs of each kind")
+    parser.add_argument("--warm-runs", type=int, default=3, help="warm builds subtracted from the cold one")
+    parser.add_argument("-m", "--model", default="gpt-image-2")
+    parser.add_argument("--size", default="1792x1024")
+    parser.add_argument("--format", default="webp", choices=("webp", "png", "jpeg"))
+    parser.add_argument("--rss-mb", type=float, default=400.0, help="peak RSS limit, MB")
+    parser.add_argument("--only", default=",".join(TARGETS), help=f"comma-separated subset of {','.join(TARGETS)}")
+    parser.add_argument("--no-prime", action="store_true", help="let the emulator draw images inside timed runs")
+    parser.add_argument("--workdir", type=Path, help="keep sites and logs here (default: a temp dir, removed)")
+    parser.add_argument("--json", type=Path, help="also write every measurement to this file")
+    args = parser.parse_args(argv)
+    args.only = {t.strip() for t in args.only.split(",") if t.strip()}
+    args.sites = [t.strip() for t in args.sites.split(",") if t.strip()]
+    if set(args.sites) - set(SITES):
+        parser.error(f"unknown sites {sorted(set(args.sites) - set(SITES))}; choose from {', '.join(SITES)}")
+    if "warm" in args.only and "material" in args.sites and importlib.util.find_spec("material") is None:
+        parser.error("the material warm site needs mkdocs-material (pip install mkdocs-material), "
+                     "or pass --sites plain")
+    unknown = args.only - set(TARGETS)
+    if unknown:
+        parser.error(f"unknown targets {sorted(unknown)}; choose from {', '.join(TARGETS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    global SITE_DIR_ROOT
+    args = parse_args(argv)
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="imagegen-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    SITE_DIR_ROOT = None if args.on_disk or not args.site_dir_root else Path(
+        tempfile.mkdtemp(prefix="imagegen-bench-sites-", dir=args.site_dir_root))
+    env = base_env(work)
+    report = Report()
+    load_start = os.getloadavg()
+    report.facts["load_average_start"] = load_start
+    report.facts["setup"] = {"model": args.model, "size": args.size, "format": args.format,
+                             "site_dir_root": str(SITE_DIR_ROOT or "on disk"),
+                             "cpus": os.cpu_count(), "python": sys.version.split()[0], "primed": not args.no_prime}
+    started = time.perf_counter()
+    try:
+        print(f"mkdocs-imagegen benchmark: model {args.model} at {args.size} -> {args.format}, "
+              f"{os.cpu_count()} CPUs, work dir {work}, sites built "
+              f"{f'under {SITE_DIR_ROOT}' if SITE_DIR_ROOT else 'on disk'}", flush=True)
+        warm_up_bytecode(work, args, env)
+        if args.only & {"cold", "rss", "limited"} and not args.no_prime:
+            print(f"priming the emulator's {args.pages} images...", flush=True)
+            report.facts["setup"]["prime_s"] = prime_emulator(work, args, env)
+        if args.only & {"cold", "rss"}:
+            print("cold and warm builds...", flush=True)
+            bench_cold(work, args, env, report)
+        if "limited" in args.only:
+            print(f"rate-limited build (K={args.limit})...", flush=True)
+            bench_limited(work, args, env, report)
+        if "warm" in args.only:
+            print(f"warm {args.warm_pages}-page builds, plugin vs by hand...", flush=True)
+            bench_warm(work, args, env, report)
+    finally:
+        if SITE_DIR_ROOT is not None:
+            shutil.rmtree(SITE_DIR_ROOT, ignore_errors=True)
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    report.facts["total_s"] = time.perf_counter() - started
+    report.facts["load_average_end"] = os.getloadavg()
+    report.print()
+    if load_start[0] > 0.5 * (os.cpu_count() or 1):
+        print(f"\nnote: the machine was busy before the benchmark started (load average {load_start[0]:.1f}, "
+              f"{os.cpu_count()} CPUs): timings are pessimistic")
+    print(f"\n{'FAIL' if report.failed else 'PASS'} ({report.facts['total_s']:.0f}s)")
+    if args.json:
+        args.json.write_text(json.dumps(report.facts, indent=2) + "\n", encoding="utf-8")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
