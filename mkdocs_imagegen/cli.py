@@ -26,6 +26,7 @@ import click
 
 from .credentials import KEY_PROVIDERS, Credentials, KeyStore, mask
 from .errors import ConfigError, ImagegenError
+from .providers import PROVIDER_CHOICES
 from .request import MAX_PROMPT_CHARS, QUALITIES, Size
 
 if TYPE_CHECKING:
@@ -46,8 +47,6 @@ EXIT_USAGE = 2
 # The plugin's defaults (config.py), repeated here so `--help` needs no MkDocs import; a test keeps them equal.
 DEFAULT_MODEL = "gemini-3.1-flash-image-preview"
 DEFAULT_SIZE = "1792x1024"
-# registry.PROVIDER_CHOICES, repeated for the same reason (registry imports Pillow); a test keeps them equal.
-PROVIDER_CHOICES = ("google", "foundry", "openai", "placeholder")
 SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

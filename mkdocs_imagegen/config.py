@@ -8,9 +8,9 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 
 from .imaging import PUBLISH_FORMATS
+from .providers import REAL_PROVIDERS
 from .request import QUALITIES, Size
 
-PROVIDER_ORDER = ("google", "foundry", "openai")
 SERVE_MODES = ("background", "placeholders", "cached")
 
 
@@ -65,7 +65,7 @@ class OpenAIOptions(base.Config):
 
 
 class ProvidersOptions(base.Config):
-    order = c.ListOfItems(c.Choice(PROVIDER_ORDER), default=list(PROVIDER_ORDER))
+    order = c.ListOfItems(c.Choice(REAL_PROVIDERS), default=list(REAL_PROVIDERS))
     google = c.SubConfig(GoogleOptions)
     foundry = c.SubConfig(FoundryOptions)
     openai = c.SubConfig(OpenAIOptions)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import platformdirs
 
+from .providers import REAL_PROVIDERS
+
 APP_NAME = "mkdocs-imagegen"
 CONFIG_DIR_VARIABLE = "MKDOCS_IMAGEGEN_CONFIG_DIR"
-KEY_PROVIDERS = ("google", "foundry", "openai")
+KEY_PROVIDERS = REAL_PROVIDERS
 
 
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -10,9 +10,9 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 
 from .config import SizeOption, StrictInt
+from .providers import PROVIDER_CHOICES
 from .request import MAX_PROMPT_CHARS, QUALITIES, Size
 
-PROVIDER_CHOICES = ("google", "foundry", "openai", "placeholder")
 PREFIX = "banner_"
 
 

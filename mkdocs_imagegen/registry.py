@@ -16,11 +16,10 @@ from typing import Any
 from .catalogue import Catalogue, default_catalogue
 from .credentials import Credentials
 from .errors import ConfigError, UnknownModelError
+from .providers import PROVIDER_CHOICES, REAL_PROVIDERS
 from .providers.base import Provider, ProviderContext
 from .providers.placeholder import PlaceholderProvider
 
-REAL_PROVIDERS = ("google", "foundry", "openai")
-PROVIDER_CHOICES = (*REAL_PROVIDERS, "placeholder")
 _PROVIDER_CLASSES = {
     "google": "mkdocs_imagegen.providers.google:GoogleProvider",
     "foundry": "mkdocs_imagegen.providers.foundry:FoundryProvider",
