@@ -55,7 +55,7 @@ class Job:
     pages: list[str] = field(default_factory=list)
     kind: str = "generate"  # generate | cached | derive | placeholder | skipped
     started: float = field(default_factory=time.monotonic)
-    reported: bool = False  # its failure was already told to the user
+    reported: bool = False  # its outcome was already counted in a build summary (mkdocs serve rebuilds)
 
     @property
     def key(self) -> str:

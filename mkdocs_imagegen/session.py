@@ -195,10 +195,9 @@ class BannerSession:
             elif outcome.error is not None:
                 counts["failed"] += 1
                 if not job.reported:
-                    job.reported = True
                     self.log.warning("imagegen: %s: banner not generated: %s; using a placeholder", pages,
                                      outcome.error)
-            elif outcome.generated:
+            elif outcome.generated and not job.reported:
                 counts["generated"] += 1
                 info = self.registry.catalogue.get(job.request.model)
                 cost += (info.estimate(job.request.size, job.request.quality) or 0.0) if info else 0.0
@@ -208,6 +207,7 @@ class BannerSession:
                 counts["skipped"] += 1
             else:
                 counts["placeholder"] += 1
+            job.reported = job.reported or not outcome.pending
         if counts["skipped"]:
             self.log.warning("imagegen: max_new (%d) reached: %d banner(s) not generated in this build, "
                              "placeholders used; the next build continues", self.settings.max_new or 0,
