@@ -223,6 +223,8 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             self.pipeline.close()
         if self.registry is not None:
             self.registry.close()
+        # Forget the settings too, so the next on_config builds a fresh registry and pipeline.
+        self.settings = None
         self.pipeline = self.registry = self.session = None
 
 
