@@ -14,6 +14,25 @@ from .request import QUALITIES, Size
 SERVE_MODES = ("background", "placeholders", "cached")
 
 
+def size_value(value: object) -> Size:
+    """A "WxH" string (or a Size) as a Size; ValueError says what is wrong."""
+    if isinstance(value, Size):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a size like 1792x1024, got {value!r}")
+    return Size.parse(value)
+
+
+def whole_number(value: object, minimum: int = 0, maximum: int | None = None) -> int:
+    """An int within bounds (YAML booleans are not numbers here); ValueError says what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise ValueError(f"expected a number of at least {minimum}{upper}, got {value}")
+    return value
+
+
 class SizeOption(c.BaseConfigOption[Size]):
     """A "WxH" string, parsed into a Size."""
 
@@ -22,12 +41,8 @@ class SizeOption(c.BaseConfigOption[Size]):
         self.default = default
 
     def run_validation(self, value: object) -> Size:
-        if isinstance(value, Size):
-            return value
-        if not isinstance(value, str):
-            raise base.ValidationError(f"expected a size like 1792x1024, got {value!r}")
         try:
-            return Size.parse(value)
+            return size_value(value)
         except ValueError as exc:
             raise base.ValidationError(str(exc)) from None
 
@@ -42,12 +57,10 @@ class StrictInt(c.BaseConfigOption[int]):
         self.maximum = maximum
 
     def run_validation(self, value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise base.ValidationError(f"expected a whole number, got {value!r}")
-        if value < self.minimum or (self.maximum is not None and value > self.maximum):
-            upper = f" and at most {self.maximum}" if self.maximum is not None else ""
-            raise base.ValidationError(f"expected a number of at least {self.minimum}{upper}, got {value}")
-        return value
+        try:
+            return whole_number(value, self.minimum, self.maximum)
+        except ValueError as exc:
+            raise base.ValidationError(str(exc)) from None
 
 
 class GoogleOptions(base.Config):
