@@ -4,7 +4,12 @@ Layout under `cache_dir` (meant to be committed):
 
     originals/<key>.<png|jpeg|webp>   the provider's bytes, untouched
     originals/<key>.json              provenance; written last, so its presence is the cache hit
-    renditions/<name>.<webp|png|jpg>  published files; <name> hashes the original's digest + size + format
+    renditions/<request>-<content>.<webp|png|jpg>
+                                      published files: <request> hashes the cache key, size, format and
+                                      rendition version; <content> is the start of the original's sha256
+
+A warm build reads no file: one listing of each folder per build says which keys have their
+provenance and a rendition, and a page's request alone names the rendition's <request> part.
 
 Every write goes to a temp file in the same directory and is renamed into place, so a reader
 (or a build killed mid-write) never sees half a file.
@@ -49,10 +54,40 @@ class Original:
         return Size(int(self.provenance["width"]), int(self.provenance["height"]))
 
 
-def rendition_name(digest: str, size: Size, fmt: str) -> str:
-    """Content-addressed: a different original, size or format gives a different file name."""
-    blob = f"{digest}:{size}:{fmt}:{RENDITION_VERSION}".encode()
-    return f"{hashlib.sha256(blob).hexdigest()[:20]}.{FORMAT_SUFFIX[fmt]}"
+def rendition_stem(key: str, size: Size, fmt: str) -> str:
+    """The part of a rendition's name that the page's request alone determines."""
+    blob = f"{key}:{size}:{fmt}:{RENDITION_VERSION}".encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def rendition_name(key: str, digest: str, size: Size, fmt: str) -> str:
+    """A different request, format, rendition version or original gives a different file name, so a
+    published URL never changes its content."""
+    return f"{rendition_stem(key, size, fmt)}-{digest[:12]}.{FORMAT_SUFFIX[fmt]}"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Which originals have their provenance, and the renditions by request part: one folder read each."""
+
+    provenance: frozenset[str]
+    renditions: dict[str, list[str]]
+
+    @classmethod
+    def read(cls, originals: Path, renditions: Path) -> Listing:
+        by_stem: dict[str, list[str]] = {}
+        for name in _names(renditions):
+            stem, dash, _ = name.partition("-")
+            if dash:
+                by_stem.setdefault(stem, []).append(name)
+        return cls(frozenset(name for name in _names(originals) if name.endswith(".json")), by_stem)
+
+
+def _names(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:  # not there yet
+        return []
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
@@ -75,6 +110,11 @@ class CacheStore:
         self.root = Path(root)
         self.originals = self.root / "originals"
         self.renditions = self.root / "renditions"
+        self._listing: Listing | None = None
+
+    def rescan(self) -> None:
+        """Forget the folder listing: the next lookup reads the folders again (once per build)."""
+        self._listing = None
 
     # -- originals -------------------------------------------------------------------------------
 
@@ -124,7 +164,22 @@ class CacheStore:
     # -- renditions ------------------------------------------------------------------------------
 
     def rendition_path(self, original: Original, size: Size, fmt: str) -> Path:
-        return self.renditions / rendition_name(original.digest, size, fmt)
+        return self.renditions / rendition_name(original.key, original.digest, size, fmt)
+
+    def cached_rendition(self, key: str, size: Size, fmt: str) -> Path | None:
+        """The published file for a cached request, found in this build's listing: no file is read.
+
+        None unless the provenance is there and exactly one rendition matches; two match when an
+        original was generated again, and then only its provenance can tell which one is current.
+        """
+        if self._listing is None:
+            self._listing = Listing.read(self.originals, self.renditions)
+        if f"{key}.json" not in self._listing.provenance:
+            return None
+        suffix = f".{FORMAT_SUFFIX[fmt]}"
+        names = [name for name in self._listing.renditions.get(rendition_stem(key, size, fmt), ()) if
+                 name.endswith(suffix)]
+        return self.renditions / names[0] if len(names) == 1 else None
 
     def rendition(self, original: Original, size: Size, fmt: str, source: SourceImage | None = None) -> Path:
         """The published file for `original` at `size` in `fmt`, derived now if missing."""
@@ -166,9 +221,7 @@ class CacheStore:
         removed = 0
         now = time.time()
         for folder in (self.root, self.originals, self.renditions):
-            if not folder.is_dir():
-                continue
-            for tmp in folder.glob(f"{TEMP_PREFIX}*"):
+            for tmp in (folder / name for name in _names(folder) if name.startswith(TEMP_PREFIX)):
                 if _writer_is_dead(tmp.name) or now - _mtime(tmp) > older_than:
                     with contextlib.suppress(OSError):
                         tmp.unlink()

@@ -51,7 +51,8 @@ SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 _KEY_FILE = re.compile(r"^([0-9a-f]{64})\.[a-z]+$")  # originals/<key>.json and originals/<key>.<format>
-_RENDITION_FILE = re.compile(r"^[0-9a-f]{20}\.[a-z]+$")  # renditions/<name>.<suffix> (cache.rendition_name)
+# renditions/<request>-<content>.<suffix> (cache.rendition_name), and <hash>.<suffix> from version 0.1
+_RENDITION_FILE = re.compile(r"^(?:[0-9a-f]{16}-[0-9a-f]{12}|[0-9a-f]{20})\.[a-z]+$")
 
 
 # --- errors: one line on stderr, the contract's exit codes ------------------------------------------

@@ -12,8 +12,6 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-import platformdirs
-
 from .providers import REAL_PROVIDERS
 
 APP_NAME = "mkdocs-imagegen"
@@ -24,7 +22,11 @@ KEY_PROVIDERS = REAL_PROVIDERS
 def config_dir(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     override = environ.get(CONFIG_DIR_VARIABLE)
-    return Path(override) if override else Path(platformdirs.user_config_dir(APP_NAME))
+    if override:
+        return Path(override)
+    import platformdirs  # only here: most builds find their keys in the environment
+
+    return Path(platformdirs.user_config_dir(APP_NAME))
 
 
 def mask(secret: str) -> str:

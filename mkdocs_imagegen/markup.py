@@ -10,6 +10,7 @@ from .request import Size
 
 _META_NAME = re.compile(r"""<meta\s[^>]*(?:property|name)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
 def banner_img(src: str, alt: str, size: Size) -> str:
@@ -21,10 +22,13 @@ def banner_img(src: str, alt: str, size: Size) -> str:
 
 
 def absolute_url(site_url: str, url: str) -> str:
-    if re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
+    if _SCHEME.match(url):
         return url
     base = site_url if site_url.endswith("/") else site_url + "/"
-    return urljoin(base, url.lstrip("/"))
+    relative = url.lstrip("/")
+    if "./" in relative or "?" in relative or "#" in relative:
+        return urljoin(base, relative)
+    return base + relative  # what urljoin returns for a plain path, without its cost on every page
 
 
 def meta_names(html: str) -> set[str]:

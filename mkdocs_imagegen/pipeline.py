@@ -38,7 +38,7 @@ class Cancelled(Exception):
 
 @dataclass
 class Outcome:
-    """How a job ended: a cached original with its rendition, or why there is none."""
+    """How a job ended: a rendition (with the original, unless it was a cache hit), or why there is none."""
 
     original: Original | None = None
     rendition: Path | None = None
@@ -51,7 +51,7 @@ class Outcome:
 class Job:
     request: GenerationRequest
     route: Route
-    future: Future[Outcome]
+    future: Future[Outcome] | Settled
     pages: list[str] = field(default_factory=list)
     kind: str = "generate"  # generate | cached | derive | placeholder | skipped
     started: float = field(default_factory=time.monotonic)
@@ -69,10 +69,26 @@ class Job:
         return self.future.cancel()
 
 
-def finished(outcome: Outcome) -> Future[Outcome]:
-    future: Future[Outcome] = Future()
-    future.set_result(outcome)
-    return future
+class Settled:
+    """An outcome known when its job is made (a cache hit, a placeholder): the part of a Future's
+    interface jobs use, without the lock and condition a Future carries (a warm build makes hundreds)."""
+
+    __slots__ = ("_outcome",)
+
+    def __init__(self, outcome: Outcome) -> None:
+        self._outcome = outcome
+
+    def done(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+    def cancel(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> Outcome:
+        return self._outcome
 
 
 class AdaptiveLimiter:
@@ -301,16 +317,19 @@ class Pipeline:
         return cancelled
 
     def _new_job(self, request: GenerationRequest, route: Route, quiet: float = 0.0) -> Job:
+        rendition = self.cache.cached_rendition(request.cache_key, request.size, self.settings.fmt)
+        if rendition is not None:
+            return Job(request, route, Settled(Outcome(rendition=rendition)), kind="cached")
         original = self.cache.original(request.cache_key)
         if original is not None:
             rendition = self.cache.rendition_path(original, request.size, self.settings.fmt)
             if rendition.is_file():
-                return Job(request, route, finished(Outcome(original, rendition)), kind="cached")
+                return Job(request, route, Settled(Outcome(original, rendition)), kind="cached")
             return Job(request, route, self._render_submit(lambda: self._derive(request, original)), kind="derive")
         if route.is_placeholder:
-            return Job(request, route, finished(Outcome()), kind="placeholder")
+            return Job(request, route, Settled(Outcome()), kind="placeholder")
         if self.settings.max_new is not None and self.new_submitted >= self.settings.max_new:
-            return Job(request, route, finished(Outcome()), kind="skipped")
+            return Job(request, route, Settled(Outcome()), kind="skipped")
         self.new_submitted += 1
         return Job(request, route, self._pool_submit(lambda: self._generate(request, route), delay=quiet))
 
@@ -364,7 +383,7 @@ class Pipeline:
              interval: float = 5.0) -> None:
         """Block until every job is done, calling on_progress(done, total) every `interval` seconds."""
         total = len(jobs)
-        pending = {job.future for job in jobs}
+        pending = {job.future for job in jobs if isinstance(job.future, Future)}
         while pending:
             _, pending = futures_wait(pending, timeout=interval)
             if pending and on_progress:

@@ -19,6 +19,9 @@ MIN_EDGE = 16
 MAX_EDGE = 8192
 CACHE_KEY_VERSION = 1
 
+# What json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":")) writes, made once:
+# json.dumps with options builds a new encoder on every call.
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 _SIZE_PATTERN = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
 
 
@@ -71,5 +74,4 @@ class GenerationRequest:
 
     @functools.cached_property  # asked for several times per page on every build
     def cache_key(self) -> str:
-        blob = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+        return hashlib.sha256(_CANONICAL_JSON.encode(self.canonical()).encode("utf-8")).hexdigest()

@@ -19,7 +19,7 @@ from .credentials import Credentials
 from .errors import ConfigError, ImagegenError
 from .frontmatter import BannerSpec
 from .imaging import FORMAT_SUFFIX, encode, placeholder_image
-from .pipeline import Cancelled, Job, Outcome, Pipeline, PipelineSettings, finished
+from .pipeline import Cancelled, Job, Outcome, Pipeline, PipelineSettings, Settled
 from .providers.base import Provider
 from .registry import Registry, Route
 from .request import GenerationRequest, Size
@@ -83,19 +83,27 @@ class BannerSession:
         self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
         self.registry = registry or Registry.from_options(
             settings.providers, aliases=settings.aliases, credentials=credentials)
-        self.cache = CacheStore(settings.cache_dir)
-        self.pipeline = pipeline or Pipeline(self.cache, settings.pipeline_settings(), log=self.log)
+        self.pipeline = pipeline or Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(),
+                                             log=self.log)
+        self.cache = self.pipeline.cache
+        self.cache.rescan()  # a session is one build: what is cached now, not at the last rebuild
         self.banners: list[PageBanner] = []
+        # Asked once per model in a build: aliases, the catalogue and credentials do not change meanwhile.
+        self._models: dict[str, str] = {}
+        self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
 
     # -- planning --------------------------------------------------------------------------------
 
     def request(self, spec: BannerSpec, src: str) -> GenerationRequest:
         """The page's generation request (and so its cache key), with plugin defaults applied."""
-        try:
-            model = self.registry.resolve(spec.model or self.settings.model)
-        except ImagegenError as error:
-            raise PageError(f"{src}: front matter key '{_model_key(spec)}': {error}") from None
+        name = spec.model or self.settings.model
+        model = self._models.get(name)
+        if model is None:
+            try:
+                model = self._models[name] = self.registry.resolve(name)
+            except ImagegenError as error:
+                raise PageError(f"{src}: front matter key '{_model_key(spec)}': {error}") from None
         return GenerationRequest(
             prompt=spec.prompt,
             model=model,
@@ -109,7 +117,7 @@ class BannerSession:
         request = self.request(spec, src)
         model = request.model
         try:
-            route = self.registry.route(model, spec.provider)
+            route = self._route(model, spec.provider)
         except ImagegenError as error:
             key = "banner_provider" if spec.provider else _model_key(spec)
             raise PageError(f"{src}: front matter key '{key}': {error}") from None
@@ -117,10 +125,23 @@ class BannerSession:
             route = Route(model, self.registry.placeholder)
         return PageBanner(src, spec, request, route)
 
+    def _route(self, model: str, forced: str | None) -> Route:
+        """The registry's route for `model`, remembered for the rest of the build."""
+        known = self._routes.get((model, forced))
+        if known is None:
+            try:
+                known = self.registry.route(model, forced)
+            except ImagegenError as error:
+                known = error
+            self._routes[(model, forced)] = known
+        if isinstance(known, ImagegenError):
+            raise known
+        return known
+
     def add(self, spec: BannerSpec, src: str, *, quiet: float = 0.0) -> PageBanner:
         banner = self.plan(spec, src)
         if self.settings.serve_mode == "placeholders":
-            banner.job = Job(banner.request, banner.route, finished(Outcome()), [src], kind="placeholder")
+            banner.job = Job(banner.request, banner.route, Settled(Outcome()), [src], kind="placeholder")
         else:
             banner.job = self.pipeline.submit(banner.request, banner.route, src, quiet=quiet)
         self.banners.append(banner)
@@ -201,7 +222,7 @@ class BannerSession:
                 counts["generated"] += 1
                 info = self.registry.catalogue.get(job.request.model)
                 cost += (info.estimate(job.request.size, job.request.quality) or 0.0) if info else 0.0
-            elif outcome.original is not None:
+            elif outcome.rendition is not None:
                 counts["cached"] += 1
             elif job.kind == "skipped":
                 counts["skipped"] += 1
