@@ -71,3 +71,40 @@ def test_changing_format_rederives_without_generating(site_root: Path, emulator)
     for page_dir in ("one", "two", "three"):
         path = banner_file(config, page_dir)
         assert path.suffix == ".png" and image_info(path) == ((1792, 1024), "png")
+
+
+def test_a_request_with_two_renditions_publishes_the_one_of_its_current_original(site_root: Path, emulator) -> None:
+    config = write_site(site_root, PAGES)
+    assert build(config, env=emulator.env()).returncode == 0
+    current = banner_file(config, "one").name
+    request_part = current.split("-")[0]
+    # What an original generated again leaves behind: the old rendition, same request, other content.
+    folder = site_root / ".banners" / "renditions"
+    (folder / f"{request_part}-000000000000.webp").write_bytes((folder / current).read_bytes())
+    result = build(config, "--strict")  # no credentials: the provenance tells which one is current
+    assert result.returncode == 0, result.stderr
+    assert banner_file(config, "one").name == current
+    assert len(emulator.image_requests()) == 3
+
+
+def test_renditions_named_the_old_way_are_derived_again_and_pruned(site_root: Path, emulator) -> None:
+    from click.testing import CliRunner
+
+    from mkdocs_imagegen.cli import cli
+
+    config = write_site(site_root, PAGES)
+    assert build(config, env=emulator.env()).returncode == 0
+    folder = site_root / ".banners" / "renditions"
+    old_names = []
+    for path in sorted(folder.iterdir()):  # version 0.1 named renditions <20 hex>.<suffix>
+        old_names.append(f"{path.name.replace('-', '')[:20]}{path.suffix}")
+        path.rename(folder / old_names[-1])
+    result = build(config, "--strict")
+    assert result.returncode == 0, result.stderr
+    assert len(emulator.image_requests()) == 3, "re-deriving must not call a provider"
+    for page_dir in ("one", "two", "three"):
+        assert "-" in banner_file(config, page_dir).name
+    pruned = CliRunner().invoke(cli, ["prune", "-f", str(config)])
+    assert pruned.exit_code == 0, pruned.output
+    assert sorted(p.name for p in folder.iterdir() if p.name in old_names) == []
+    assert len(list(folder.iterdir())) == 3

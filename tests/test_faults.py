@@ -43,9 +43,9 @@ from sitekit import PROVIDER_VARIABLES, banner_file, build, image_info, page, wa
 # --- shared helpers ----------------------------------------------------------------------------------
 
 ORIGINAL_NAME = re.compile(r"^[0-9a-f]{64}\.(png|jpeg|webp|json)$")
-RENDITION_NAME = re.compile(r"^[0-9a-f]{20}\.(webp|png|jpg)$")
+RENDITION_NAME = re.compile(r"^[0-9a-f]{16}-[0-9a-f]{12}\.(webp|png|jpg)$")
 LOCK_NAME = re.compile(r"^[0-9a-f]{64}\.lock$")
-PUBLISHED_NAME = re.compile(r"^(placeholder-)?[0-9a-f]{20}\.(webp|png|jpg)$")
+PUBLISHED_NAME = re.compile(r"^(placeholder-[0-9a-f]{20}|[0-9a-f]{16}-[0-9a-f]{12})\.(webp|png|jpg)$")
 
 
 @dataclass
