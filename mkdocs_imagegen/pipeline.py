@@ -8,6 +8,7 @@ cache the moment it arrives, so one failure never loses the others.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -18,8 +19,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from .cache import CacheStore, Original
 from .errors import ImagegenError, RateLimitedError
@@ -28,8 +30,10 @@ from .providers.base import ProviderImage
 from .registry import Route
 from .request import GenerationRequest
 
+CORES = os.cpu_count() or 1
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
+T = TypeVar("T")
 
 
 class Cancelled(Exception):
@@ -210,15 +214,19 @@ def generate_with_retries(
     timeout: float,
     limiter: AdaptiveLimiter | None = None,
     slots: AdaptiveLimiter | None = None,
+    cpu: threading.Semaphore | None = None,
     stop: threading.Event | None = None,
     log: logging.Logger | None = None,
-) -> tuple[ProviderImage, SourceImage]:
+    accept: Callable[[ProviderImage, SourceImage], T] = lambda image, source: (image, source),
+) -> T:
     """Ask the routed provider for one image, retrying what is worth retrying.
 
     `limiter` bounds the requests in flight to this provider, `slots` those of the whole build.
-    Both are held only while the request is on the wire: decoding the answer already frees them
-    for the next request. Returns the provider's answer and the validated image; raises the last
-    ImagegenError, or Cancelled when `stop` is set.
+    Both are held only while the request is on the wire. The answer is then decoded (which
+    validates it) and handed to `accept` while one `cpu` slot is held, so the decoded image is
+    used up before another is decoded: there are never more decoded images than `cpu` allows.
+    Returns what `accept` returns (by default the answer and the validated image); raises the
+    last ImagegenError, or Cancelled when `stop` is set.
     """
     stop = stop or threading.Event()
     limiter = limiter or AdaptiveLimiter(1, stop)
@@ -228,7 +236,8 @@ def generate_with_retries(
             raise Cancelled()
         try:
             image = _send(request, route, timeout, limiter, slots)
-            return image, load_source(image.data, provider=provider.name, model=request.model)
+            with cpu or contextlib.nullcontext():
+                return accept(image, load_source(image.data, provider=provider.name, model=request.model))
         except ImagegenError as error:
             if not error.retryable or attempt >= retries:
                 raise
@@ -279,7 +288,8 @@ class Pipeline:
         self._slots = AdaptiveLimiter(settings.concurrency, self.stop_event)
         self._lock = threading.Lock()
         self._pool: WorkerPool | None = None  # provider requests (and committing what they return)
-        self._renderer: WorkerPool | None = None  # renditions: CPU-bound, at most one thread per core
+        self._renderer: WorkerPool | None = None  # renditions of cached originals
+        self._cpu = threading.BoundedSemaphore(CORES)  # decoding, resizing, encoding: one image per core
 
     # -- submitting ------------------------------------------------------------------------------
 
@@ -335,41 +345,44 @@ class Pipeline:
 
     def _pool_submit(self, work: Callable[[], Outcome], delay: float = 0.0) -> Future[Outcome]:
         if self._pool is None:
-            # One thread per request slot, plus one per core to decode and commit an answer while
-            # the next request is already on the wire (self._slots keeps `concurrency` in flight).
-            self._pool = WorkerPool(self.settings.concurrency + (os.cpu_count() or 1))
+            # A thread per request slot, as many again to decode and commit answers while the next
+            # requests are already on the wire (self._slots keeps `concurrency` in flight, self._cpu
+            # bounds the decoding), and one per core so CPU work never waits for a thread.
+            self._pool = WorkerPool(2 * self.settings.concurrency + CORES)
         return self._pool.submit(work, delay=delay)
 
     def _render_submit(self, work: Callable[[], Outcome]) -> Future[Outcome]:
         if self._renderer is None:
-            self._renderer = WorkerPool(min(self.settings.concurrency, os.cpu_count() or 1), name="imagegen-render")
+            self._renderer = WorkerPool(min(self.settings.concurrency, CORES), name="imagegen-render")
         return self._renderer.submit(work)
 
     # -- working (on pool threads) ---------------------------------------------------------------
 
     def _derive(self, request: GenerationRequest, original: Original) -> Outcome:
-        rendition = self.cache.rendition(original, request.size, self.settings.fmt)
+        with self._cpu:
+            rendition = self.cache.rendition(original, request.size, self.settings.fmt)
         return Outcome(original, rendition)
 
     def _generate(self, request: GenerationRequest, route: Route) -> Outcome | Future[Outcome]:
-        """Pay for the image and commit it; the CPU-bound rendition goes to the renderer, so this
-        request thread is free for the next request at once."""
+        """Pay for the image, commit it and derive its rendition from the image already decoded."""
         with self.cache.lock(request.cache_key):
             original = self.cache.original(request.cache_key)
             if original is not None:  # another build paid for it while we waited on the lock
-                return self._derive(request, original)
+                return self._render_submit(lambda: self._derive(request, original))
             try:
-                image, source = self._attempts(request, route)
+                return generate_with_retries(
+                    request, route, retries=self.settings.retries, timeout=self.settings.timeout,
+                    limiter=self._limiter(route.provider.name), slots=self._slots, cpu=self._cpu,
+                    stop=self.stop_event, log=self.log,
+                    accept=functools.partial(self._commit, request))
             except ImagegenError as error:
                 return Outcome(error=error)
-            original = self.cache.store_original(request, image, source)
-        del image, source  # the renderer decodes the committed file: decoded images never queue up
-        return self._render_submit(lambda: replace(self._derive(request, original), generated=True))
 
-    def _attempts(self, request: GenerationRequest, route: Route) -> tuple[ProviderImage, SourceImage]:
-        return generate_with_retries(
-            request, route, retries=self.settings.retries, timeout=self.settings.timeout,
-            limiter=self._limiter(route.provider.name), slots=self._slots, stop=self.stop_event, log=self.log)
+    def _commit(self, request: GenerationRequest, image: ProviderImage, source: SourceImage) -> Outcome:
+        """The original first (paid for: it must survive whatever happens next), then its rendition."""
+        original = self.cache.store_original(request, image, source)
+        rendition = self.cache.rendition(original, request.size, self.settings.fmt, source=source)
+        return Outcome(original, rendition, generated=True)
 
     def _limiter(self, provider: str) -> AdaptiveLimiter:
         with self._lock:
