@@ -989,6 +989,8 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Real provider front ends answer without Nagle stalls: headers and body leave in one write, at once.
+    disable_nagle_algorithm = True
     server_version = "imagegen-emulator/1.0"
     sys_version = ""
     server: _Server
@@ -1027,8 +1029,9 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.send_header("content-length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
+        self._headers_buffer.append(b"\r\n")  # end_headers() without its flush: one write below
+        self._headers_buffer.append(reply.body)
+        self.flush_headers()
 
     def _abort(self, rst: bool) -> None:
         """Close without answering; with rst, an abortive close (the peer sees ECONNRESET)."""

@@ -284,6 +284,7 @@ class Pipeline:
         self.jobs: dict[str, Job] = {}
         self.new_submitted = 0
         self._limiters: dict[str, AdaptiveLimiter] = {}
+        self._prepared: set[str] = set()  # providers whose client is made
         # `concurrency` requests in flight over all providers; it is never told of a 429, so never shrinks.
         self._slots = AdaptiveLimiter(settings.concurrency, self.stop_event)
         self._lock = threading.Lock()
@@ -341,7 +342,24 @@ class Pipeline:
         if self.settings.max_new is not None and self.new_submitted >= self.settings.max_new:
             return Job(request, route, Settled(Outcome()), kind="skipped")
         self.new_submitted += 1
+        self._prepare(route)
         return Job(request, route, self._pool_submit(lambda: self._generate(request, route), delay=quiet))
+
+    def _prepare(self, route: Route) -> None:
+        """Let the provider import its client library here, on the thread that reads the pages.
+
+        On a worker thread the import competes with page reading for the GIL and takes about twice
+        as long, and the first requests cannot go out before it is done.
+        """
+        provider = route.provider
+        if provider.name in self._prepared:
+            return
+        self._prepared.add(provider.name)
+        try:
+            provider.prepare(route.model)
+        except Exception as error:  # noqa: BLE001 - the first request meets it again and reports it per page
+            # The type only: a library's own message may quote a credential.
+            self.log.debug("imagegen: preparing %s failed (%s)", provider.label, type(error).__name__)
 
     def _pool_submit(self, work: Callable[[], Outcome], delay: float = 0.0) -> Future[Outcome]:
         if self._pool is None:

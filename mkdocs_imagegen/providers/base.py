@@ -67,5 +67,10 @@ class Provider(ABC):
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
         """Make one image. Raise an `errors.ImagegenError` subclass on failure."""
 
+    def prepare(self, model: str) -> None:  # noqa: B027 - optional hook
+        """Get ready to send: import the client library and make the client, so the first request
+        does not wait for them. Called once, before the first request; must not make network calls.
+        Whatever fails here is left for `generate` to report."""
+
     def close(self) -> None:  # noqa: B027 - optional hook; most providers hold nothing
         """Release clients and connections."""

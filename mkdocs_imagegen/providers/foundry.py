@@ -156,6 +156,9 @@ class FoundryProvider(Provider):
 
     # --- generation --------------------------------------------------------------------------------
 
+    def prepare(self, model: str) -> None:
+        self._http.get()
+
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
         endpoint = self.endpoint
         if endpoint is None:

@@ -324,6 +324,9 @@ class GoogleProvider(Provider):
             requested["image_size"] = info.gemini_tier(request.size)
         return requested
 
+    def prepare(self, model: str) -> None:
+        self._get_client(model)  # imports the SDK (about half a second)
+
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
         from google.genai import types
 

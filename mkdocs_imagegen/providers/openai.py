@@ -45,6 +45,9 @@ class OpenAIProvider(Provider):
 
     # --- generation --------------------------------------------------------------------------------
 
+    def prepare(self, model: str) -> None:
+        self._http.get()
+
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
         key = self._key()
         if key is None:
