@@ -583,32 +583,35 @@ def _plan(site: Site) -> list[PlannedBanner]:
     planned: list[PlannedBanner] = []
     first_for_key: dict[str, PlannedBanner] = {}
     new = 0
-    max_new = site.settings.max_new
     for src, spec in site.specs:
-        banner = site.session.plan(spec, src)
-        request, route = banner.request, banner.route
-        key = request.cache_key
-        original = site.cache.original(key)
-        if original is not None:
+        request = site.session.request(spec, src)
+        original = site.cache.original(request.cache_key)
+        if original is not None:  # as in a build: a cached banner is not routed, needs no credentials
             row = PlannedBanner(src, request, "cached", str(original.provenance.get("provider", "")))
-        elif key in first_for_key and first_for_key[key].status == "generate":
-            first = first_for_key[key]
-            row = PlannedBanner(src, request, "generate", first.provider, 0.0 if first.estimate is not None else None,
-                                f"same banner as {first.src}, made once")
-        elif route.is_placeholder:
-            row = PlannedBanner(src, request, "placeholder", "placeholder",
-                                reason=_placeholder_reason(route, spec, site.settings))
-        elif max_new is not None and new >= max_new:
-            row = PlannedBanner(src, request, "skipped", route.provider.name,
-                                reason=f"max_new ({max_new}) reached: a placeholder this build, made by a later one")
         else:
-            new += 1
-            info = site.session.registry.catalogue.get(request.model)
-            estimate = info.estimate(request.size, request.quality) if info else None
-            row = PlannedBanner(src, request, "generate", route.provider.name, estimate)
-        first_for_key.setdefault(key, row)
+            row = _uncached_row(site, src, spec, request, first_for_key.get(request.cache_key), new)
+            new += row.status == "generate" and row.reason is None
+        first_for_key.setdefault(request.cache_key, row)
         planned.append(row)
     return planned
+
+
+def _uncached_row(site: Site, src: str, spec: BannerSpec, request: GenerationRequest,
+                  first: PlannedBanner | None, new: int) -> PlannedBanner:
+    route = site.session.route(spec, request, src)
+    max_new = site.settings.max_new
+    if first is not None and first.status == "generate":
+        return PlannedBanner(src, request, "generate", first.provider, 0.0 if first.estimate is not None else None,
+                             f"same banner as {first.src}, made once")
+    if route.is_placeholder:
+        return PlannedBanner(src, request, "placeholder", "placeholder",
+                             reason=_placeholder_reason(route, spec, site.settings))
+    if max_new is not None and new >= max_new:
+        return PlannedBanner(src, request, "skipped", route.provider.name,
+                             reason=f"max_new ({max_new}) reached: a placeholder this build, made by a later one")
+    info = site.session.registry.catalogue.get(request.model)
+    estimate = info.estimate(request.size, request.quality) if info else None
+    return PlannedBanner(src, request, "generate", route.provider.name, estimate)
 
 
 def _plan_summary(planned: list[PlannedBanner]) -> dict[str, Any]:

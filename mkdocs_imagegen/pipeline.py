@@ -54,7 +54,7 @@ class Outcome:
 @dataclass
 class Job:
     request: GenerationRequest
-    route: Route
+    route: Route | None  # None: the cache answered, no provider was routed to
     future: Future[Outcome] | Settled
     pages: list[str] = field(default_factory=list)
     kind: str = "generate"  # generate | cached | derive | placeholder | skipped
@@ -294,9 +294,12 @@ class Pipeline:
 
     # -- submitting ------------------------------------------------------------------------------
 
-    def submit(self, request: GenerationRequest, route: Route, page: str, *, quiet: float = 0.0) -> Job:
+    def submit(self, request: GenerationRequest, route: Route | Callable[[], Route], page: str, *,
+               quiet: float = 0.0) -> Job:
         """The job for `request`: an existing one with the same key, a cache hit, or new work.
 
+        `route` may be a function: it is called only if the banner has to be generated, so a cached
+        banner needs no provider and no credentials (and a routing error surfaces only then).
         `quiet` delays a new generation by that many seconds, so a prompt saved several times in
         quick succession (`mkdocs serve`) can be retired before it costs anything.
         """
@@ -310,11 +313,13 @@ class Pipeline:
             return job
 
     @staticmethod
-    def _stale(job: Job, route: Route) -> bool:
+    def _stale(job: Job, route: Route | Callable[[], Route]) -> bool:
         """A finished job that should not be reused: a placeholder now routable, or a cancelled one."""
         if job.future.cancelled():
             return True
-        return job.kind in ("placeholder", "skipped") and not route.is_placeholder
+        if job.kind not in ("placeholder", "skipped"):
+            return False
+        return not (route() if callable(route) else route).is_placeholder
 
     def retire(self, live_keys: set[str]) -> int:
         """Forget jobs no page asks for any more; cancel those still waiting. Returns how many were cancelled."""
@@ -327,16 +332,18 @@ class Pipeline:
                     del self.jobs[key]
         return cancelled
 
-    def _new_job(self, request: GenerationRequest, route: Route, quiet: float = 0.0) -> Job:
+    def _new_job(self, request: GenerationRequest, route: Route | Callable[[], Route], quiet: float = 0.0) -> Job:
         rendition = self.cache.cached_rendition(request.cache_key, request.size, self.settings.fmt)
         if rendition is not None:
-            return Job(request, route, Settled(Outcome(rendition=rendition)), kind="cached")
+            return Job(request, None, Settled(Outcome(rendition=rendition)), kind="cached")
         original = self.cache.original(request.cache_key)
         if original is not None:
             rendition = self.cache.rendition_path(original, request.size, self.settings.fmt)
             if rendition.is_file():
-                return Job(request, route, Settled(Outcome(original, rendition)), kind="cached")
-            return Job(request, route, self._render_submit(lambda: self._derive(request, original)), kind="derive")
+                return Job(request, None, Settled(Outcome(original, rendition)), kind="cached")
+            return Job(request, None, self._render_submit(lambda: self._derive(request, original)), kind="derive")
+        if callable(route):
+            route = route()
         if route.is_placeholder:
             return Job(request, route, Settled(Outcome()), kind="placeholder")
         if self.settings.max_new is not None and self.new_submitted >= self.settings.max_new:

@@ -126,7 +126,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             if spec is None:
                 return markdown
             if self.page_error is not None:
-                self.session.plan(spec, src)  # still checked, but nothing more is paid for in a failing build
+                self.session.request(spec, src)  # still checked, but nothing more is paid for in a failing build
                 return markdown
             quiet = QUIET_PERIOD if self.serving and self.builds > 0 else 0.0
             banner = self.session.add(spec, src, quiet=quiet)

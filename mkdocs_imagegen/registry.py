@@ -9,7 +9,7 @@ provider knows the model, an error listing the known ones.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,14 +45,20 @@ def provider_class(name: str) -> type[Provider]:
 
 
 class Registry:
+    """Routes models to providers. Built from options, it makes its providers only when a route is
+    asked for: a build whose banners are all cached imports no provider module and reads no credential."""
+
     def __init__(
         self,
-        providers: Sequence[Provider],
+        providers: Sequence[Provider] | Callable[[], Sequence[Provider]],
         *,
+        order: Sequence[str] | None = None,
         aliases: Mapping[str, str] | None = None,
         catalogue: Catalogue | None = None,
     ) -> None:
-        self.providers = list(providers)
+        self._make_providers = providers if callable(providers) else None
+        self._providers = None if callable(providers) else list(providers)
+        self.order = list(order) if order is not None else [p.name for p in self._providers or []]
         self.aliases = dict(aliases or {})
         self.catalogue = catalogue or default_catalogue()
         self.placeholder = PlaceholderProvider(ProviderContext(catalogue=self.catalogue))
@@ -70,11 +76,20 @@ class Registry:
         credentials = credentials or Credentials()
         catalogue = catalogue or default_catalogue()
         order = list(options.get("order") or REAL_PROVIDERS)
-        providers = [
-            provider_class(name)(ProviderContext(dict(options.get(name) or {}), credentials, catalogue))
-            for name in order
-        ]
-        return cls(providers, aliases=aliases, catalogue=catalogue)
+
+        def make() -> list[Provider]:
+            return [provider_class(name)(ProviderContext(dict(options.get(name) or {}), credentials, catalogue))
+                    for name in order]
+
+        return cls(make, order=order, aliases=aliases, catalogue=catalogue)
+
+    @property
+    def providers(self) -> list[Provider]:
+        """The providers in routing order, made on first use (the build's main thread asks first)."""
+        if self._providers is None:
+            assert self._make_providers is not None
+            self._providers = list(self._make_providers())
+        return self._providers
 
     def known_models(self) -> list[str]:
         return sorted({*self.catalogue.names(), *self.aliases})
@@ -108,33 +123,46 @@ class Registry:
             return provider
         raise ConfigError(f"unknown provider {name!r}; choose one of {', '.join(PROVIDER_CHOICES)}")
 
-    def route(self, model_name: str, forced: str | None = None) -> Route:
+    def check(self, model_name: str, forced: str | None = None) -> str:
+        """The canonical model, after every routing check that needs no credentials and no provider:
+        the model is known, a forced provider serves it, some provider in `order` serves it.
+
+        A banner that is already cached needs nothing more; `route` adds the credentials.
+        """
         model = self.resolve(model_name)
+        info = self.catalogue.get(model)
+        served_by = set(info.providers) if info is not None else set()
         if forced:
-            return self._forced_route(model, forced)
+            if forced == "placeholder":
+                return model
+            if forced not in REAL_PROVIDERS:
+                raise ConfigError(f"unknown provider {forced!r}; choose one of {', '.join(PROVIDER_CHOICES)}")
+            if forced not in served_by:
+                served = ", ".join(self.catalogue.models_for(forced)) or "none"
+                raise ConfigError(f"provider {forced!r} does not serve model {model!r}; it serves: {served}")
+        elif not served_by.intersection(self.order):
+            raise UnknownModelError(
+                f"no configured provider serves {model!r} (providers.order is "
+                f"{self.order}); known models: {', '.join(self.known_models())}"
+            )
+        return model
+
+    def route(self, model_name: str, forced: str | None = None) -> Route:
+        model = self.check(model_name, forced)
+        if forced:
+            provider = self.get(forced)
+            if not provider.is_authenticated():
+                raise ConfigError(f"provider {forced!r} is forced but not authenticated: {provider.auth_hint()}")
+            return Route(model, provider)
         candidates = [p for p in self.providers if p.serves(model)]
         for provider in candidates:
             if provider.is_authenticated():
                 return Route(model, provider)
-        if not candidates:
-            raise UnknownModelError(
-                f"no configured provider serves {model!r} (providers.order is "
-                f"{[p.name for p in self.providers]}); known models: {', '.join(self.known_models())}"
-            )
         return Route(model, self.placeholder, unauthenticated=tuple(candidates))
-
-    def _forced_route(self, model: str, forced: str) -> Route:
-        provider = self.get(forced)
-        if not provider.serves(model):
-            served = ", ".join(provider.models()) or "none"
-            raise ConfigError(f"provider {forced!r} does not serve model {model!r}; it serves: {served}")
-        if not provider.is_authenticated():
-            raise ConfigError(f"provider {forced!r} is forced but not authenticated: {provider.auth_hint()}")
-        return Route(model, provider)
 
     def _credentials(self) -> Credentials:
         return self.providers[0].credentials if self.providers else Credentials()
 
     def close(self) -> None:
-        for provider in self.providers:
+        for provider in self._providers or []:
             provider.close()

@@ -66,7 +66,7 @@ class PageBanner:
     src: str
     spec: BannerSpec
     request: GenerationRequest
-    route: Route
+    route: Route | None = None  # None while no provider was needed: the cache has the banner
     job: Job | None = None
     published: Published | None = None
 
@@ -89,21 +89,30 @@ class BannerSession:
         self.cache.rescan()  # a session is one build: what is cached now, not at the last rebuild
         self.banners: list[PageBanner] = []
         # Asked once per model in a build: aliases, the catalogue and credentials do not change meanwhile.
-        self._models: dict[str, str] = {}
+        self._models: dict[tuple[str, str | None], str] = {}  # (name, forced provider) -> checked model
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
 
     # -- planning --------------------------------------------------------------------------------
 
     def request(self, spec: BannerSpec, src: str) -> GenerationRequest:
-        """The page's generation request (and so its cache key), with plugin defaults applied."""
+        """The page's generation request (and so its cache key), with plugin defaults applied.
+
+        Checks what needs no credentials (the model is known; a forced provider, or one in `order`,
+        serves it) and raises PageError naming the page and the key.
+        """
         name = spec.model or self.settings.model
-        model = self._models.get(name)
+        model = self._models.get((name, spec.provider))
         if model is None:
             try:
-                model = self._models[name] = self.registry.resolve(name)
+                model = self.registry.resolve(name)
             except ImagegenError as error:
                 raise PageError(f"{src}: front matter key '{_model_key(spec)}': {error}") from None
+            try:
+                self.registry.check(model, spec.provider)
+            except ImagegenError as error:
+                raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
+            self._models[(name, spec.provider)] = model
         return GenerationRequest(
             prompt=spec.prompt,
             model=model,
@@ -115,15 +124,18 @@ class BannerSession:
     def plan(self, spec: BannerSpec, src: str) -> PageBanner:
         """The request and route for one page, without submitting anything."""
         request = self.request(spec, src)
+        return PageBanner(src, spec, request, self.route(spec, request, src))
+
+    def route(self, spec: BannerSpec, request: GenerationRequest, src: str) -> Route:
+        """Where `request` would be generated; PageError if the forced provider has no credentials."""
         model = request.model
         try:
             route = self._route(model, spec.provider)
         except ImagegenError as error:
-            key = "banner_provider" if spec.provider else _model_key(spec)
-            raise PageError(f"{src}: front matter key '{key}': {error}") from None
+            raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
         if (self.settings.offline or self.settings.serve_mode == "cached") and not route.is_placeholder:
             route = Route(model, self.registry.placeholder)
-        return PageBanner(src, spec, request, route)
+        return route
 
     def _route(self, model: str, forced: str | None) -> Route:
         """The registry's route for `model`, remembered for the rest of the build."""
@@ -139,11 +151,15 @@ class BannerSession:
         return known
 
     def add(self, spec: BannerSpec, src: str, *, quiet: float = 0.0) -> PageBanner:
-        banner = self.plan(spec, src)
+        """Submit the page's banner. A provider is routed to only if the cache cannot answer."""
+        request = self.request(spec, src)
+        banner = PageBanner(src, spec, request)
         if self.settings.serve_mode == "placeholders":
-            banner.job = Job(banner.request, banner.route, Settled(Outcome()), [src], kind="placeholder")
+            banner.route = self.route(spec, request, src)
+            banner.job = Job(request, banner.route, Settled(Outcome()), [src], kind="placeholder")
         else:
-            banner.job = self.pipeline.submit(banner.request, banner.route, src, quiet=quiet)
+            banner.job = self.pipeline.submit(request, lambda: self.route(spec, request, src), src, quiet=quiet)
+            banner.route = banner.job.route
         self.banners.append(banner)
         return banner
 
@@ -249,7 +265,7 @@ class BannerSession:
         for banner in self.banners:
             if banner.published is None or not banner.published.placeholder:
                 continue  # served from the cache: credentials were not needed
-            for provider in banner.route.unauthenticated:
+            for provider in banner.route.unauthenticated if banner.route else ():
                 by_provider.setdefault(provider.name, (provider, []))[1].append(banner)
         for provider, banners in by_provider.values():
             models = ", ".join(sorted({b.request.model for b in banners}))
@@ -263,6 +279,10 @@ class BannerSession:
 
 def _model_key(spec: BannerSpec) -> str:
     return "banner_model" if spec.model else "model (plugin option)"
+
+
+def _route_key(spec: BannerSpec) -> str:
+    return "banner_provider" if spec.provider else _model_key(spec)
 
 
 def _outcome(job: Job) -> Outcome:

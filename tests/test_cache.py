@@ -49,6 +49,33 @@ def test_warm_build_needs_no_credentials(site_root: Path, emulator) -> None:
     assert not banner_file(config, "one").name.startswith("placeholder-")
 
 
+def test_a_cached_banner_with_a_forced_provider_needs_no_credentials(site_root: Path, emulator) -> None:
+    forced = {**PAGES, "four.md": page("a map of linked notes", title="Four", banner_model="gpt-image-2",
+                                        banner_provider="openai")}
+    config = write_site(site_root, forced)
+    assert build(config, "--strict", env=emulator.env()).returncode == 0
+    offline = build(config, "--strict")  # CI with a committed cache and no keys
+    assert offline.returncode == 0, offline.stderr
+    assert not banner_file(config, "four").name.startswith("placeholder-")
+    (site_root / "docs" / "four.md").write_text(page("a map of linked notes, at night", title="Four",
+                                                     banner_model="gpt-image-2", banner_provider="openai"))
+    missing = build(config)  # a new prompt must be generated: now the forced provider's key is needed
+    assert missing.returncode != 0
+    assert "four.md: front matter key 'banner_provider': provider 'openai' is forced but not authenticated" \
+        in missing.stderr
+
+
+def test_a_forced_provider_that_does_not_serve_the_model_fails_even_when_cached(site_root: Path, emulator) -> None:
+    config = write_site(site_root, PAGES)
+    assert build(config, env=emulator.env()).returncode == 0
+    (site_root / "docs" / "two.md").write_text(page("a lighthouse of notebooks", title="Two",
+                                                    banner_model="gpt-image-2", banner_provider="google"))
+    result = build(config, env=emulator.env())
+    assert result.returncode != 0
+    assert "two.md: front matter key 'banner_provider': provider 'google' does not serve model 'gpt-image-2'" \
+        in result.stderr
+
+
 def test_changing_one_prompt_changes_only_that_banner(site_root: Path, emulator) -> None:
     config = write_site(site_root, PAGES)
     assert build(config, env=emulator.env()).returncode == 0
