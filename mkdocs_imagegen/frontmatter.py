@@ -90,6 +90,8 @@ def _unprintable(value: Any) -> str | None:
     repr() raises ValueError on ints over Python's digit limit (YAML reads hex and octal ints of
     any length) and RecursionError on lists nested about a thousand deep: a traceback, not a line.
     """
+    if isinstance(value, str):  # the usual banner_prompt: nothing to walk
+        return None
     stack: list[tuple[Any, int]] = [(value, 0)]
     seen: set[int] = set()
     while stack:

@@ -31,39 +31,48 @@ def absolute_url(site_url: str, url: str) -> str:
     return base + relative  # what urljoin returns for a plain path, without its cost on every page
 
 
-def meta_names(html: str) -> set[str]:
-    """The `property`/`name` of every <meta> tag already in the page's <head>, lower-cased."""
-    end = _HEAD_END.search(html)
-    return {name.lower() for name in _META_NAME.findall(html, 0, end.start() if end else len(html))}
+def head_end(html: str) -> int | None:
+    """Where the page's </head> starts, or None."""
+    at = html.find("</head>")  # what every theme writes; the regex only for the rest
+    if at >= 0:
+        return at
+    match = _HEAD_END.search(html)
+    return match.start() if match else None
+
+
+def social_meta_names(html: str, end: int | None) -> set[str]:
+    """The og:* and twitter:* <meta> names already in the page's <head> (before `end`), lower-cased."""
+    head = html[:end].lower()
+    if "og:" not in head and "twitter:" not in head:
+        return set()  # the common case, without a regex over the head of every page
+    return {name for name in _META_NAME.findall(head) if name.startswith(("og:", "twitter:"))}
 
 
 def social_tags(image_url: str, alt: str, size: Size | None, *, title: str, url: str | None,
                 description: str | None, present: set[str]) -> str:
     """The page's social meta: the banner, plus title/url/description where nothing set them yet."""
+    image, alt, title = escape(image_url), escape(alt), escape(title)
+    description = escape(description) if description else None
     tags = [
         ("property", "og:type", "article"),
         ("property", "og:title", title),
-        ("property", "og:url", url),
+        ("property", "og:url", escape(url) if url else None),
         ("property", "og:description", description),
-        ("property", "og:image", image_url),
+        ("property", "og:image", image),
         ("property", "og:image:width", str(size.width) if size else None),
         ("property", "og:image:height", str(size.height) if size else None),
         ("property", "og:image:alt", alt),
         ("name", "twitter:card", "summary_large_image"),
         ("name", "twitter:title", title),
         ("name", "twitter:description", description),
-        ("name", "twitter:image", image_url),
+        ("name", "twitter:image", image),
         ("name", "twitter:image:alt", alt),
     ]
     return "".join(
-        f'<meta {attr}="{name}" content="{escape(value)}">\n'
-        for attr, name, value in tags
-        if value and name not in present
+        f'<meta {attr}="{name}" content="{value}">\n' for attr, name, value in tags if value and name not in present
     )
 
 
-def inject_head(html: str, tags: str) -> str:
-    match = _HEAD_END.search(html)
-    if match is None:
-        return html
-    return html[: match.start()] + tags + html[match.start():]
+def inject_head(html: str, tags: str, end: int | None) -> str:
+    """`tags` inserted where the <head> ends (`end`, from head_end); no <head>, no change."""
+    return html if end is None else html[:end] + tags + html[end:]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from .cache import CacheStore
 from .config import ImagegenConfig, providers_dict
 from .errors import ImagegenError
 from .frontmatter import FrontMatterError, parse_banner
-from .markup import absolute_url, banner_img, inject_head, meta_names, social_tags
+from .markup import absolute_url, banner_img, head_end, inject_head, social_meta_names, social_tags
 from .pipeline import Pipeline
 from .registry import Registry
 from .session import QUIET_PERIOD, BannerSession, PageBanner, Settings
@@ -166,7 +165,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
     def _register(self, banner: PageBanner, config: MkDocsConfig, files: Files) -> File:
         published = banner.published
         assert published is not None
-        existing = files.get_file_from_path(published.uri)
+        existing = files.src_uris.get(published.uri)  # the URI is already POSIX: no PurePath per page
         if existing is not None:
             return existing
         if published.path is not None:
@@ -194,7 +193,8 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         banner = self.by_page.get(page.file.src_uri)
         if banner is None or not self.config.social_meta or not config.site_url:
             return output
-        present = meta_names(output)
+        end = head_end(output)
+        present = social_meta_names(output, end)
         image = page.meta.get("image")
         if "og:image" in present or not isinstance(image, str) or not image:
             return output  # the page or another plugin already chose the social image
@@ -210,7 +210,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             description=description if isinstance(description, str) else None,
             present=present,
         )
-        return inject_head(output, tags)
+        return inject_head(output, tags, end)
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         self.builds += 1
@@ -232,6 +232,8 @@ def _stop_on_sigterm() -> None:
     """`mkdocs serve` shuts down cleanly on Ctrl-C only: treat SIGTERM the same way."""
     if threading.current_thread() is not threading.main_thread():
         return
+    import signal  # only `mkdocs serve` needs it
+
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, signal.default_int_handler)
 

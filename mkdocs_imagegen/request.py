@@ -7,11 +7,10 @@ moving a site between providers or machines never pays for the same banner twice
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 QUALITIES = ("low", "medium", "high", "auto")
 MAX_PROMPT_CHARS = 32000
@@ -25,7 +24,7 @@ _CANONICAL_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separator
 _SIZE_PATTERN = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Size:
     width: int
     height: int
@@ -61,6 +60,11 @@ class GenerationRequest:
     size: Size
     quality: str = "auto"
     variant: int = 0
+    cache_key: str = field(init=False, repr=False, compare=False)  # every request is looked up: made at once
+
+    def __post_init__(self) -> None:
+        key = hashlib.sha256(_CANONICAL_JSON.encode(self.canonical()).encode("utf-8")).hexdigest()
+        object.__setattr__(self, "cache_key", key)
 
     def canonical(self) -> dict[str, object]:
         return {
@@ -71,7 +75,3 @@ class GenerationRequest:
             "quality": self.quality,
             "variant": self.variant,
         }
-
-    @functools.cached_property  # asked for several times per page on every build
-    def cache_key(self) -> str:
-        return hashlib.sha256(_CANONICAL_JSON.encode(self.canonical()).encode("utf-8")).hexdigest()
