@@ -5,9 +5,10 @@ Runs real `python -m mkdocs build` subprocesses against the loopback emulator
 (mkdocs_imagegen.emulator), which lives in this process and answers every image request after a
 fixed latency L. Prints one table with PASS/FAIL per target and exits 1 if any target fails.
 
-  1. cold:      N pages, none cached, concurrency C. Cold generation time = cold build minus
-                warm build (median of --warm-runs), against the ideal ceil(N/C)*L. The emulator
-                must never see more than C requests in flight.
+  1. cold:      N pages, none cached, concurrency C. Cold generation time = cold build (median of
+                --cold-runs, each from an empty cache) minus warm build (median of --warm-runs),
+                against the ideal ceil(N/C)*L. The emulator must never see more than C requests
+                in flight.
   2. limited:   the same site, fresh cache, but the emulator admits only K requests in flight
                 and answers the rest with 429 + retry hint (the emulator's own 1 s). Built with
                 --strict: every banner must be real. Whole build time against ceil(N/K)*L.
@@ -34,7 +35,7 @@ Fairness and noise:
   consecutive builds onto disk slow down by up to 50% (kernel time deleting and re-creating the
   site), which swamps a 5% comparison. --on-disk builds next to each mkdocs.yml instead.
 
-    python benchmarks/bench_build.py                      # acceptance figures (~3 minutes)
+    python benchmarks/bench_build.py                      # acceptance figures (~4 minutes)
     python benchmarks/bench_build.py --only cold,rss -n 128 -c 16
     python benchmarks/bench_build.py --only warm --sites plain -p 1000 -r 9
     python benchmarks/bench_build.py --model gemini-3.1-flash-image-preview --only cold,rss,limited
@@ -309,35 +310,45 @@ def bench_cold(work: Path, args: argparse.Namespace, env: Mapping[str, str], rep
     n, c, latency = args.pages, args.concurrency, args.latency
     ideal = math.ceil(n / c) * latency
     config = write_site(work / "cold", n, plugin=plugin_options(args, concurrency=c))
+    colds: list[Run] = []
+    requests: list[int] = []
+    peak = 0
     with Emulator(latency=latency) as emu:
         full_env = {**env, **emu.env()}
-        cold = mkdocs_build(config, full_env)
-        requests = len(emu.image_requests())
-        peak = emu.max_concurrent
+        for _ in range(args.cold_runs):  # each from an empty cache: every banner is generated again
+            shutil.rmtree(config.parent / ".banners", ignore_errors=True)
+            emu.reset()
+            colds.append(mkdocs_build(config, full_env))
+            requests.append(len(emu.image_requests()))
+            peak = max(peak, emu.max_concurrent)
+        emu.reset()
         warm = [mkdocs_build(config, full_env) for _ in range(args.warm_runs)]
-        warm_requests = len(emu.image_requests()) - requests
-    if cold.returncode != 0 or any(w.returncode for w in warm):
-        raise SystemExit(f"cold benchmark build failed:\n{cold.stderr}")
+        warm_requests = len(emu.image_requests())
+    if any(run.returncode for run in (*colds, *warm)):
+        raise SystemExit(f"cold benchmark build failed:\n{next(r for r in (*colds, *warm) if r.returncode).stderr}")
     real, placeholders = published(config)
+    cold_s = median(run.seconds for run in colds)
     warm_s = median(w.seconds for w in warm)
-    generation = cold.seconds - warm_s
+    generation = cold_s - warm_s
+    cold = colds[-1]
     progress = cold.lines("banners ready after")
-    report.facts["cold"] = {"cold_build_s": cold.seconds, "cold_cpu_s": cold.cpu_s,
+    rss = max(run.max_rss_mb for run in colds)
+    report.facts["cold"] = {"cold_build_s": [run.seconds for run in colds], "cold_cpu_s": [run.cpu_s for run in colds],
                             "warm_build_s": [w.seconds for w in warm],
                             "generation_s": generation, "ideal_s": ideal, "requests": requests,
-                            "max_in_flight": peak, "warm_requests": warm_requests, "rss_mb": cold.max_rss_mb,
+                            "max_in_flight": peak, "warm_requests": warm_requests, "rss_mb": rss,
                             "progress_lines": len(progress)}
+    every_banner = real == n and placeholders == 0 and all(count == n for count in requests)
     report.add(f"1. cold N={n} L={latency:g}s C={c}", f"{generation:.2f}s ({generation / ideal:.3f}x ideal)",
-               f"<= {1.15 * ideal:.2f}s (1.15 x {ideal:g}s)",
-               generation <= 1.15 * ideal and real == n and placeholders == 0 and requests == n,
-               detail=f"cold build {cold.seconds:.2f}s (CPU {cold.cpu_s:.1f}s) - warm build {warm_s:.2f}s "
-                      f"(median of {len(warm)}); "
-                      f"{requests} requests, {real} banners, {placeholders} placeholders, "
+               f"<= {1.15 * ideal:.2f}s (1.15 x {ideal:g}s)", generation <= 1.15 * ideal and every_banner,
+               detail=f"cold build {cold_s:.2f}s (median of {len(colds)}: {fmt_runs([r.seconds for r in colds])}, "
+                      f"CPU {cold.cpu_s:.1f}s) - warm build {warm_s:.2f}s (median of {len(warm)}); "
+                      f"{'/'.join(map(str, requests))} requests, {real} banners, {placeholders} placeholders, "
                       f"{len(progress)} progress line(s)")
     report.add(f"1. max in flight (C={c})", str(peak), f"<= {c}", peak <= c,
                detail=f"warm builds made {warm_requests} request(s)")
-    report.add(f"4. peak RSS, cold N={n} {args.size}", f"{cold.max_rss_mb:.0f} MB", f"< {args.rss_mb:g} MB",
-               cold.max_rss_mb < args.rss_mb)
+    report.add(f"4. peak RSS, cold N={n} {args.size}", f"{rss:.0f} MB", f"< {args.rss_mb:g} MB", rss < args.rss_mb,
+               detail=f"the largest of the {len(colds)} cold builds")
 
 
 def bench_limited(work: Path, args: argparse.Namespace, env: Mapping[str, str], report: Report) -> None:
@@ -452,16 +463,40 @@ def compare_warm(site: str, plugin_config: Path, hand_config: Path, args: argpar
     plugin_s, hand_s = median(walls["plugin"]), median(walls["by_hand"])
     # Each round's two builds ran back to back: their ratio cancels a slower minute on a shared VM.
     paired = median(a / b for a, b in zip(walls["plugin"], walls["by_hand"], strict=True))
+    fastest = min(walls["plugin"]) / min(walls["by_hand"])  # noise here only ever adds time
     plugin_cpu, hand_cpu = median(cpus["plugin"]), median(cpus["by_hand"])
-    report.facts[f"warm_{site}"] = {"pages": args.warm_pages, "wall_s": walls, "cpu_s": cpus, "paired_ratio": paired,
-                                    "site_dir_root": str(SITE_DIR_ROOT or "on disk")}
+    facts: dict[str, Any] = {"pages": args.warm_pages, "wall_s": walls, "cpu_s": cpus, "paired_ratio": paired,
+                             "fastest_ratio": fastest, "site_dir_root": str(SITE_DIR_ROOT or "on disk")}
+    report.facts[f"warm_{site}"] = facts
     where = f", sites built under {SITE_DIR_ROOT}" if SITE_DIR_ROOT else ", sites built on disk"
     report.add(f"3. warm P={args.warm_pages} {site}: plugin vs by hand",
                f"{plugin_s:.2f}s vs {hand_s:.2f}s ({plugin_s / hand_s:.3f}x)", "<= 1.05x", plugin_s <= 1.05 * hand_s,
                detail=f"medians of {args.runs} ABBA runs each{where}; median ratio within a round "
-                      f"{paired:.3f}x; plugin {fmt_runs(walls['plugin'])}, "
+                      f"{paired:.3f}x; fastest run of each {fastest:.3f}x; plugin {fmt_runs(walls['plugin'])}, "
                       f"by hand {fmt_runs(walls['by_hand'])}; CPU {plugin_cpu:.2f}s vs {hand_cpu:.2f}s "
                       f"({plugin_cpu / hand_cpu:.3f}x)")
+    if args.instructions:
+        counts = {kind: instructions(config, env) for kind, config in (("plugin", plugin_config),
+                                                                       ("by_hand", hand_config))}
+        facts["instructions"] = counts
+        report.add(f"3. warm P={args.warm_pages} {site}: instructions", f"{counts['plugin'] / counts['by_hand']:.3f}x",
+                   "-", None, detail=f"valgrind callgrind, one build each: {counts['plugin'] / 1e6:,.0f}M vs "
+                                     f"{counts['by_hand'] / 1e6:,.0f}M instructions (exact: no machine noise)")
+
+
+def instructions(config_file: Path, env: Mapping[str, str]) -> int:
+    """Instructions one `mkdocs build` executes (callgrind): the same every run, whatever the VM does."""
+    out = config_file.parent / "callgrind.out"
+    log = config_file.parent / "callgrind.log"
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", f"--log-file={log}",
+               sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config_file),
+               "-d", str(site_dir(config_file))]
+    subprocess.run(command, env=dict(env), cwd=config_file.parent, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if "refs:" in line:
+            return int(line.split("refs:")[1].strip().replace(",", ""))
+    raise SystemExit(f"no instruction count in {log}")
 
 
 def fmt_runs(values: list[float]) -> str:
@@ -490,7 +525,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="build every site's output (site_dir) under this directory; default: a tmpfs "
                              "(/dev/shm) when there is one, which takes disk noise out of the comparison")
     parser.add_argument("--on-disk", action="store_true", help="build each site next to its mkdocs.yml")
-    parser.add_argument("-r", "--runs", type=int, default=5, help="alternating warm runs of each kind")
+    parser.add_argument("-r", "--runs", type=int, default=9, help="alternating warm runs of each kind")
+    parser.add_argument("--cold-runs", type=int, default=3, help="cold builds (each from an empty cache); median")
     parser.add_argument("--warm-runs", type=int, default=3, help="warm builds subtracted from the cold one")
     parser.add_argument("-m", "--model", default="gpt-image-2")
     parser.add_argument("--size", default="1792x1024")
@@ -498,6 +534,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rss-mb", type=float, default=400.0, help="peak RSS limit, MB")
     parser.add_argument("--only", default=",".join(TARGETS), help=f"comma-separated subset of {','.join(TARGETS)}")
     parser.add_argument("--no-prime", action="store_true", help="let the emulator draw images inside timed runs")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the instructions of one warm build of each kind with valgrind's "
+                             "callgrind (about a minute per plain build, four per material build)")
     parser.add_argument("--workdir", type=Path, help="keep sites and logs here (default: a temp dir, removed)")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
     args = parser.parse_args(argv)
@@ -508,6 +547,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if "warm" in args.only and "material" in args.sites and importlib.util.find_spec("material") is None:
         parser.error("the material warm site needs mkdocs-material (pip install mkdocs-material), "
                      "or pass --sites plain")
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind (apt-get install valgrind)")
     unknown = args.only - set(TARGETS)
     if unknown:
         parser.error(f"unknown targets {sorted(unknown)}; choose from {', '.join(TARGETS)}")
