@@ -14,9 +14,10 @@ fixed latency L. Prints one table with PASS/FAIL per target and exits 1 if any t
                 --strict: every banner must be real. Whole build time against ceil(N/K)*L.
   3. warm:      a P-page site with every banner cached, against the same pages with the same
                 banner files committed by hand (an <img> in each page, files under docs/) and no
-                plugin. ABBA-alternating runs, median of --runs each, for two sites: `plain`
-                (MkDocs' theme, posts outside the nav: little else to do per page, the plugin's
-                worst case) and `material` (Material for MkDocs blog + search, like example_site/).
+                plugin. ABBA-alternating runs, median of --runs each (21 plain, 9 material), for
+                two sites: `plain` (MkDocs' theme, posts outside the nav: little else to do per
+                page, the plugin's worst case) and `material` (Material for MkDocs blog + search,
+                like example_site/). --instructions adds callgrind's exact instruction counts.
   4. rss:       peak RSS of the cold build subprocess (os.wait4 on that one child).
 
 Defaults are the acceptance figures: N=64, L=0.5 s, C=8, K=3, P=500, model gpt-image-2 at
@@ -108,6 +109,7 @@ def prompt_for(i: int) -> str:
 
 
 SITES = ("plain", "material")
+DEFAULT_RUNS = {"plain": 21, "material": 9}  # warm ABBA rounds per site
 
 
 def post_name(i: int, site: str = "plain") -> str:
@@ -438,6 +440,7 @@ def bench_warm(work: Path, args: argparse.Namespace, env: Mapping[str, str], rep
             shutil.copyfile(path, banners / path.name)
             images[i] = banner_img(banner_src(path.name, site), f"Post {i:04d}", size)
         hand_config = write_site(hand_root, p, plugin=None, images=images, site=site)
+        os.sync()  # the kernel writing back the new files must not take CPU from the timed builds
         compare_warm(site, plugin_config, hand_config, args, env, report)
 
 
@@ -455,7 +458,8 @@ def compare_warm(site: str, plugin_config: Path, hand_config: Path, args: argpar
         raise SystemExit(f"the warm plugin site is not fully cached:\n{check.stderr}")
     build(hand_config)
     runs: dict[str, list[Run]] = {"plugin": [], "by_hand": []}
-    for i in range(args.runs):  # ABBA: plugin, by hand, by hand, plugin, ... cancels a drift in load
+    rounds = args.runs or DEFAULT_RUNS[site]
+    for i in range(rounds):  # ABBA: plugin, by hand, by hand, plugin, ... cancels a drift in load
         for kind in ("plugin", "by_hand")[:: 1 if i % 2 == 0 else -1]:
             runs[kind].append(build(plugin_config if kind == "plugin" else hand_config))
     walls = {kind: [r.seconds for r in rs] for kind, rs in runs.items()}
@@ -471,7 +475,7 @@ def compare_warm(site: str, plugin_config: Path, hand_config: Path, args: argpar
     where = f", sites built under {SITE_DIR_ROOT}" if SITE_DIR_ROOT else ", sites built on disk"
     report.add(f"3. warm P={args.warm_pages} {site}: plugin vs by hand",
                f"{plugin_s:.2f}s vs {hand_s:.2f}s ({plugin_s / hand_s:.3f}x)", "<= 1.05x", plugin_s <= 1.05 * hand_s,
-               detail=f"medians of {args.runs} ABBA runs each{where}; median ratio within a round "
+               detail=f"medians of {rounds} ABBA runs each{where}; median ratio within a round "
                       f"{paired:.3f}x; fastest run of each {fastest:.3f}x; plugin {fmt_runs(walls['plugin'])}, "
                       f"by hand {fmt_runs(walls['by_hand'])}; CPU {plugin_cpu:.2f}s vs {hand_cpu:.2f}s "
                       f"({plugin_cpu / hand_cpu:.3f}x)")
@@ -525,7 +529,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="build every site's output (site_dir) under this directory; default: a tmpfs "
                              "(/dev/shm) when there is one, which takes disk noise out of the comparison")
     parser.add_argument("--on-disk", action="store_true", help="build each site next to its mkdocs.yml")
-    parser.add_argument("-r", "--runs", type=int, default=9, help="alternating warm runs of each kind")
+    parser.add_argument("-r", "--runs", type=int, default=None,
+                        help="alternating warm runs of each kind (default: 21 for plain, 9 for material: a plain "
+                             "build takes a second, and this VM's noise is larger than the 5%% being measured)")
     parser.add_argument("--cold-runs", type=int, default=3, help="cold builds (each from an empty cache); median")
     parser.add_argument("--warm-runs", type=int, default=3, help="warm builds subtracted from the cold one")
     parser.add_argument("-m", "--model", default="gpt-image-2")
