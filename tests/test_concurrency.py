@@ -343,3 +343,33 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_cache(site_root: Path) 
             assert_real_banner(config, f"t{t}/p{p}", f"trial {t} banner {p}: a lighthouse of notes", KILL_SIZE,
                                fmt="png")
     print(f"scratch files left by each killed build (swept by the next one): {leftovers}")
+
+
+class PreparingProvider(CountingProvider):
+    """Records where `prepare` ran; with `fail`, preparing raises as a missing SDK would."""
+
+    def __init__(self, fail: bool) -> None:
+        super().__init__()
+        self.fail = fail
+        self.prepared: list[tuple[str, str]] = []
+
+    def prepare(self, model: str) -> None:
+        self.prepared.append((threading.current_thread().name, model))
+        if self.fail:
+            raise RuntimeError("cannot import the client library (scripted)")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_provider_is_prepared_once_on_the_submitting_thread(tmp_path: Path, fail: bool) -> None:
+    """The client library is imported where pages are read, once; if that fails, generating still runs
+    and reports for itself."""
+    provider = PreparingProvider(fail)
+    pipeline = Pipeline(CacheStore(tmp_path / "cache"), PipelineSettings(retries=0, concurrency=2))
+    try:
+        jobs = [pipeline.submit(GenerationRequest(prompt=f"banner {i}", model="gpt-image-2", size=Size(320, 180)),
+                                Route("gpt-image-2", provider), f"page-{i}.md") for i in range(3)]
+        outcomes = [job.future.result(timeout=30) for job in jobs]
+    finally:
+        pipeline.close()
+    assert provider.prepared == [(threading.current_thread().name, "gpt-image-2")]
+    assert provider.calls == 3 and all(outcome.generated for outcome in outcomes)
