@@ -325,7 +325,10 @@ class GoogleProvider(Provider):
         return requested
 
     def prepare(self, model: str) -> None:
-        self._get_client(model)  # imports the SDK (about half a second)
+        from google import genai  # noqa: F401 - importing the SDK is the slow part (about half a second)
+
+        if self.vertex() is None:  # a key client is made locally; Vertex AI looks for credentials first
+            self._get_client(model)
 
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
         from google.genai import types
