@@ -95,24 +95,26 @@ class BannerSession:
 
     # -- planning --------------------------------------------------------------------------------
 
-    def request(self, spec: BannerSpec, src: str) -> GenerationRequest:
+    def request(self, spec: BannerSpec, src: str, *, checked: bool = True) -> GenerationRequest:
         """The page's generation request (and so its cache key), with plugin defaults applied.
 
         Checks what needs no credentials (the model is known; a forced provider, or one in `order`,
-        serves it) and raises PageError naming the page and the key.
+        serves it) and raises PageError naming the page and the key. With `checked=False` only the
+        model is resolved: routing never changes the key.
         """
         name = spec.model or self.settings.model
-        model = self._models.get((name, spec.provider))
+        model = self._models.get((name, spec.provider)) if checked else None
         if model is None:
             try:
                 model = self.registry.resolve(name)
             except ImagegenError as error:
                 raise PageError(f"{src}: front matter key '{_model_key(spec)}': {error}") from None
-            try:
-                self.registry.check(model, spec.provider)
-            except ImagegenError as error:
-                raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
-            self._models[(name, spec.provider)] = model
+            if checked:
+                try:
+                    self.registry.check(model, spec.provider)
+                except ImagegenError as error:
+                    raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
+                self._models[(name, spec.provider)] = model
         return GenerationRequest(
             prompt=spec.prompt,
             model=model,
@@ -151,15 +153,16 @@ class BannerSession:
         return known
 
     def add(self, spec: BannerSpec, src: str, *, quiet: float = 0.0) -> PageBanner:
-        """Submit the page's banner. A provider is routed to only if the cache cannot answer."""
+        """Submit the page's banner. A page is routed (and its forced provider's credentials checked)
+        only if the cache cannot answer, and then always with its own route, whichever page came first."""
         request = self.request(spec, src)
         banner = PageBanner(src, spec, request)
-        if self.settings.serve_mode == "placeholders":
-            banner.route = self.route(spec, request, src)
-            banner.job = Job(request, banner.route, Settled(Outcome()), [src], kind="placeholder")
+        if self.settings.serve_mode == "placeholders":  # no provider is ever called
+            banner.job = Job(request, None, Settled(Outcome()), [src], kind="placeholder")
         else:
             banner.job = self.pipeline.submit(request, lambda: self.route(spec, request, src), src, quiet=quiet)
-            banner.route = banner.job.route
+            if banner.job.route is not None:  # not a cache hit
+                banner.route = self.route(spec, request, src)
         self.banners.append(banner)
         return banner
 

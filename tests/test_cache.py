@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from sitekit import banner_file, build, image_info, page, write_site
 
 PAGES = {
@@ -63,6 +65,21 @@ def test_a_cached_banner_with_a_forced_provider_needs_no_credentials(site_root: 
     assert missing.returncode != 0
     assert "four.md: front matter key 'banner_provider': provider 'openai' is forced but not authenticated" \
         in missing.stderr
+
+
+@pytest.mark.parametrize("forcing", ["a.md", "b.md"])
+def test_every_page_forcing_a_provider_for_a_missing_banner_is_checked_in_any_order(
+        site_root: Path, emulator, forcing: str) -> None:
+    routed = "b.md" if forcing == "a.md" else "a.md"
+    config = write_site(site_root, {
+        routed: page("a shared lighthouse", title="Routed", banner_model="gpt-image-2"),
+        forcing: page("a shared lighthouse", title="Forced", banner_model="gpt-image-2", banner_provider="openai"),
+    })
+    keyless_openai = {name: value for name, value in emulator.env().items() if name != "OPENAI_API_KEY"}
+    result = build(config, env=keyless_openai)
+    assert result.returncode != 0
+    assert f"{forcing}: front matter key 'banner_provider': provider 'openai' is forced but not authenticated" \
+        in result.stderr
 
 
 def test_a_forced_provider_that_does_not_serve_the_model_fails_even_when_cached(site_root: Path, emulator) -> None:
