@@ -284,6 +284,7 @@ class Pipeline:
         self.jobs: dict[str, Job] = {}
         self.new_submitted = 0
         self._limiters: dict[str, AdaptiveLimiter] = {}
+        self._limiters_lock = threading.Lock()  # workers take this one, never `_lock` (held while preparing)
         self._prepared: set[str] = set()  # providers whose client is made
         # `concurrency` requests in flight over all providers; it is never told of a 429, so never shrinks.
         self._slots = AdaptiveLimiter(settings.concurrency, self.stop_event)
@@ -305,20 +306,24 @@ class Pipeline:
         """
         with self._lock:
             job = self.jobs.get(request.cache_key)
-            if job is None or self._stale(job, route):
+            if job is None or self._stale(job, request, route):
                 job = self._new_job(request, route, quiet)
                 self.jobs[request.cache_key] = job
             if page not in job.pages:
                 job.pages.append(page)
             return job
 
-    @staticmethod
-    def _stale(job: Job, route: Route | Callable[[], Route]) -> bool:
-        """A finished job that should not be reused: a placeholder now routable, or a cancelled one."""
+    def _stale(self, job: Job, request: GenerationRequest, route: Route | Callable[[], Route]) -> bool:
+        """A job that should not be reused: a cancelled one, or a placeholder whose banner has since
+        reached the cache (another build, a `git pull`) or that is now routable."""
         if job.future.cancelled():
             return True
         if job.kind not in ("placeholder", "skipped"):
             return False
+        if self.cache.cached_rendition(request.cache_key, request.size, self.settings.fmt) is not None:
+            return True
+        if self.cache.original(request.cache_key) is not None:
+            return True
         return not (route() if callable(route) else route).is_placeholder
 
     def retire(self, live_keys: set[str]) -> int:
@@ -410,7 +415,7 @@ class Pipeline:
         return Outcome(original, rendition, generated=True)
 
     def _limiter(self, provider: str) -> AdaptiveLimiter:
-        with self._lock:
+        with self._limiters_lock:
             if provider not in self._limiters:
                 self._limiters[provider] = AdaptiveLimiter(self.settings.concurrency, self.stop_event)
             return self._limiters[provider]

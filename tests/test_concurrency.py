@@ -29,7 +29,7 @@ from mkdocs_imagegen.emulator import Emulator
 from mkdocs_imagegen.errors import TransientError
 from mkdocs_imagegen.pipeline import Pipeline, PipelineSettings
 from mkdocs_imagegen.providers.base import Provider, ProviderImage
-from mkdocs_imagegen.registry import Route
+from mkdocs_imagegen.registry import Registry, Route
 from mkdocs_imagegen.request import GenerationRequest, Size
 
 from sitekit import PROVIDER_VARIABLES, banner_file, build, page, write_site
@@ -373,3 +373,69 @@ def test_a_provider_is_prepared_once_on_the_submitting_thread(tmp_path: Path, fa
         pipeline.close()
     assert provider.prepared == [(threading.current_thread().name, "gpt-image-2")]
     assert provider.calls == 3 and all(outcome.generated for outcome in outcomes)
+
+
+def test_a_placeholder_job_gives_way_once_the_banner_reaches_the_cache(tmp_path: Path) -> None:
+    """Under `mkdocs serve` jobs outlive rebuilds: a banner another build (or a `git pull`) put in the
+    cache must replace the placeholder at the next rebuild, without credentials here."""
+    serving = Pipeline(CacheStore(tmp_path / "cache"), PipelineSettings(retries=0))
+    request = GenerationRequest(prompt="a banner that lands from elsewhere", model="gpt-image-2", size=Size(320, 180))
+    no_credentials = Route("gpt-image-2", Registry.from_options({}).placeholder)
+    try:
+        assert serving.submit(request, no_credentials, "page.md").kind == "placeholder"
+        elsewhere = Pipeline(CacheStore(tmp_path / "cache"), PipelineSettings(retries=0))
+        try:
+            assert elsewhere.submit(request, Route("gpt-image-2", CountingProvider()), "page.md").future.result(
+                timeout=30).generated
+        finally:
+            elsewhere.close()
+        serving.cache.rescan()  # what the next rebuild's session does
+        again = serving.submit(request, no_credentials, "page.md")
+    finally:
+        serving.close()
+    assert again.kind == "cached" and again.future.result().rendition is not None
+
+
+class SignallingProvider(CountingProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+
+    def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
+        self.started.set()
+        return super().generate(request, timeout=timeout)
+
+
+class SlowToPrepareProvider(CountingProvider):
+    name = "google"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.preparing = threading.Event()
+        self.release = threading.Event()
+
+    def prepare(self, model: str) -> None:
+        self.preparing.set()
+        self.release.wait(timeout=30)
+
+
+def test_preparing_one_provider_does_not_hold_up_requests_to_another(tmp_path: Path) -> None:
+    """The Google SDK takes half a second to import: meanwhile banners already routed elsewhere go on."""
+    cache = CacheStore(tmp_path / "cache")
+    pipeline = Pipeline(cache, PipelineSettings(retries=0, concurrency=2))
+    ready, slow = SignallingProvider(), SlowToPrepareProvider()
+    first = GenerationRequest(prompt="routed to a ready provider", model="gpt-image-2", size=Size(320, 180))
+    second = GenerationRequest(prompt="routed to a slow one", model="gemini-2.5-flash-image", size=Size(320, 180))
+    try:
+        with cache.lock(first.cache_key):  # holds the first job back until the second is preparing
+            job = pipeline.submit(first, Route(first.model, ready), "first.md")
+            submitter = threading.Thread(target=pipeline.submit, args=(second, Route(second.model, slow), "second.md"))
+            submitter.start()
+            assert slow.preparing.wait(timeout=30)
+        assert ready.started.wait(timeout=30), "a request waited for another provider's prepare"
+        slow.release.set()
+        submitter.join(timeout=30)
+        assert job.future.result(timeout=30).generated
+    finally:
+        slow.release.set()
+        pipeline.close()
