@@ -681,9 +681,9 @@ def _used_entries(site: Site) -> tuple[set[str], set[str]]:
     keys: set[str] = set()
     renditions: set[str] = set()
     for src, spec in site.specs:
-        # Routing does not change the cache key; forcing the placeholder keeps an unusable
-        # `banner_provider` from hiding a page's key.
-        request = site.session.request(spec, src)
+        # Routing does not change the cache key: a `banner_provider` that cannot serve the model (on
+        # a draft the build skips, say) must not hide a page's key, nor stop the prune.
+        request = site.session.request(spec, src, checked=False)
         keys.add(request.cache_key)
         original: Original | None = site.cache.original(request.cache_key)
         if original is not None:

@@ -549,3 +549,15 @@ def test_emulator_command_prints_exports_and_stops_on_sigterm(clean_env: dict[st
     assert exports["GOOGLE_GEMINI_BASE_URL"].startswith("http://127.0.0.1:")
     assert not exports["GOOGLE_GEMINI_BASE_URL"].endswith(":0")
     assert {"GEMINI_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT"} <= set(exports)
+
+
+def test_prune_reads_past_a_draft_whose_forced_provider_cannot_serve_its_model(
+        clean_env: dict[str, str], tmp_path: Path) -> None:
+    """The build skips the draft; prune reads every page for its key, and must not stop at its routing."""
+    site = tmp_path / "site"
+    config = write_site(site, {**PAGES, "draft.md": "banner_prompt: a draft\nbanner_model: gpt-image-2\n"
+                                                    "banner_provider: google\n"})
+    config.write_text(config.read_text() + "draft_docs: |\n  draft.md\n")
+    result = run("prune", "-f", str(config), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "nothing to prune" in result.stdout
