@@ -32,10 +32,7 @@ def absolute_url(site_url: str, url: str) -> str:
 
 
 def head_end(html: str) -> int | None:
-    """Where the page's </head> starts, or None."""
-    at = html.find("</head>")  # what every theme writes; the regex only for the rest
-    if at >= 0:
-        return at
+    """Where the page's first </head> (any case) starts, or None."""
     match = _HEAD_END.search(html)
     return match.start() if match else None
 

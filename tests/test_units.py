@@ -12,6 +12,7 @@ from PIL import Image
 from mkdocs_imagegen.credentials import Credentials, KeyStore
 from mkdocs_imagegen.errors import ConfigError, InvalidImageError, UnknownModelError
 from mkdocs_imagegen.imaging import encode, fit, load_source, render
+from mkdocs_imagegen.markup import head_end, inject_head
 from mkdocs_imagegen.registry import Registry
 from mkdocs_imagegen.request import GenerationRequest, Size
 from mkdocs_imagegen.session import BannerSession, Settings
@@ -155,3 +156,11 @@ class TestFit:
     def test_encode_rejects_unknown_format(self) -> None:
         with pytest.raises(ValueError):
             encode(Image.new("RGB", (20, 20)), "gif")
+
+
+def test_social_tags_go_before_the_first_head_end_in_any_case() -> None:
+    html = "<HTML><HEAD><title>t</title></HEAD ><body><script>let s = '</head>';</script></body></HTML>"
+    end = head_end(html)
+    assert end == html.index("</HEAD >")
+    assert inject_head(html, "<meta name=x>", end).index("<meta name=x>") < html.index("<body>")
+    assert inject_head("<p>no head</p>", "<meta name=x>", head_end("<p>no head</p>")) == "<p>no head</p>"
