@@ -38,7 +38,7 @@ Fairness and noise:
   consecutive builds onto disk slow down by up to 50% (kernel time deleting and re-creating the
   site), which swamps a 5% comparison. --on-disk builds next to each mkdocs.yml instead.
 
-    python benchmarks/bench_build.py                      # acceptance figures (~4 minutes)
+    python benchmarks/bench_build.py                      # acceptance figures (~3 minutes)
     python benchmarks/bench_build.py --only cold,rss -n 128 -c 16
     python benchmarks/bench_build.py --only warm --sites plain -p 1000 -r 9
     python benchmarks/bench_build.py --model gemini-3.1-flash-image-preview --only cold,rss,limited
@@ -347,7 +347,7 @@ def bench_cold(work: Path, args: argparse.Namespace, env: Mapping[str, str], rep
     report.add(f"1. cold N={n} L={latency:g}s C={c}", f"{generation:.2f}s ({generation / ideal:.3f}x ideal)",
                f"<= {1.15 * ideal:.2f}s (1.15 x {ideal:g}s)", generation <= 1.15 * ideal and every_banner,
                detail=f"cold build {cold_s:.2f}s (median of {len(colds)}: {fmt_runs([r.seconds for r in colds])}, "
-                      f"CPU {cold.cpu_s:.1f}s) - warm build {warm_s:.2f}s (median of {len(warm)}); "
+                      f"CPU {median(r.cpu_s for r in colds):.1f}s) - warm build {warm_s:.2f}s (median of {len(warm)}); "
                       f"{'/'.join(map(str, requests))} requests, {real} banners, {placeholders} placeholders, "
                       f"{len(progress)} progress line(s)")
     report.add(f"1. max in flight (C={c})", str(peak), f"<= {c}", peak <= c,
