@@ -163,6 +163,22 @@ class CacheStore:
 
     # -- renditions ------------------------------------------------------------------------------
 
+    def key_for(self, request: GenerationRequest) -> str:
+        """The key that holds this request's banner: its own, else the first former key (a name the
+        catalogue has since changed) whose provenance is cached; its own when none is. No file is read."""
+        listing = self._read_listing()
+        if f"{request.cache_key}.json" in listing.provenance or not request.former_models:
+            return request.cache_key
+        for key in request.former_keys():
+            if f"{key}.json" in listing.provenance:
+                return key
+        return request.cache_key
+
+    def _read_listing(self) -> Listing:
+        if self._listing is None:
+            self._listing = Listing.read(self.originals, self.renditions)
+        return self._listing
+
     def rendition_path(self, original: Original, size: Size, fmt: str) -> Path:
         return self.renditions / rendition_name(original.key, original.digest, size, fmt)
 
@@ -172,12 +188,11 @@ class CacheStore:
         None unless the provenance is there and exactly one rendition matches; two match when an
         original was generated again, and then only its provenance can tell which one is current.
         """
-        if self._listing is None:
-            self._listing = Listing.read(self.originals, self.renditions)
-        if f"{key}.json" not in self._listing.provenance:
+        listing = self._read_listing()
+        if f"{key}.json" not in listing.provenance:
             return None
         suffix = f".{FORMAT_SUFFIX[fmt]}"
-        names = [name for name in self._listing.renditions.get(rendition_stem(key, size, fmt), ()) if
+        names = [name for name in listing.renditions.get(rendition_stem(key, size, fmt), ()) if
                  name.endswith(suffix)]
         return self.renditions / names[0] if len(names) == 1 else None
 

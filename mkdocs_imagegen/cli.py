@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import click
 
 from .credentials import KEY_PROVIDERS, Credentials, KeyStore, mask
+from .defaults import DEFAULT_MODEL, DEFAULT_SIZE
 from .errors import ConfigError, ImagegenError
-from .providers import PROVIDER_CHOICES
+from .providers import PROVIDER_CHOICES, PROVIDERS
 from .request import MAX_PROMPT_CHARS, QUALITIES, Size
 
 if TYPE_CHECKING:
@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 
     from .cache import CacheStore, Original
     from .catalogue import ModelInfo
+    from .discovery import LiveProvider
     from .frontmatter import BannerSpec
     from .plugin import ImagegenPlugin
-    from .providers.base import Provider
     from .registry import Registry, Route
     from .request import GenerationRequest
     from .session import BannerSession, Settings
@@ -44,9 +44,6 @@ if TYPE_CHECKING:
 PROG = "mkdocs-imagegen"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-# The plugin's defaults (config.py), repeated here so `--help` needs no MkDocs import; a test keeps them equal.
-DEFAULT_MODEL = "gemini-3.1-flash-image-preview"
-DEFAULT_SIZE = "1792x1024"
 SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -152,27 +149,20 @@ def _stderr_is_terminal() -> bool:
     return sys.stderr is not None and sys.stderr.isatty()
 
 
-def _registry() -> Registry:
-    """Providers configured from the environment and stored keys, as the plugin does with default options."""
+def _registry(config_file: Path | None = None) -> Registry:
+    """Providers configured from the environment and stored keys, with a site's options when one is named."""
     from .registry import Registry
 
-    return Registry.from_options()
+    if config_file is None:
+        return Registry.from_options()
+    from .session import make_registry
+
+    return make_registry(_load_site(config_file).settings)
 
 
 def _key_variables() -> dict[str, tuple[str, ...]]:
-    """Each provider's key variables, from the provider modules themselves (in precedence order)."""
-    from .providers import foundry, google, openai
-
-    return {"google": tuple(google.KEY_VARIABLES), "foundry": (foundry.KEY_VARIABLE,),
-            "openai": (openai.KEY_VARIABLE,)}
-
-
-def _safe_url(url: str) -> str:
-    """An endpoint fit to print: no user:password, no query string (which may hold a key)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """Each provider's key variables, in precedence order, from the provider table."""
+    return {spec.name: spec.key_variables for spec in PROVIDERS}
 
 
 def _usd(value: float | None, digits: int = 3) -> str:
@@ -308,7 +298,7 @@ def _price(info: ModelInfo) -> dict[str, Any]:
     size = Size.parse(DEFAULT_SIZE)
     by = info.price.get("by")
     if by == "quality":
-        values = [info.estimate(size, quality) for quality in QUALITIES]
+        values = [info.estimate(size, quality) for quality in info.qualities]
     elif by == "image_size":
         values = [float(info.price[tier]) for tier in info.image_sizes if tier in info.price]
     else:
@@ -332,9 +322,13 @@ def _model_rows(registry: Registry) -> list[dict[str, Any]]:
     for info in registry.catalogue.models.values():
         providers = [registry.get(name) for name in info.providers]
         serving = [{"name": p.name, "label": p.label, "authenticated": p.is_authenticated()} for p in providers]
-        rows.append({"model": info.name, "spellings": list(info.spellings), "default": info.name == DEFAULT_MODEL,
+        retired = registry.catalogue.retired.get(info.name)
+        rows.append({"model": info.name, "nicknames": list(info.nicknames), "default": info.name == DEFAULT_MODEL,
                      "providers": serving, "usable": any(p["authenticated"] for p in serving),
-                     "price": _price(info)})
+                     "price": _price(info), "qualities": list(info.qualities), "sizes": info.sizes.describe(),
+                     "retired": retired.shutdown if retired else None,
+                     "successor": retired.successor if retired else None,
+                     "source": info.source, "checked": info.checked})
     return rows
 
 
@@ -344,7 +338,11 @@ def _print_models(rows: list[dict[str, Any]]) -> None:
         name = row["model"] + (" *" if row["default"] else "")
         providers = ", ".join(f"{p['name']} ({'ready' if p['authenticated'] else 'not set up'})"
                               for p in row["providers"])
-        table.append((name, providers, _price_hint(row["price"])))
+        if row["retired"]:
+            providers, price = "", f"retired {row['retired']}: sent as {row['successor']}"
+        else:
+            price = _price_hint(row["price"])
+        table.append((name, providers, price))
     widths = [max(len(line[column]) for line in table) for column in range(2)]
     for name, providers, price in table:
         click.echo(f"{name:<{widths[0]}}  {providers:<{widths[1]}}  {price}")
@@ -353,93 +351,102 @@ def _print_models(rows: list[dict[str, Any]]) -> None:
         click.echo(f"Providers marked 'not set up' need credentials: `{PROG} doctor` says exactly what to set.")
 
 
+def _live_json(found: list[LiveProvider]) -> list[dict[str, Any]]:
+    return [{"provider": item.name, "ok": item.check.ok, "detail": item.check.detail, "served_known": item.known,
+             "served_not_in_catalogue": item.uncatalogued, "in_catalogue_not_served": item.not_served,
+             "missing_deployments": item.missing_deployments} for item in found]
+
+
+def _print_live_models(registry: Registry, found: list[LiveProvider]) -> None:
+    from .discovery import retired_note
+
+    for item in found:
+        click.echo(f"\n{item.name} ({item.provider.label}): {item.check.detail}")
+        if not item.check.ok:
+            continue
+        click.echo(f"  served, in the catalogue:     {', '.join(item.known) or 'none'}")
+        click.echo(f"  served, not in the catalogue: {', '.join(item.uncatalogued) or 'none'}"
+                   + (" (usable by name; a `models:` entry adds sizes and price)" if item.uncatalogued else ""))
+        gone = [f"{name} ({retired_note(registry, name)})" if retired_note(registry, name) else name
+                for name in item.not_served]
+        click.echo(f"  in the catalogue, not served: {', '.join(gone) or 'none'}")
+
+
 @cli.command(short_help="Every model, the providers that serve it, and a price hint.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def models(as_json: bool) -> None:
+@click.option("--live", is_flag=True, help="Also ask each authenticated provider which image models it serves now.")
+@click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use this mkdocs.yml's providers, aliases and `models:` entries.")
+def models(as_json: bool, live: bool, config_file: Path | None) -> None:
     """List every known model, the providers that serve it, and a price hint.
 
     A provider is 'ready' when its credentials are set (environment or `keys set`); no network
-    call is made. Prices are catalogue list prices, for estimates only.
+    call is made, unless --live asks each ready provider which image models it serves (one
+    listing call each, no image, no cost). Prices are catalogue list prices, for estimates only.
     """
-    registry = _registry()
+    from .discovery import discover
+
+    registry = _registry(config_file)
     try:
         rows = _model_rows(registry)
+        found = discover(registry) if live else []
     finally:
         registry.close()
     if as_json:
-        click.echo(json.dumps({"default_model": DEFAULT_MODEL, "models": rows}, indent=2))
-    else:
-        _print_models(rows)
+        report: dict[str, Any] = {"default_model": DEFAULT_MODEL, "models": rows}
+        if live:
+            report["live"] = _live_json(found)
+        click.echo(json.dumps(report, indent=2))
+        return
+    _print_models(rows)
+    if live:
+        _print_live_models(registry, found)
+        if not found:
+            click.echo(f"\nno provider is set up, so none was asked: `{PROG} doctor` says what to set")
 
 
 # --- doctor ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ProviderStatus:
-    name: str
-    label: str
-    ready: bool
-    detail: str  # where the credential comes from, or the exact fix
-
-
-def _endpoint(provider: Provider) -> str | None:
-    url = getattr(provider, "endpoint", None) or getattr(provider, "base_url", None)
-    return _safe_url(str(url)) if url else None
-
-
-def _ready_detail(provider: Provider, credentials: Credentials, variables: tuple[str, ...]) -> str:
-    source = credentials.secret(provider.name, *variables)
-    vertex = getattr(provider, "vertex", None)
-    vertex_mode = vertex() if callable(vertex) else None
-    if vertex_mode:
-        parts = [f"Vertex AI, project {vertex_mode[0]} in {vertex_mode[1]} (application default credentials)"]
-    elif source:
-        parts = [f"key from {source[1]}" if source[1] in variables else source[1]]
-    else:
-        parts = ["Entra ID (DefaultAzureCredential: az login or a managed identity; checked on first request)"]
-    endpoint = _endpoint(provider)
-    if endpoint:
-        parts.append(f"endpoint {endpoint}")
-    return "; ".join(parts)
-
-
-def _provider_status(provider: Provider, credentials: Credentials, variables: tuple[str, ...]) -> ProviderStatus:
-    if provider.is_authenticated():
-        return ProviderStatus(provider.name, provider.label, True, _ready_detail(provider, credentials, variables))
-    source = credentials.secret(provider.name, *variables)
-    if provider.name == "foundry" and source:
-        fix = ("set AZURE_OPENAI_ENDPOINT (or providers.foundry.endpoint in mkdocs.yml); "
-               f"{source[1]} is set but a key needs the resource's endpoint")
-    else:
-        fix = provider.auth_hint()
-    return ProviderStatus(provider.name, provider.label, False, fix)
-
-
 @cli.command(short_help="Which providers are ready, and exactly how to enable the others.")
-def doctor() -> None:
+@click.option("--live", is_flag=True, help="Also make one cheap authenticated call per ready provider (no image).")
+@click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use this mkdocs.yml's provider options (endpoints, api_version, deployments).")
+def doctor(live: bool, config_file: Path | None) -> None:
     """Say which providers are ready and exactly how to enable the others.
 
-    Reads the environment and the stored keys only; no network call is made. Exits 0 when at
-    least one real provider is usable, 1 otherwise.
+    Reads the environment and the stored keys only; no network call is made, unless --live
+    asks each ready provider for its model list: a refused key, a wrong endpoint or API
+    version and a missing deployment each get one line. Exits 0 when at least one real
+    provider is usable (with --live: and every ready provider answered), 1 otherwise.
     """
-    registry = _registry()
+    from .discovery import discover
+
+    registry = _registry(config_file)
     try:
         credentials = registry.providers[0].credentials if registry.providers else Credentials()
-        variables = _key_variables()
-        statuses = [_provider_status(p, credentials, variables.get(p.name, ())) for p in registry.providers]
-        usable = sorted({row["model"] for row in _model_rows(registry) if row["usable"]})
+        statuses = [provider.status() for provider in registry.providers]
+        usable = sorted({row["model"] for row in _model_rows(registry) if row["usable"] and not row["retired"]})
+        found = {item.name: item for item in discover(registry)} if live else {}
     finally:
         registry.close()
     width = max(len(status.name) for status in statuses)
     for status in statuses:
         state = "ready:" if status.ready else "not set up:"
         click.echo(f"{status.name:<{width}}  {state} {status.detail}")
+        item = found.get(status.name)
+        if item is not None:
+            click.echo(f"{'':<{width}}  live: {'ok' if item.check.ok else 'FAILED'}: {item.check.detail}")
+            for missing in item.missing_deployments:
+                click.echo(f"{'':<{width}}  live: missing deployment {missing} (providers.foundry.deployments)")
     stored = sorted(credentials.stored())
     click.echo(f"stored keys: {', '.join(stored) or 'none'} (in {credentials.store.path})")
     if not any(status.ready for status in statuses):
         raise Failure(f"no image provider is set up; apply one of the fixes above (or try `{PROG} emulator`)")
     click.echo(f"models usable now: {', '.join(usable)}")
+    failed = [item.name for item in found.values() if not item.check.ok or item.missing_deployments]
+    if failed:
+        raise Failure(f"live check failed for {', '.join(failed)}: see the lines above")
 
 
 # --- plan and prune: read the site like a build would, without building ------------------------------
@@ -585,7 +592,7 @@ def _plan(site: Site) -> list[PlannedBanner]:
     new = 0
     for src, spec in site.specs:
         request = site.session.request(spec, src)
-        original = site.cache.original(request.cache_key)
+        original = site.cache.original(site.cache.key_for(request))
         if original is not None:  # as in a build: a cached banner is not routed, needs no credentials
             row = PlannedBanner(src, request, "cached", str(original.provenance.get("provider", "")))
         else:
@@ -684,8 +691,9 @@ def _used_entries(site: Site) -> tuple[set[str], set[str]]:
         # Routing does not change the cache key: a `banner_provider` that cannot serve the model (on
         # a draft the build skips, say) must not hide a page's key, nor stop the prune.
         request = site.session.request(spec, src, checked=False)
-        keys.add(request.cache_key)
-        original: Original | None = site.cache.original(request.cache_key)
+        key = site.cache.key_for(request)  # a banner cached under a former model name is still in use
+        keys.add(key)
+        original: Original | None = site.cache.original(key)
         if original is not None:
             renditions.add(site.cache.rendition_path(original, request.size, site.settings.fmt).name)
     return keys, renditions
@@ -807,9 +815,9 @@ def keys_set(provider: str) -> None:
     override = _overriding_variable(provider, credentials)
     if override:
         click.echo(f"note: {override} is set in this environment and wins over the stored key", err=True)
-    if provider == "foundry" and not credentials.env("AZURE_OPENAI_ENDPOINT"):
-        click.echo("note: foundry also needs AZURE_OPENAI_ENDPOINT (or providers.foundry.endpoint in mkdocs.yml)",
-                   err=True)
+    status = _registry().get(provider).status()
+    if not status.ready:
+        click.echo(f"note: {provider} is not ready yet: {status.detail}", err=True)
 
 
 @keys.command("list", short_help="Show stored keys, masked, and what overrides them.")

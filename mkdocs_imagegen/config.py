@@ -7,8 +7,9 @@ from typing import Any
 from mkdocs.config import base
 from mkdocs.config import config_options as c
 
+from .defaults import DEFAULT_MODEL, DEFAULT_SIZE
 from .imaging import PUBLISH_FORMATS
-from .providers import REAL_PROVIDERS
+from .providers import PROVIDERS, REAL_PROVIDERS
 from .request import QUALITIES, Size
 
 SERVE_MODES = ("background", "placeholders", "cached")
@@ -63,31 +64,29 @@ class StrictInt(c.BaseConfigOption[int]):
             raise base.ValidationError(str(exc)) from None
 
 
-class GoogleOptions(base.Config):
-    base_url = c.Optional(c.Type(str))
+_OPTION_KINDS = {
+    "text": lambda: c.Optional(c.Type(str)),
+    "mapping": lambda: c.Type(dict, default={}),
+}
 
 
-class FoundryOptions(base.Config):
-    endpoint = c.Optional(c.Type(str))
-    api_version = c.Optional(c.Type(str))
-    deployments = c.Type(dict, default={})
+def _provider_options(name: str, options: dict[str, str]) -> type[base.Config]:
+    """One provider's block under `providers:`, from its row in the provider table."""
+    schema = {option: _OPTION_KINDS[kind]() for option, kind in options.items()}
+    return type(f"{name.title()}Options", (base.Config,), schema)
 
 
-class OpenAIOptions(base.Config):
-    base_url = c.Optional(c.Type(str))
-
-
-class ProvidersOptions(base.Config):
-    order = c.ListOfItems(c.Choice(REAL_PROVIDERS), default=list(REAL_PROVIDERS))
-    google = c.SubConfig(GoogleOptions)
-    foundry = c.SubConfig(FoundryOptions)
-    openai = c.SubConfig(OpenAIOptions)
+# `providers:` in mkdocs.yml: the routing order, then one block per provider of the provider table.
+ProvidersOptions = type("ProvidersOptions", (base.Config,), {
+    "order": c.ListOfItems(c.Choice(REAL_PROVIDERS), default=list(REAL_PROVIDERS)),
+    **{spec.name: c.SubConfig(_provider_options(spec.name, spec.options)) for spec in PROVIDERS},
+})
 
 
 class ImagegenConfig(base.Config):
     enabled = c.Type(bool, default=True)
-    model = c.Type(str, default="gemini-3.1-flash-image-preview")
-    size = SizeOption(default="1792x1024")
+    model = c.Type(str, default=DEFAULT_MODEL)
+    size = SizeOption(default=DEFAULT_SIZE)
     quality = c.Choice(QUALITIES, default="auto")
     format = c.Choice(PUBLISH_FORMATS, default="webp")
     cache_dir = c.Type(str, default=".banners")
@@ -99,16 +98,12 @@ class ImagegenConfig(base.Config):
     insert = c.Type(bool, default=True)
     social_meta = c.Type(bool, default=True)
     aliases = c.Type(dict, default={})
+    models = c.Type(dict, default={})  # catalogue entries declared or overridden (catalogue.json's schema)
     providers = c.SubConfig(ProvidersOptions)
     serve = c.Choice(SERVE_MODES, default="background")
     output_dir = c.Type(str, default="assets/banners")
 
 
-def providers_dict(options: ProvidersOptions) -> dict[str, Any]:
+def providers_dict(options: base.Config) -> dict[str, Any]:
     """Plain dicts for the registry, so providers never depend on MkDocs config classes."""
-    return {
-        "order": list(options.order),
-        "google": dict(options.google),
-        "foundry": dict(options.foundry),
-        "openai": dict(options.openai),
-    }
+    return {"order": list(options["order"]), **{spec.name: dict(options[spec.name]) for spec in PROVIDERS}}

@@ -11,6 +11,7 @@ class ImagegenError(Exception):
     """Base class: something the user should read, in one line."""
 
     retryable = False
+    falls_through = False  # True: the provider cannot serve this model; another one may
 
     def __init__(self, message: str, *, provider: str | None = None, model: str | None = None) -> None:
         super().__init__(message)
@@ -38,12 +39,26 @@ class AuthenticationError(ImagegenError):
     """The provider rejected or lacks a credential; the message names what to set."""
 
 
+class UnverifiedOrganizationError(AuthenticationError):
+    """OpenAI's 403: the organization must be verified before it may use this model. Not retried;
+    another provider that serves the model is tried instead."""
+
+    falls_through = True
+
+
 class ContentRefusedError(ImagegenError):
     """The provider refused the prompt or the image (safety). Not retryable."""
 
 
 class BadRequestError(ImagegenError):
     """The provider rejected the request itself (size, parameter, deployment)."""
+
+
+class ModelNotFoundError(BadRequestError):
+    """The provider has no such model (retired, not deployed, not released to this key). Not retried;
+    another provider that serves the model is tried instead."""
+
+    falls_through = True
 
 
 class QuotaExhaustedError(ImagegenError):

@@ -213,6 +213,7 @@ def generate_with_retries(
     retries: int,
     timeout: float,
     limiter: AdaptiveLimiter | None = None,
+    limiter_for: Callable[[str], AdaptiveLimiter] | None = None,
     slots: AdaptiveLimiter | None = None,
     cpu: threading.Semaphore | None = None,
     stop: threading.Event | None = None,
@@ -222,6 +223,8 @@ def generate_with_retries(
     """Ask the routed provider for one image, retrying what is worth retrying.
 
     `limiter` bounds the requests in flight to this provider, `slots` those of the whole build.
+    When the provider answers that it has no such model (or may not serve it to this account),
+    the route's next authenticated provider is tried, with its own limiter from `limiter_for`.
     Both are held only while the request is on the wire. The answer is then decoded (which
     validates it) and handed to `accept` while one `cpu` slot is held, so the decoded image is
     used up before another is decoded: there are never more decoded images than `cpu` allows.
@@ -230,6 +233,25 @@ def generate_with_retries(
     """
     stop = stop or threading.Event()
     limiter = limiter or AdaptiveLimiter(1, stop)
+    while True:
+        try:
+            return _with_retries(request, route, retries=retries, timeout=timeout, limiter=limiter, slots=slots,
+                                 cpu=cpu, stop=stop, log=log, accept=accept)
+        except ImagegenError as error:
+            following = route.falling_through() if error.falls_through else None
+            if following is None:
+                raise
+            if log:
+                log.info("imagegen: %s; trying %s instead", error, following.provider.label)
+            route = following
+            limiter = limiter_for(route.provider.name) if limiter_for else AdaptiveLimiter(1, stop)
+
+
+def _with_retries(request: GenerationRequest, route: Route, *, retries: int, timeout: float,
+                  limiter: AdaptiveLimiter, slots: AdaptiveLimiter | None, cpu: threading.Semaphore | None,
+                  stop: threading.Event, log: logging.Logger | None,
+                  accept: Callable[[ProviderImage, SourceImage], T]) -> T:
+    """One provider, retried on what is worth retrying."""
     provider = route.provider
     for attempt in range(retries + 1):
         if stop.is_set():
@@ -320,9 +342,10 @@ class Pipeline:
             return True
         if job.kind not in ("placeholder", "skipped"):
             return False
-        if self.cache.cached_rendition(request.cache_key, request.size, self.settings.fmt) is not None:
+        key = self.cache.key_for(request)
+        if self.cache.cached_rendition(key, request.size, self.settings.fmt) is not None:
             return True
-        if self.cache.original(request.cache_key) is not None:
+        if self.cache.original(key) is not None:
             return True
         return not (route() if callable(route) else route).is_placeholder
 
@@ -338,10 +361,11 @@ class Pipeline:
         return cancelled
 
     def _new_job(self, request: GenerationRequest, route: Route | Callable[[], Route], quiet: float = 0.0) -> Job:
-        rendition = self.cache.cached_rendition(request.cache_key, request.size, self.settings.fmt)
+        key = self.cache.key_for(request)
+        rendition = self.cache.cached_rendition(key, request.size, self.settings.fmt)
         if rendition is not None:
             return Job(request, None, Settled(Outcome(rendition=rendition)), kind="cached")
-        original = self.cache.original(request.cache_key)
+        original = self.cache.original(key)
         if original is not None:
             rendition = self.cache.rendition_path(original, request.size, self.settings.fmt)
             if rendition.is_file():
@@ -402,7 +426,8 @@ class Pipeline:
             try:
                 return generate_with_retries(
                     request, route, retries=self.settings.retries, timeout=self.settings.timeout,
-                    limiter=self._limiter(route.provider.name), slots=self._slots, cpu=self._cpu,
+                    limiter=self._limiter(route.provider.name), limiter_for=self._limiter, slots=self._slots,
+                    cpu=self._cpu,
                     stop=self.stop_event, log=self.log,
                     accept=functools.partial(self._commit, request))
             except ImagegenError as error:

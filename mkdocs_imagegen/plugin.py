@@ -16,13 +16,14 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from .cache import CacheStore
+from .catalogue import CatalogueError, catalogue_with
 from .config import ImagegenConfig, providers_dict
 from .errors import ImagegenError
 from .frontmatter import FrontMatterError, parse_banner
 from .markup import absolute_url, banner_img, head_end, inject_head, social_meta_names, social_tags
 from .pipeline import Pipeline
 from .registry import Registry
-from .session import QUIET_PERIOD, BannerSession, PageBanner, Settings
+from .session import QUIET_PERIOD, BannerSession, PageBanner, Settings, make_registry
 
 log = logging.getLogger("mkdocs.plugins.imagegen")
 
@@ -57,8 +58,19 @@ def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settin
         retries=config.retries,
         max_new=config.max_new,
         aliases={str(k): str(v) for k, v in config.aliases.items()},
+        models=_models_option(config.models),
         providers=providers_dict(config.providers),
     )
+
+
+def _models_option(models: dict[Any, Any]) -> dict[str, Any]:
+    """The `models:` block, checked against the catalogue's schema now rather than on first use."""
+    entries = {str(name): entry for name, entry in models.items()}
+    try:
+        catalogue_with(entries)
+    except CatalogueError as error:
+        raise PluginError(f"imagegen: {error}") from None
+    return entries
 
 
 class ImagegenPlugin(BasePlugin[ImagegenConfig]):
@@ -91,7 +103,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         if settings != self.settings:
             self._close_runtime()
             self.settings = settings
-            self.registry = Registry.from_options(settings.providers, aliases=settings.aliases)
+            self.registry = make_registry(settings)
             self.pipeline = Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(), log=log)
             self.pipeline.cache.sweep_temp_files()
         self.session = BannerSession(settings, registry=self.registry, pipeline=self.pipeline, log=log)

@@ -1,9 +1,11 @@
 """Model-name routing: the model decides the provider, the user never has to.
 
-Rules (CONTRACT.md "Routing"): resolve aliases; a forced provider is used or fails loudly;
-otherwise the first provider in `order` that serves the model and is authenticated; if some
-provider serves it but none is authenticated, a placeholder with each provider's hint; if no
-provider knows the model, an error listing the known ones.
+Rules (CONTRACT.md "Routing"): resolve aliases (the user's win over the catalogue's nicknames);
+a forced provider is used or fails loudly; otherwise the first provider in `order` that serves
+the model and is authenticated, with the other authenticated ones behind it to fall through to
+when the first says the model is not there; if some provider serves it but none is
+authenticated, a placeholder with each provider's hint; if nothing knows the model, an error
+listing the known ones, with a "did you mean" for near misses.
 """
 
 from __future__ import annotations
@@ -13,18 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalogue import Catalogue, default_catalogue
+from .catalogue import Catalogue, Resolution, default_catalogue
 from .credentials import Credentials
 from .errors import ConfigError, UnknownModelError
-from .providers import PROVIDER_CHOICES, REAL_PROVIDERS
+from .providers import PROVIDER_CHOICES, REAL_PROVIDERS, SPECS
 from .providers.base import Provider, ProviderContext
 from .providers.placeholder import PlaceholderProvider
-
-_PROVIDER_CLASSES = {
-    "google": "mkdocs_imagegen.providers.google:GoogleProvider",
-    "foundry": "mkdocs_imagegen.providers.foundry:FoundryProvider",
-    "openai": "mkdocs_imagegen.providers.openai:OpenAIProvider",
-}
 
 
 @dataclass(frozen=True)
@@ -33,14 +29,22 @@ class Route:
     provider: Provider
     # Providers that could serve the model but have no credentials (set when falling back to a placeholder).
     unauthenticated: tuple[Provider, ...] = field(default=())
+    # Authenticated providers to try, in order, when `provider` answers that it has no such model.
+    fallbacks: tuple[Provider, ...] = field(default=())
 
     @property
     def is_placeholder(self) -> bool:
         return self.provider.name == "placeholder"
 
+    def falling_through(self) -> Route | None:
+        """The route to the next provider, or None when there is none."""
+        if not self.fallbacks:
+            return None
+        return Route(self.model, self.fallbacks[0], fallbacks=self.fallbacks[1:])
+
 
 def provider_class(name: str) -> type[Provider]:
-    module_name, _, class_name = _PROVIDER_CLASSES[name].partition(":")
+    module_name, _, class_name = SPECS[name].provider.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
 
 
@@ -50,15 +54,15 @@ class Registry:
 
     def __init__(
         self,
-        providers: Sequence[Provider] | Callable[[], Sequence[Provider]],
+        providers: Sequence[Provider] | Callable[[str], Provider],
         *,
         order: Sequence[str] | None = None,
         aliases: Mapping[str, str] | None = None,
         catalogue: Catalogue | None = None,
     ) -> None:
-        self._make_providers = providers if callable(providers) else None
-        self._providers = None if callable(providers) else list(providers)
-        self.order = list(order) if order is not None else [p.name for p in self._providers or []]
+        self._make = providers if callable(providers) else None
+        self._made: dict[str, Provider] = {} if callable(providers) else {p.name: p for p in providers}
+        self.order = list(order) if order is not None else list(self._made)
         self.aliases = dict(aliases or {})
         self.catalogue = catalogue or default_catalogue()
         self.placeholder = PlaceholderProvider(ProviderContext(catalogue=self.catalogue))
@@ -75,75 +79,77 @@ class Registry:
         options = dict(providers_options or {})
         credentials = credentials or Credentials()
         catalogue = catalogue or default_catalogue()
-        order = list(options.get("order") or REAL_PROVIDERS)
 
-        def make() -> list[Provider]:
-            return [provider_class(name)(ProviderContext(dict(options.get(name) or {}), credentials, catalogue))
-                    for name in order]
+        def make(name: str) -> Provider:  # every provider keeps its own options, in `order` or not
+            return provider_class(name)(ProviderContext(dict(options.get(name) or {}), credentials, catalogue))
 
-        return cls(make, order=order, aliases=aliases, catalogue=catalogue)
+        return cls(make, order=list(options.get("order") or REAL_PROVIDERS), aliases=aliases, catalogue=catalogue)
 
     @property
     def providers(self) -> list[Provider]:
         """The providers in routing order, made on first use (the build's main thread asks first)."""
-        if self._providers is None:
-            assert self._make_providers is not None
-            self._providers = list(self._make_providers())
-        return self._providers
+        return [self.get(name) for name in self.order]
 
     def known_models(self) -> list[str]:
         return sorted({*self.catalogue.names(), *self.aliases})
 
     def resolve(self, name: str) -> str:
-        """Alias or spelling -> the catalogue's canonical model name."""
+        """Alias, nickname, retired or family name -> the model name to send."""
+        return self.lookup(name).name
+
+    def lookup(self, name: str) -> Resolution:
+        """What a written model name means; UnknownModelError (with near misses) when nothing knows it."""
         seen: list[str] = []
         current = name.strip()
         while current in self.aliases and current not in seen:
             seen.append(current)
             current = str(self.aliases[current]).strip()
-        canonical = self.catalogue.canonical(current)
-        if canonical is None:
+        found = self.catalogue.lookup(current)
+        if found is None:
             via = f" (alias of {current!r})" if seen else ""
+            near = self.catalogue.suggestions(current, self.aliases)
+            hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
             raise UnknownModelError(
-                f"unknown model {name!r}{via}; known models: {', '.join(self.known_models())}"
+                f"unknown model {name!r}{via}; {hint}known models: {', '.join(self.known_models())}; a model "
+                "released since can be declared under `models:` in mkdocs.yml"
             )
-        return canonical
+        return found
 
     def get(self, name: str) -> Provider:
         if name == "placeholder":
             return self.placeholder
-        for provider in self.providers:
-            if provider.name == name:
-                return provider
-        if name in REAL_PROVIDERS:
-            # A provider left out of `order` can still be forced.
-            provider = provider_class(name)(
-                ProviderContext(credentials=self._credentials(), catalogue=self.catalogue))
-            self.providers.append(provider)
-            return provider
-        raise ConfigError(f"unknown provider {name!r}; choose one of {', '.join(PROVIDER_CHOICES)}")
+        if name not in self._made:
+            if name not in REAL_PROVIDERS:
+                raise ConfigError(f"unknown provider {name!r}; choose one of {', '.join(PROVIDER_CHOICES)}")
+            self._made[name] = self._make(name) if self._make else self._default_provider(name)
+        return self._made[name]
+
+    def _default_provider(self, name: str) -> Provider:
+        """A provider the registry was not given, with default options and the others' credentials."""
+        given = next(iter(self._made.values()), None)
+        credentials = given.credentials if given is not None else Credentials()
+        return provider_class(name)(ProviderContext(credentials=credentials, catalogue=self.catalogue))
 
     def check(self, model_name: str, forced: str | None = None) -> str:
-        """The canonical model, after every routing check that needs no credentials and no provider:
+        """The model to send, after every routing check that needs no credentials and no provider:
         the model is known, a forced provider serves it, some provider in `order` serves it.
 
         A banner that is already cached needs nothing more; `route` adds the credentials.
         """
-        model = self.resolve(model_name)
-        info = self.catalogue.get(model)
-        served_by = set(info.providers) if info is not None else set()
+        info = self.lookup(model_name).info
+        model = info.name
         if forced:
             if forced == "placeholder":
                 return model
             if forced not in REAL_PROVIDERS:
                 raise ConfigError(f"unknown provider {forced!r}; choose one of {', '.join(PROVIDER_CHOICES)}")
-            if forced not in served_by:
+            if forced not in info.providers:
                 served = ", ".join(self.catalogue.models_for(forced)) or "none"
                 raise ConfigError(f"provider {forced!r} does not serve model {model!r}; it serves: {served}")
-        elif not served_by.intersection(self.order):
+        elif not set(info.providers).intersection(self.order):
             raise UnknownModelError(
-                f"no configured provider serves {model!r} (providers.order is "
-                f"{self.order}); known models: {', '.join(self.known_models())}"
+                f"no configured provider serves {model!r} (it is served by {', '.join(info.providers)}; "
+                f"providers.order is {self.order}); known models: {', '.join(self.known_models())}"
             )
         return model
 
@@ -154,15 +160,13 @@ class Registry:
             if not provider.is_authenticated():
                 raise ConfigError(f"provider {forced!r} is forced but not authenticated: {provider.auth_hint()}")
             return Route(model, provider)
-        candidates = [p for p in self.providers if p.serves(model)]
-        for provider in candidates:
-            if provider.is_authenticated():
-                return Route(model, provider)
+        served_by = self.catalogue.get(model).providers  # type: ignore[union-attr] - check() knew it
+        candidates = [self.get(name) for name in self.order if name in served_by]
+        ready = [provider for provider in candidates if provider.is_authenticated()]
+        if ready:
+            return Route(model, ready[0], fallbacks=tuple(ready[1:]))
         return Route(model, self.placeholder, unauthenticated=tuple(candidates))
 
-    def _credentials(self) -> Credentials:
-        return self.providers[0].credentials if self.providers else Credentials()
-
     def close(self) -> None:
-        for provider in self._providers or []:
+        for provider in self._made.values():
             provider.close()

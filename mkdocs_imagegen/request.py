@@ -3,6 +3,11 @@
 The key hashes only what decides the image: prompt, canonical model, size, quality and
 variant. Provider, paths, concurrency and output format are deliberately left out, so
 moving a site between providers or machines never pays for the same banner twice.
+
+The model in the key is the name that is sent. When the catalogue changes what a name means
+(a retired preview name now sent as its successor, an entry renamed), the request also carries
+the model's former names: a banner cached under one of those keys is still this page's banner,
+so a catalogue update never pays for an image twice. New banners are stored under the current key.
 """
 
 from __future__ import annotations
@@ -60,18 +65,25 @@ class GenerationRequest:
     size: Size
     quality: str = "auto"
     variant: int = 0
+    former_models: tuple[str, ...] = field(default=(), compare=False)  # earlier names of `model`
     cache_key: str = field(init=False, repr=False, compare=False)  # every request is looked up: made at once
 
     def __post_init__(self) -> None:
-        key = hashlib.sha256(_CANONICAL_JSON.encode(self.canonical()).encode("utf-8")).hexdigest()
-        object.__setattr__(self, "cache_key", key)
+        object.__setattr__(self, "cache_key", self._key(self.model))
 
-    def canonical(self) -> dict[str, object]:
+    def _key(self, model: str) -> str:
+        return hashlib.sha256(_CANONICAL_JSON.encode(self.canonical(model)).encode("utf-8")).hexdigest()
+
+    def canonical(self, model: str | None = None) -> dict[str, object]:
         return {
             "v": CACHE_KEY_VERSION,
             "prompt": self.prompt,
-            "model": self.model,
+            "model": model or self.model,
             "size": str(self.size),
             "quality": self.quality,
             "variant": self.variant,
         }
+
+    def former_keys(self) -> list[str]:
+        """The keys this banner had under the model's former names (made only when the current key misses)."""
+        return [self._key(model) for model in self.former_models]

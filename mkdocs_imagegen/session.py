@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import CacheStore
+from .catalogue import Resolution, catalogue_with
 from .credentials import Credentials
 from .errors import ConfigError, ImagegenError
 from .frontmatter import BannerSpec
@@ -44,6 +45,7 @@ class Settings:
     retries: int = 4
     max_new: int | None = None
     aliases: dict[str, str] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)  # catalogue entries from mkdocs.yml
     providers: dict[str, Any] = field(default_factory=dict)
     serve_mode: str | None = None  # set while `mkdocs serve` runs: background | placeholders | cached
 
@@ -81,15 +83,15 @@ class BannerSession:
                  log: logging.Logger | None = None) -> None:
         self.settings = settings
         self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
-        self.registry = registry or Registry.from_options(
-            settings.providers, aliases=settings.aliases, credentials=credentials)
+        self.registry = registry or make_registry(settings, credentials)
         self.pipeline = pipeline or Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(),
                                              log=self.log)
         self.cache = self.pipeline.cache
         self.cache.rescan()  # a session is one build: what is cached now, not at the last rebuild
         self.banners: list[PageBanner] = []
         # Asked once per model in a build: aliases, the catalogue and credentials do not change meanwhile.
-        self._models: dict[tuple[str, str | None], str] = {}  # (name, forced provider) -> checked model
+        self._models: dict[tuple[str, str | None], Resolution] = {}  # (name, forced provider) -> checked model
+        self._renamed: dict[str, tuple[Resolution, list[str]]] = {}  # written name -> (meaning, pages)
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
 
@@ -103,24 +105,29 @@ class BannerSession:
         model is resolved: routing never changes the key.
         """
         name = spec.model or self.settings.model
-        model = self._models.get((name, spec.provider)) if checked else None
-        if model is None:
+        found = self._models.get((name, spec.provider)) if checked else None
+        if found is None:
             try:
-                model = self.registry.resolve(name)
+                found = self.registry.lookup(name)
             except ImagegenError as error:
                 raise PageError(f"{src}: front matter key '{_model_key(spec)}': {error}") from None
             if checked:
                 try:
-                    self.registry.check(model, spec.provider)
+                    self.registry.check(found.name, spec.provider)
                 except ImagegenError as error:
                     raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
-                self._models[(name, spec.provider)] = model
+                self._models[(name, spec.provider)] = found
+        if checked and (found.retired or not found.info.known):
+            pages = self._renamed.setdefault(found.written, (found, []))[1]
+            if src not in pages:
+                pages.append(src)
         return GenerationRequest(
             prompt=spec.prompt,
-            model=model,
+            model=found.name,
             size=spec.size or self.settings.size,
             quality=spec.quality or self.settings.quality,
             variant=spec.variant,
+            former_models=self.registry.catalogue.former_names(found.name),
         )
 
     def plan(self, spec: BannerSpec, src: str) -> PageBanner:
@@ -224,6 +231,7 @@ class BannerSession:
         return report
 
     def _report(self, jobs: list[Job], outcomes: dict[str, Outcome], elapsed: float) -> None:
+        self._tell_renamed()
         self._warn_unauthenticated()
         counts: Counter[str] = Counter()
         cost = 0.0
@@ -262,6 +270,19 @@ class BannerSession:
                 "estimated cost $%.2f; %.1fs", len(jobs), counts["generated"], counts["cached"],
                 counts["failed"], counts["placeholder"] + counts["skipped"], pending, cost, elapsed)
 
+    def _tell_renamed(self) -> None:
+        """One info line per retired or uncatalogued model name a page used: news, not a problem."""
+        for written, (found, pages) in self._renamed.items():
+            where = _pages(pages)
+            if found.retired is not None:
+                self.log.info("imagegen: model %r was retired on %s; %s sent as its successor %r",
+                              written, found.retired.shutdown, where, found.name)
+            else:
+                providers = ", ".join(found.info.providers)
+                self.log.info("imagegen: model %r is not in the catalogue; %s sent as written to %s "
+                              "(its %s family), price unknown; declare it under `models:` to set sizes and price",
+                              written, where, providers, found.info.family)
+
     def _warn_unauthenticated(self) -> None:
         """One warning per provider that could have served a used model, with its fix."""
         by_provider: dict[str, tuple[Provider, list[PageBanner]]] = {}
@@ -278,6 +299,17 @@ class BannerSession:
 
     def close(self) -> None:
         self.registry.close()
+
+
+def make_registry(settings: Settings, credentials: Credentials | None = None) -> Registry:
+    """The registry a build with these settings routes through: its providers, aliases and catalogue."""
+    return Registry.from_options(settings.providers, aliases=settings.aliases, credentials=credentials,
+                                 catalogue=catalogue_with(settings.models))
+
+
+def _pages(pages: list[str], shown: int = 3) -> str:
+    names = ", ".join(pages[:shown]) + (f" and {len(pages) - shown} more" if len(pages) > shown else "")
+    return f"{names} {'is' if len(pages) == 1 else 'are'}"
 
 
 def _model_key(spec: BannerSpec) -> str:

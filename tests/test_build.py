@@ -110,7 +110,7 @@ def test_unknown_banner_key_is_a_warning(site_root: Path) -> None:
 
 
 def test_unknown_model_lists_known_models(site_root: Path) -> None:
-    config = write_site(site_root, {"p.md": page("x", title="P", banner_model="dall-e-3")})
+    config = write_site(site_root, {"p.md": page("x", title="P", banner_model="stable-diffusion-9")})
     result = build(config)
     assert result.returncode != 0
     assert "p.md" in result.stderr and "banner_model" in result.stderr and "gpt-image-2" in result.stderr

@@ -192,7 +192,7 @@ def test_generate_without_credentials_fails_with_each_provider_fix(clean_env: di
 @pytest.mark.parametrize(("args", "message"), [
     ([], "Missing argument 'PROMPT'"),
     (["  "], "PROMPT: must not be empty"),
-    ([PROMPT, "-m", "dall-e-9"], "unknown model 'dall-e-9'; known models: "),
+    ([PROMPT, "-m", "stable-diffusion-9"], "unknown model 'stable-diffusion-9'; known models: "),
     ([PROMPT, "--size", "huge"], "expected a size like 1792x1024"),
     ([PROMPT, "--quality", "ultra"], "'ultra' is not one of"),
     ([PROMPT, "--provider", "midjourney"], "'midjourney' is not one of"),
@@ -418,7 +418,7 @@ def test_plan_shares_one_generation_and_honours_max_new(emulator: Emulator, tmp_
 @pytest.mark.parametrize(("front", "message"), [
     ("banner_prompt: x\nbanner_size: huge\n", "Error: bad.md: front matter key 'banner_size': expected a size"),
     ("banner_prompt: 42\n", "Error: bad.md: front matter key 'banner_prompt': expected text"),
-    ("banner_prompt: x\nbanner_model: dall-e-9\n", "Error: bad.md: front matter key 'banner_model': unknown model"),
+    ("banner_prompt: x\nbanner_model: stable-diffusion-9\n", "Error: bad.md: front matter key 'banner_model': unknown model"),
 ])
 def test_plan_front_matter_errors_exit_2_with_the_plugin_message(
         clean_env: dict[str, str], tmp_path: Path, front: str, message: str) -> None:
@@ -436,11 +436,11 @@ def test_plan_config_errors_exit_2(clean_env: dict[str, str], tmp_path: Path) ->
     assert result.exit_code == 2
     [line] = error_lines(result)
     assert line.startswith(f"Error: {config}: Config value 'plugins': ") and "'size'" in line
-    config.write_text(config.read_text().replace("size: huge", "model: dall-e-9"))
+    config.write_text(config.read_text().replace("size: huge", "model: stable-diffusion-9"))
     result = run("plan", "-f", str(config))
     assert result.exit_code == 2
     [line] = error_lines(result)
-    assert "index.md: front matter key 'model (plugin option)': unknown model 'dall-e-9'" in line
+    assert "index.md: front matter key 'model (plugin option)': unknown model 'stable-diffusion-9'" in line
 
 
 def test_plan_without_the_plugin_or_the_file_is_a_usage_error(clean_env: dict[str, str], tmp_path: Path) -> None:

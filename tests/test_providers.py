@@ -133,6 +133,9 @@ def assert_no_secret(error: BaseException, *secrets: str) -> None:
 # --- sizes -----------------------------------------------------------------------------------------
 
 
+GPT_IMAGE_2 = default_catalogue().get("gpt-image-2").sizes
+
+
 @pytest.mark.parametrize(("target", "expected"), [
     (Size(1792, 1024), Size(1792, 1024)),
     (Size(1024, 1024), Size(1024, 1024)),
@@ -141,12 +144,12 @@ def assert_no_secret(error: BaseException, *secrets: str) -> None:
     (Size(1200, 630), Size(1184, 624)),
 ])
 def test_custom_size_is_nearest_valid(target: Size, expected: Size) -> None:
-    assert common.custom_size(target) == expected
+    assert common.custom_size(GPT_IMAGE_2, target) == expected
 
 
 def test_custom_size_clamps_aspect_to_three_to_one() -> None:
-    size = common.custom_size(Size(6000, 100))
-    assert common.is_valid_custom_size(size.width, size.height)
+    size = common.custom_size(GPT_IMAGE_2, Size(6000, 100))
+    assert GPT_IMAGE_2.accepts(size.width, size.height)
     assert 2.9 <= size.aspect <= 3.0
 
 
@@ -154,8 +157,8 @@ def test_custom_size_clamps_aspect_to_three_to_one() -> None:
 @given(st.integers(16, 8192), st.integers(16, 8192))
 def test_custom_size_is_always_accepted(width: int, height: int) -> None:
     target = Size(width, height)
-    size = common.custom_size(target)
-    assert common.is_valid_custom_size(size.width, size.height)
+    size = common.custom_size(GPT_IMAGE_2, target)
+    assert GPT_IMAGE_2.accepts(size.width, size.height)
     clamped = min(max(target.aspect, 1 / 3), 3)
     assert abs(math.log(size.aspect / clamped)) < 0.05
 
@@ -583,7 +586,8 @@ def test_gemini_parse_body_rejects_truncated_json() -> None:
 
 @pytest.mark.parametrize(("model", "size", "expected"), [
     ("gemini-3.1-flash-image-preview", Size(1792, 1024), {"aspect_ratio": "16:9", "image_size": "2K"}),
-    ("gemini-3.1-flash-image", Size(600, 600), {"aspect_ratio": "1:1", "image_size": "512"}),
+    ("gemini-3.1-flash-image", Size(500, 500), {"aspect_ratio": "1:1", "image_size": "512"}),
+    ("gemini-3.1-flash-image", Size(600, 600), {"aspect_ratio": "1:1", "image_size": "1K"}),
     ("gemini-3-pro-image-preview", Size(1200, 630), {"aspect_ratio": "16:9", "image_size": "1K"}),
     ("gemini-2.5-flash-image", Size(1792, 1024), {"aspect_ratio": "16:9"}),
     ("gemini-2.5-flash-image", Size(1000, 1500), {"aspect_ratio": "2:3"}),

@@ -39,8 +39,9 @@ class TestRouting:
 
     def test_model_decides_the_provider(self, tmp_path: Path) -> None:
         routes = registry(tmp_path, AZURE | OPENAI | GEMINI)
-        assert routes.route("gemini-3.1-flash-image-preview").provider.name == "google"
-        assert routes.route("gemini-3.1-flash-image").model == "gemini-3.1-flash-image-preview"
+        assert routes.route("gemini-3.1-flash-image").provider.name == "google"
+        # The retired preview name is sent as its GA successor (shut down 2026-06-25).
+        assert routes.route("gemini-3.1-flash-image-preview").model == "gemini-3.1-flash-image"
 
     def test_stored_key_authenticates_and_environment_wins(self, tmp_path: Path) -> None:
         store = KeyStore(tmp_path / "keys.json")
@@ -61,10 +62,10 @@ class TestRouting:
 
     def test_unknown_model_lists_known_models(self, tmp_path: Path) -> None:
         with pytest.raises(UnknownModelError) as caught:
-            registry(tmp_path, {}).route("dall-e-3")
+            registry(tmp_path, {}).route("stable-diffusion-9")
         message = str(caught.value)
-        assert "dall-e-3" in message
-        for model in ("gpt-image-2", "gemini-3.1-flash-image-preview", "gpt-image-1-mini"):
+        assert "stable-diffusion-9" in message
+        for model in ("gpt-image-2", "gemini-3.1-flash-image", "gpt-image-1-mini"):
             assert model in message
 
     def test_alias(self, tmp_path: Path) -> None:
@@ -72,7 +73,7 @@ class TestRouting:
         route = routes.route("hero")
         assert (route.model, route.provider.name) == ("gpt-image-2", "openai")
         with pytest.raises(UnknownModelError, match="alias"):
-            registry(tmp_path, OPENAI, aliases={"hero": "gpt-image-9"}).route("hero")
+            registry(tmp_path, OPENAI, aliases={"hero": "stable-diffusion-9"}).route("hero")
 
     def test_nobody_authenticated_falls_back_to_placeholder_naming_candidates(self, tmp_path: Path) -> None:
         route = registry(tmp_path, {}).route("gpt-image-2")

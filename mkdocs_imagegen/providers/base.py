@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..catalogue import Catalogue, default_catalogue
 from ..credentials import Credentials
+from ..errors import ModelNotFoundError
 from ..request import GenerationRequest
+from . import SPECS, ProviderSpec
 
 
 @dataclass
@@ -22,6 +24,26 @@ class ProviderImage:
     mime_type: str | None = None
     requested: dict[str, Any] = field(default_factory=dict)  # what we asked the provider for (size, ratio...)
     details: dict[str, Any] = field(default_factory=dict)  # provider metadata worth keeping (usage, ids)
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """What `mkdocs-imagegen doctor` says of a provider: ready or not, and where from or how to fix it."""
+
+    name: str
+    label: str
+    ready: bool
+    detail: str  # where the credential comes from (never the credential), or the exact fix
+
+
+@dataclass(frozen=True)
+class LiveCheck:
+    """One cheap authenticated call's answer: does the provider take our credential, and which image
+    models (for Foundry: deployments) does it serve right now. Never generates, never costs anything."""
+
+    ok: bool
+    detail: str  # one line, never the credential
+    served: tuple[str, ...] = ()  # model names as the provider calls them
 
 
 @dataclass
@@ -48,6 +70,32 @@ class Provider(ABC):
     def credentials(self) -> Credentials:
         return self.context.credentials
 
+    @property
+    def spec(self) -> ProviderSpec:
+        return SPECS[self.name]
+
+    def _key(self) -> tuple[str, str] | None:
+        """(secret, where it came from): the provider table's key variables, then the key store."""
+        return self.credentials.secret(self.name, *self.spec.key_variables)
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The URL requests go to, when it is not the SDK's own default."""
+        return None
+
+    def status(self) -> ProviderStatus:
+        """Ready or not, from configuration alone: no network call."""
+        if not self.is_authenticated():
+            return ProviderStatus(self.name, self.label, False, self.auth_hint())
+        return ProviderStatus(self.name, self.label, True, "; ".join(self._status_parts()))
+
+    def _status_parts(self) -> list[str]:
+        key = self._key()
+        parts = [(f"key from {key[1]}" if key[1] in self.spec.key_variables else key[1]) if key else "no key"]
+        if self.endpoint_url:
+            parts.append(f"endpoint {safe_url(self.endpoint_url)}")
+        return parts
+
     def serves(self, model: str) -> bool:
         info = self.context.catalogue.get(model)
         return info is not None and self.name in info.providers
@@ -67,6 +115,33 @@ class Provider(ABC):
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
         """Make one image. Raise an `errors.ImagegenError` subclass on failure."""
 
+    def model_not_found(self, model: str, detail: str) -> ModelNotFoundError:
+        """The error for "this provider has no such model", with what to use instead."""
+        info = self.context.catalogue.get(model)
+        if info is not None and info.successor:
+            instead = f"its announced successor is {info.successor!r}"
+        else:
+            served = [name for name in self.models() if name != model]
+            instead = f"the catalogue's {self.label} models are: {', '.join(served) or 'none'}"
+        return ModelNotFoundError(
+            f"{self.label} has no model {model!r} ({detail}); {instead}; "
+            "`mkdocs-imagegen models --live` lists what it serves now", provider=self.name, model=model)
+
+    def live(self, *, timeout: float = 20.0) -> LiveCheck:
+        """Ask the provider which image models it serves now (one listing call); say what is wrong if it fails."""
+        return LiveCheck(False, f"{self.label} cannot be asked which models it serves")
+
+    def image_models(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The names among `names` that one of this provider's model families claims (image models)."""
+        catalogue = self.context.catalogue
+        kept = []
+        for name in names:
+            known = catalogue.get(name)
+            family = known.family if known is not None else getattr(catalogue.family_of(name), "name", None)
+            if family in self.spec.families:
+                kept.append(name)
+        return tuple(sorted(set(kept)))
+
     def prepare(self, model: str) -> None:  # noqa: B027 - optional hook
         """Get ready to send: import the client library and make the client, so the first request
         does not wait for them. Called once, before the first request; must not make network calls.
@@ -74,3 +149,13 @@ class Provider(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook; most providers hold nothing
         """Release clients and connections."""
+
+
+def safe_url(url: str) -> str:
+    """An endpoint fit to print: no user:password, no query string (which may hold a key)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -1,4 +1,10 @@
-"""Azure AI Foundry / Azure OpenAI: the deployment-path `images/generations` API (httpx).
+"""Azure AI Foundry / Azure OpenAI image generation (httpx).
+
+Three routes, chosen by model and `api_version` (Microsoft's image how-to shows only the v1 route,
+so that is the default): v1 `{endpoint}/openai/v1/images/generations` with the deployment as
+`model`; the dated `{endpoint}/openai/deployments/{deployment}/images/generations?api-version=`;
+and, for the MAI models, `{resource}.services.ai.azure.com/mai/v1/images/generations` with
+`width` and `height`.
 
 Auth is an `api-key` header when AZURE_OPENAI_API_KEY (or a stored key) is set, else an
 Entra ID bearer token from `DefaultAzureCredential`, asked for lazily on the first
@@ -20,13 +26,17 @@ if TYPE_CHECKING:
 
 from ..errors import AuthenticationError, BadRequestError, ImagegenError
 from ..request import GenerationRequest
+from . import SPECS
 from . import openai_common as common
-from .base import Provider, ProviderContext, ProviderImage
+from .base import LiveCheck, Provider, ProviderContext, ProviderImage, ProviderStatus, safe_url
 
-KEY_VARIABLE = "AZURE_OPENAI_API_KEY"
+KEY_VARIABLE = SPECS["foundry"].key_variables[0]
 ENDPOINT_VARIABLE = "AZURE_OPENAI_ENDPOINT"
 API_VERSION_VARIABLE = "AZURE_OPENAI_API_VERSION"
-DEFAULT_API_VERSION = "2025-04-01-preview"
+DEFAULT_API_VERSION = "v1"
+V1_VERSIONS = ("v1", "preview")  # the v1 route; "preview" adds ?api-version=preview for preview features
+# The MAI image models live on the resource's AI Services host, the OpenAI models on either host.
+AI_SERVICES_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
 TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 TOKEN_REFRESH_MARGIN = 300.0  # seconds before expires_on when a cached token is renewed
 RESPONSE_HEADERS = ("x-request-id", "apim-request-id", "x-ms-region")
@@ -115,6 +125,18 @@ def normalise_endpoint(endpoint: str) -> str:
     return endpoint
 
 
+def mai_endpoint(endpoint: str) -> str:
+    """The resource's AI Services endpoint, where the MAI models are served."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    for suffix in AI_SERVICES_HOSTS:
+        if host.endswith(suffix):
+            return urlunsplit((parts.scheme, host[: -len(suffix)] + ".services.ai.azure.com", "", "", ""))
+    return endpoint
+
+
 class FoundryProvider(Provider):
     name = "foundry"
     label = "Azure AI Foundry"
@@ -143,12 +165,27 @@ class FoundryProvider(Provider):
             return str(deployments[model])
         return model
 
-    def _key(self) -> tuple[str, str] | None:
-        return self.credentials.secret(self.name, KEY_VARIABLE)
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.endpoint
 
     def is_authenticated(self) -> bool:
         # With an endpoint but no key, Entra ID is assumed; the token is only asked for on first use.
         return self.endpoint is not None
+
+    def status(self) -> ProviderStatus:
+        key = self._key()
+        if self.endpoint is None and key is not None:
+            return ProviderStatus(self.name, self.label, False,
+                                  f"set {ENDPOINT_VARIABLE} (or providers.foundry.endpoint in mkdocs.yml); "
+                                  f"{key[1]} is set but a key needs the resource's endpoint")
+        return super().status()
+
+    def _status_parts(self) -> list[str]:
+        parts = super()._status_parts()
+        if self._key() is None:
+            parts[0] = "Entra ID (DefaultAzureCredential: az login or a managed identity; checked on first request)"
+        return parts
 
     def auth_hint(self) -> str:
         return (f"set {ENDPOINT_VARIABLE} and {KEY_VARIABLE}, or `az login` (Entra ID), "
@@ -167,21 +204,74 @@ class FoundryProvider(Provider):
         deployment = self.deployment(request.model)
         auth = self._auth(request.model)
         size = common.wire_size(self.context.catalogue.get(request.model), request.size)
-        response = common.post_json(
-            self._http.get(), self._url(endpoint, deployment), headers=auth.headers,
-            body=common.request_body(request, size), timeout=timeout, provider=self.name, model=request.model)
+        route, url, body = self._call(endpoint, request, deployment, size)
+        response = common.post_json(self._http.get(), url, headers=auth.headers, body=body, timeout=timeout,
+                                    provider=self.name, model=request.model)
         if response.status_code != 200:
             raise self._error(response, request.model, deployment, auth)
         image = common.decode_response(response, provider=self.name, model=request.model)
-        requested = {"size": size, "quality": request.quality, "output_format": common.OUTPUT_FORMAT,
-                     "deployment": deployment, "api_version": self.api_version}
+        requested = {"size": size, "deployment": deployment, "route": route}
+        if route != "mai":
+            requested.update(quality=request.quality, output_format=common.OUTPUT_FORMAT, api_version=self.api_version)
         details = {**image.details, **common.header_details(response, RESPONSE_HEADERS), "auth": auth.kind}
         return ProviderImage(data=image.data, provider=self.name, model=request.model,
                              mime_type=image.mime_type, requested=requested, details=details)
 
-    def _url(self, endpoint: str, deployment: str) -> str:
-        return (f"{endpoint}/openai/deployments/{quote(deployment, safe='')}/images/generations"
-                f"?api-version={quote(self.api_version, safe='')}")
+    def _call(self, endpoint: str, request: GenerationRequest, deployment: str,
+              size: str) -> tuple[str, str, dict[str, Any]]:
+        """(route, URL, JSON body) for the model and the configured api_version."""
+        info = self.context.catalogue.get(request.model)
+        if info is not None and info.api == "mai":
+            width, _, height = size.partition("x")
+            return "mai", f"{mai_endpoint(endpoint)}/mai/v1/images/generations", {
+                "model": deployment, "prompt": request.prompt, "width": int(width), "height": int(height)}
+        if self.api_version in V1_VERSIONS:
+            query = "" if self.api_version == "v1" else f"?api-version={quote(self.api_version, safe='')}"
+            return ("v1", f"{endpoint}/openai/v1/images/generations{query}",
+                    common.request_body(request, size, model=deployment))
+        return ("deployments", f"{endpoint}/openai/deployments/{quote(deployment, safe='')}/images/generations"
+                f"?api-version={quote(self.api_version, safe='')}", common.request_body(request, size))
+
+    def live(self, *, timeout: float = 20.0) -> LiveCheck:
+        """v1: `GET /openai/v1/models` lists the resource's deployments. A dated api_version is checked with
+        `GET /openai/models?api-version=`, which says whether the endpoint takes that version."""
+        endpoint = self.endpoint
+        if endpoint is None:
+            return LiveCheck(False, f"not set up: {self.status().detail}")
+        try:
+            auth = self._auth("")
+        except ImagegenError as error:
+            return LiveCheck(False, error.message)
+        v1 = self.api_version in V1_VERSIONS
+        url = f"{endpoint}/openai/v1/models" if v1 else (
+            f"{endpoint}/openai/models?api-version={quote(self.api_version, safe='')}")
+        try:
+            response = common.send(self._http.get(), "GET", url, headers=auth.headers, body=None, timeout=timeout,
+                                   provider=self.name, model=None)
+        except ImagegenError as error:
+            return LiveCheck(False, f"{error.message}: check {ENDPOINT_VARIABLE} or providers.foundry.endpoint")
+        if response.status_code == 401:
+            return LiveCheck(False, self._auth_error(common.parse_error(response), "", auth).message)
+        if response.status_code != 200:
+            return LiveCheck(False, (
+                f"GET {safe_url(url)} answered {response.status_code} "
+                f"({common.describe(common.parse_error(response), auth.secret)}): check {ENDPOINT_VARIABLE} "
+                f"(or providers.foundry.endpoint) and providers.foundry.api_version ({self.api_version})"))
+        ids = common.listed_ids(response)
+        where = f"{auth.source.removeprefix('the ')} accepted at {safe_url(endpoint)}, api_version {self.api_version}"
+        if not v1:  # the dated route lists base models, not deployments
+            return LiveCheck(True, f"{where}; deployments are listed only with api_version v1")
+        return LiveCheck(True, where, self._served_models(ids))
+
+    def _served_models(self, deployments: list[str]) -> tuple[str, ...]:
+        """Deployment names as model names, through the `deployments` map."""
+        by_deployment = {str(name): str(model) for model, name in (self.options.get("deployments") or {}).items()}
+        return self.image_models(by_deployment.get(name, name) for name in deployments)
+
+    def missing_deployments(self, served: tuple[str, ...]) -> list[str]:
+        """Deployments named in `providers.foundry.deployments` that the resource does not have."""
+        deployments = self.options.get("deployments") or {}
+        return [f"{model} -> {name}" for model, name in deployments.items() if model not in served]
 
     def _auth(self, model: str) -> Auth:
         key = self._key()
@@ -217,16 +307,14 @@ class FoundryProvider(Provider):
                                    provider=self.name, model=model)
 
     def _not_found(self, error: common.ApiError, model: str, deployment: str,
-                   secret: str | None) -> BadRequestError:
+                   secret: str | None) -> ImagegenError:
         if "deploymentnotfound" in error.codes:
-            return BadRequestError(
-                f"deployment {deployment!r} not found at {self.endpoint}: if your deployment of {model} has "
-                f"another name, set `providers.foundry.deployments: {{{model}: <your deployment name>}}` "
-                "in mkdocs.yml", provider=self.name, model=model)
+            return self.model_not_found(model, (
+                f"no deployment {deployment!r} at {self.endpoint}; if your deployment of {model} has another "
+                f"name, set `providers.foundry.deployments: {{{model}: <your deployment name>}}` in mkdocs.yml"))
         return BadRequestError(
-            f"404 for /openai/deployments/{deployment}/images/generations with api-version "
-            f"{self.api_version}: check {ENDPOINT_VARIABLE} (or providers.foundry.endpoint) and "
-            f"providers.foundry.api_version ({common.describe(error, secret)})",
+            f"404 with api_version {self.api_version}: check {ENDPOINT_VARIABLE} (or providers.foundry.endpoint) "
+            f"and providers.foundry.api_version ({common.describe(error, secret)})",
             provider=self.name, model=model)
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..catalogue import nearest_gemini_ratio
+from ..catalogue import SizeRule
 from ..errors import (
     AuthenticationError,
     BadRequestError,
@@ -27,14 +27,13 @@ from ..errors import (
     TransientError,
 )
 from ..request import GenerationRequest
-from .base import Provider, ProviderContext, ProviderImage
+from .base import LiveCheck, Provider, ProviderContext, ProviderImage, safe_url
 from .openai_common import check_complete, scrub
 from .openai_common import retry_after as retry_after_headers
 
 if TYPE_CHECKING:
     from google.genai import Client
 
-KEY_VARIABLES = ("GOOGLE_API_KEY", "GEMINI_API_KEY")  # GOOGLE_API_KEY wins, as in the SDK
 BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
 VERTEX_VARIABLE = "GOOGLE_GENAI_USE_VERTEXAI"
 PROJECT_VARIABLE = "GOOGLE_CLOUD_PROJECT"
@@ -44,6 +43,9 @@ VERTEX_SOURCE = "the Vertex AI Application Default Credentials"
 VERTEX_FIX = ("run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS), "
               "or unset GOOGLE_GENAI_USE_VERTEXAI to use GEMINI_API_KEY")
 MAX_QUOTED_TEXT = 200
+# What a model with no tiers rule in the catalogue is asked for (every Gemini image model takes these).
+GEMINI_SIZES = SizeRule(kind="tiers", aspect_ratios=("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9",
+                                                     "21:9"), image_sizes=("1K",))
 # A finish reason that is not a refusal: an empty answer with one of these is a glitch, not a "no".
 NOT_REFUSALS = {"STOP", "MAX_TOKENS", "FINISH_REASON_UNSPECIFIED", "MALFORMED_RESPONSE",
                 "MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS",
@@ -251,9 +253,6 @@ class GoogleProvider(Provider):
 
     # --- configuration -----------------------------------------------------------------------------
 
-    def _key(self) -> tuple[str, str] | None:
-        return self.credentials.secret(self.name, *KEY_VARIABLES)
-
     def vertex(self) -> tuple[str, str] | None:
         """(project, location) when Vertex AI mode is configured."""
         project = self.credentials.env(PROJECT_VARIABLE)
@@ -264,6 +263,16 @@ class GoogleProvider(Provider):
     @property
     def base_url(self) -> str | None:
         return self.options.get("base_url") or self.credentials.env(BASE_URL_VARIABLE)
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.base_url
+
+    def _status_parts(self) -> list[str]:
+        vertex = self.vertex()
+        if vertex is None:
+            return super()._status_parts()
+        return [f"Vertex AI, project {vertex[0]} in {vertex[1]} (application default credentials)"]
 
     def is_authenticated(self) -> bool:
         return self.vertex() is not None or self._key() is not None
@@ -318,10 +327,11 @@ class GoogleProvider(Provider):
 
     def requested(self, request: GenerationRequest) -> dict[str, Any]:
         """What we ask Gemini for: the nearest supported ratio and, for multi-tier models, a tier."""
-        requested: dict[str, Any] = {"aspect_ratio": nearest_gemini_ratio(request.size)}
         info = self.context.catalogue.get(request.model)
-        if info is not None and len(info.image_sizes) > 1:
-            requested["image_size"] = info.gemini_tier(request.size)
+        rule = info.sizes if info is not None and info.sizes.kind == "tiers" else GEMINI_SIZES
+        requested: dict[str, Any] = {"aspect_ratio": rule.nearest_ratio(request.size)}
+        if len(rule.image_sizes) > 1:
+            requested["image_size"] = rule.tier(request.size)
         return requested
 
     def prepare(self, model: str) -> None:
@@ -351,6 +361,29 @@ class GoogleProvider(Provider):
         image = extract_image(payload, provider=self.name, model=request.model)
         return ProviderImage(data=image.data, provider=self.name, model=request.model,
                              mime_type=image.mime_type, requested=requested, details=image.details)
+
+    def live(self, *, timeout: float = 20.0) -> LiveCheck:
+        """The Gemini models list through the SDK (`GET {base}/v1beta/models`), every page of it."""
+        if not self.is_authenticated():
+            return LiveCheck(False, f"not set up: {self.auth_hint()}")
+        from google.genai import errors as genai_errors
+        from google.genai import types
+
+        milliseconds = math.ceil(timeout * 1000)
+        config = types.ListModelsConfig(page_size=1000, http_options=types.HttpOptions(timeout=milliseconds))
+        try:
+            names = [str(model.name or "").removeprefix("models/")
+                     for model in self._get_client("").models.list(config=config)]
+        except Exception as exc:
+            if isinstance(exc, genai_errors.APIError) and exc.code == 404:
+                return LiveCheck(False, f"listing models answered 404 at {self.base_url or 'the default endpoint'}: "
+                                        f"check {BASE_URL_VARIABLE} or providers.google.base_url")
+            error = self._error(exc, "", timeout)
+            suffix = f": check {BASE_URL_VARIABLE} or providers.google.base_url" if error.retryable else ""
+            return LiveCheck(False, f"{error.message}{suffix}")
+        at = f" at {safe_url(self.base_url)}" if self.base_url else ""
+        where = f"{self._source().removeprefix('the ')} accepted{at}"
+        return LiveCheck(True, where, self.image_models(names))
 
     def _error(self, exc: Exception, model: str, timeout: float) -> ImagegenError:
         from google.genai import errors as genai_errors
@@ -388,7 +421,7 @@ class GoogleProvider(Provider):
             return RateLimitedError(f"rate limited ({where}: {message})", provider=self.name, model=model,
                                     retry_after=retry_delay(exc))
         if code == 404:
-            return BadRequestError(f"model not found ({where}: {message})", provider=self.name, model=model)
+            return self.model_not_found(model, f"{where}")
         if code >= 500 or code in (408,):
             return TransientError(f"server error ({where}: {message})", provider=self.name, model=model)
         return BadRequestError(f"rejected the request ({where}: {message})", provider=self.name, model=model)

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import httpx
 
-from ..errors import AuthenticationError, BadRequestError, ImagegenError
+from ..errors import AuthenticationError, ImagegenError, UnverifiedOrganizationError
 from ..request import GenerationRequest
 from . import openai_common as common
-from .base import Provider, ProviderContext, ProviderImage
+from .base import LiveCheck, Provider, ProviderContext, ProviderImage, safe_url
 
-KEY_VARIABLE = "OPENAI_API_KEY"
 BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RESPONSE_HEADERS = ("x-request-id", "openai-processing-ms")
+VERIFY_URL = "https://platform.openai.com/settings/organization/general"
 
 
 class OpenAIProvider(Provider):
@@ -29,19 +29,20 @@ class OpenAIProvider(Provider):
 
     # --- configuration -----------------------------------------------------------------------------
 
-    def _key(self) -> tuple[str, str] | None:
-        return self.credentials.secret(self.name, KEY_VARIABLE)
-
     @property
     def base_url(self) -> str:
         base = self.options.get("base_url") or self.credentials.env(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
         return str(base).rstrip("/")
 
+    @property
+    def endpoint_url(self) -> str:
+        return self.base_url
+
     def is_authenticated(self) -> bool:
         return self._key() is not None
 
     def auth_hint(self) -> str:
-        return f"set {KEY_VARIABLE}, or run `mkdocs-imagegen keys set openai`"
+        return f"set {self.spec.key_variables[0]}, or run `mkdocs-imagegen keys set openai`"
 
     # --- generation --------------------------------------------------------------------------------
 
@@ -69,6 +70,26 @@ class OpenAIProvider(Provider):
             requested={"size": size, "quality": request.quality, "output_format": common.OUTPUT_FORMAT},
             details=details)
 
+    def live(self, *, timeout: float = 20.0) -> LiveCheck:
+        key = self._key()
+        if key is None:
+            return LiveCheck(False, f"not set up: {self.auth_hint()}")
+        secret, source = key
+        url = f"{self.base_url}/models"
+        try:
+            response = common.send(self._http.get(), "GET", url, headers={"authorization": f"Bearer {secret}"},
+                                   body=None, timeout=timeout, provider=self.name, model=None)
+        except ImagegenError as error:
+            return LiveCheck(False, f"{error.message}: check {BASE_URL_VARIABLE} or providers.openai.base_url")
+        if response.status_code in (401, 403):
+            return LiveCheck(False, self._error(response, "", secret, source).message)
+        if response.status_code != 200:
+            return LiveCheck(False, f"GET {safe_url(url)} answered {response.status_code} "
+                                    f"({common.describe(common.parse_error(response), secret)}): check "
+                                    f"{BASE_URL_VARIABLE} or providers.openai.base_url")
+        served = self.image_models(common.listed_ids(response))
+        return LiveCheck(True, f"key from {source} accepted at {safe_url(self.base_url)}", served)
+
     def _error(self, response: httpx.Response, model: str, secret: str, source: str) -> ImagegenError:
         error = common.parse_error(response)
         if error.status == 401 or "invalid_api_key" in error.codes:
@@ -81,9 +102,11 @@ class OpenAIProvider(Provider):
         if mapped is not None:
             return mapped
         if error.status == 404 or "model_not_found" in error.codes:
-            return BadRequestError(
-                f"model {model!r} is not available to this key at {self.base_url} "
-                f"({common.describe(error, secret)})", provider=self.name, model=model)
+            return self.model_not_found(model, f"{error.code or error.status} at {safe_url(self.base_url)}")
+        if error.status == 403 and "must be verified" in error.message:
+            return UnverifiedOrganizationError(
+                f"OpenAI serves {model} only to verified organizations: verify yours at {VERIFY_URL} "
+                "(Verify Organization; access can take 15 minutes to arrive)", provider=self.name, model=model)
         return common.bad_request(error, provider=self.name, model=model, secret=secret)
 
     def close(self) -> None:

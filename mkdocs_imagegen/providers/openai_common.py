@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # httpx is imported with the first request: a warm build never makes one
     import httpx
 
-from ..catalogue import ModelInfo
+from ..catalogue import ModelInfo, SizeRule
 from ..errors import (
     BadRequestError,
     ContentRefusedError,
@@ -30,12 +30,6 @@ from ..errors import (
 )
 from ..request import GenerationRequest, Size
 
-# gpt-image-2 custom sizes (PROVIDERS.md "Sizes").
-EDGE_MULTIPLE = 16
-MAX_EDGE = 3840
-MAX_RATIO = 3.0
-MIN_PIXELS = 655_360
-MAX_PIXELS = 8_294_400
 # A wrong aspect ratio costs cropped content; a wrong area only costs a resize.
 ASPECT_WEIGHT = 4.0
 
@@ -48,10 +42,11 @@ REDACTED = "[redacted]"
 
 
 def wire_size(info: ModelInfo | None, target: Size) -> str:
-    """The `size` string to send: the accepted size nearest the target."""
-    if info is not None and isinstance(info.sizes, tuple) and info.sizes:
-        return str(nearest_fixed_size(info.sizes, target))
-    return str(custom_size(target))
+    """The `size` string to send: the accepted size nearest the target (the catalogue's size rule)."""
+    rule = info.sizes if info is not None else SizeRule()
+    if rule.kind == "fixed":
+        return str(nearest_fixed_size(rule.fixed, target))
+    return str(custom_size(rule, target))
 
 
 def nearest_fixed_size(sizes: Iterable[Size], target: Size) -> Size:
@@ -60,32 +55,22 @@ def nearest_fixed_size(sizes: Iterable[Size], target: Size) -> Size:
     return min(sizes, key=lambda size: (abs(math.log(size.aspect) - goal), -size.pixels))
 
 
-def is_valid_custom_size(width: int, height: int) -> bool:
-    return (
-        width % EDGE_MULTIPLE == 0
-        and height % EDGE_MULTIPLE == 0
-        and min(width, height) > 0
-        and max(width, height) <= MAX_EDGE
-        and max(width, height) / min(width, height) <= MAX_RATIO
-        and MIN_PIXELS <= width * height <= MAX_PIXELS
-    )
-
-
-def custom_size(target: Size) -> Size:
-    """A gpt-image-2 size: the target's aspect (clamped to 3:1) and area, within every limit."""
-    aspect = min(max(target.aspect, 1 / MAX_RATIO), MAX_RATIO)
-    area = min(max(target.pixels, MIN_PIXELS), MAX_PIXELS)
+def custom_size(rule: SizeRule, target: Size) -> Size:
+    """A custom size: the target's aspect (clamped to the rule's ratio) and area, within every limit."""
+    aspect = min(max(target.aspect, 1 / rule.max_ratio), rule.max_ratio)
+    area = min(max(target.pixels, rule.min_pixels), rule.max_pixels)
+    step = rule.edge_multiple
     best: tuple[float, Size] | None = None
-    for width in range(EDGE_MULTIPLE, MAX_EDGE + 1, EDGE_MULTIPLE):
-        ideal_height = width / aspect / EDGE_MULTIPLE
-        for height in {math.floor(ideal_height) * EDGE_MULTIPLE, math.ceil(ideal_height) * EDGE_MULTIPLE}:
-            if not is_valid_custom_size(width, height):
+    for width in range(step, rule.max_edge + 1, step):
+        ideal_height = width / aspect / step
+        for height in {math.floor(ideal_height) * step, math.ceil(ideal_height) * step}:
+            if not rule.accepts(width, height):
                 continue
-            score = (ASPECT_WEIGHT * abs(math.log(width / height / aspect))
-                     + abs(math.log(width * height / area)))
+            score = ASPECT_WEIGHT * abs(math.log(width / height / aspect)) + abs(math.log(width * height / area))
             if best is None or score < best[0]:
                 best = (score, Size(width, height))
-    assert best is not None  # 1024x1024 is always valid, so the search never comes back empty
+    if best is None:  # a rule no size satisfies (a bad `models:` entry): let the provider say what it takes
+        return target
     return best[1]
 
 
@@ -343,10 +328,27 @@ class HttpClientHolder:
 def post_json(client: httpx.Client, url: str, *, headers: Mapping[str, str], body: Mapping[str, Any],
               timeout: float, provider: str, model: str) -> httpx.Response:
     """One POST; timeouts and connection failures become `TransientError`."""
+    return send(client, "POST", url, headers=headers, body=body, timeout=timeout, provider=provider, model=model)
+
+
+def listed_ids(response: httpx.Response) -> list[str]:
+    """The `id`s of a `{"object": "list", "data": [{"id": ...}]}` answer (models, or Azure deployments)."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return []
+    data = payload.get("data") if isinstance(payload, Mapping) else None
+    return [str(item["id"]) for item in data or () if isinstance(item, Mapping) and isinstance(item.get("id"), str)]
+
+
+def send(client: httpx.Client, method: str, url: str, *, headers: Mapping[str, str],
+         body: Mapping[str, Any] | None, timeout: float, provider: str, model: str | None) -> httpx.Response:
+    """One request; timeouts and connection failures become `TransientError`."""
     import httpx
 
     try:
-        return client.post(url, headers=dict(headers), json=dict(body), timeout=httpx.Timeout(timeout))
+        return client.request(method, url, headers=dict(headers), json=dict(body) if body is not None else None,
+                              timeout=httpx.Timeout(timeout))
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise BadRequestError(f"cannot send a request to {url.split('?')[0]!r} ({type(exc).__name__}): "
                               "check the configured base URL / endpoint", provider=provider, model=model) from None
