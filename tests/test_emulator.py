@@ -29,7 +29,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from PIL import Image, UnidentifiedImageError
 
-from mkdocs_imagegen.emulator import Emulator, Fault
+from mkdocs_imagegen.emulator import APIS, PROVIDERS, Emulator, Fault, ProtocolApi
 
 FLASH = "gemini-3.1-flash-image-preview"
 SCOPE = "https://cognitiveservices.azure.com/.default"
@@ -719,6 +719,50 @@ def test_env_points_every_provider_at_the_emulator(emu):
     }
     assert emu.url.startswith("http://127.0.0.1:") and emu.port > 0
     assert emu.managed_identity_env()["IDENTITY_ENDPOINT"] == f"{emu.url}/msi/token"
+
+
+def test_every_protocol_implements_the_interface(emu):
+    apis = [api(emu) for api in APIS]
+    assert all(isinstance(api, ProtocolApi) for api in apis)
+    assert tuple(api.provider for api in apis) == PROVIDERS == tuple(emu.keys)
+    env = {name: value for api in apis for name, value in api.env(emu.url, emu.keys[api.provider]).items()}
+    assert env == emu.env()
+    for api in apis:
+        assert api.routes and all(route.handler is None or callable(getattr(api, route.handler))
+                                  for route in api.routes)
+
+
+def test_shared_models_path_goes_by_credentials(emu, http):
+    """GET /v1/models is Gemini's with a Gemini key, OpenAI's otherwise; /v1beta is Gemini's only."""
+    cases = [
+        (f"{emu.url}/v1/models?key={emu.keys['google']}", {}, 200, "google"),
+        (f"{emu.url}/v1/models", {"x-goog-api-key": emu.keys["google"]}, 200, "google"),
+        (f"{emu.url}/v1/models", {"authorization": f"Bearer {emu.keys['openai']}"}, 200, "openai"),
+        (f"{emu.url}/v1/models", {}, 401, "openai"),
+        (f"{emu.url}/v1beta/models", {"authorization": f"Bearer {emu.keys['openai']}"}, 403, "google"),
+    ]
+    for url, headers, status, provider in cases:
+        assert http.get(url, headers=headers).status_code == status, url
+        assert (emu.requests[-1].provider, emu.requests[-1].kind) == (provider, "models")
+    response = http.get(f"{emu.url}/nowhere")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "404", "message": "Resource not found"}}
+    assert (emu.requests[-1].provider, emu.requests[-1].kind) == (None, "unknown")
+
+
+def test_token_valid_and_wait_until_stopped(http):
+    emu = Emulator().start()
+    try:
+        env = emu.managed_identity_env()
+        response = http.get(env["IDENTITY_ENDPOINT"], headers={"x-identity-header": env["IDENTITY_HEADER"]},
+                            params={"api-version": "2019-08-01", "resource": "https://cognitiveservices.azure.com"})
+        token = response.json()["access_token"]
+        assert emu.token_valid(token) and not emu.token_valid("emu-token-999")
+        assert emu.requests[-1].provider == "msi" and emu.requests[-1].kind == "token"
+        assert not emu.wait_until_stopped(timeout=0.01)
+    finally:
+        threading.Timer(0.05, emu.stop).start()
+    assert emu.wait_until_stopped(timeout=5)
 
 
 def test_run_prints_exports_and_stops_on_sigterm():

@@ -1,0 +1,44 @@
+"""A loopback fake of the three image APIs mkdocs-imagegen talks to.
+
+The emulator speaks the real wire protocols of Google Gemini (``generateContent``), OpenAI
+(``/v1/images/generations``) and Azure OpenAI / AI Foundry (deployment and v1 paths, api-key or
+Entra ID bearer tokens from an App Service style managed-identity endpoint), so the real SDKs and
+HTTP clients can be tested end to end without a network.  Faults reproduce the byte-level shapes
+the real services produce when things go wrong (rate limits, overload, refusals, broken images,
+dropped connections).
+
+Only the standard library and Pillow are used here.  The server binds to 127.0.0.1 only.
+
+Modules: server (HTTP, `Emulator`, `run`), wire (shared request/response types, `ProtocolApi`),
+gemini, openai, azure (one per protocol), apis (the list of them), identity (managed-identity
+tokens), faults (`Fault`), images (rendering).
+"""
+
+from .apis import APIS, DEFAULT_KEYS, PROVIDERS
+from .azure import AzureApi
+from .faults import FAULT_KINDS, Fault
+from .gemini import GeminiApi
+from .images import NOT_IMAGE, bomb_png, prompt_colour, render_image
+from .openai import OpenAIApi
+from .server import HOST, Emulator, run
+from .wire import ProtocolApi, RecordedRequest
+
+__all__ = [
+    "APIS",
+    "DEFAULT_KEYS",
+    "FAULT_KINDS",
+    "HOST",
+    "NOT_IMAGE",
+    "PROVIDERS",
+    "AzureApi",
+    "Emulator",
+    "Fault",
+    "GeminiApi",
+    "OpenAIApi",
+    "ProtocolApi",
+    "RecordedRequest",
+    "bomb_png",
+    "prompt_colour",
+    "render_image",
+    "run",
+]

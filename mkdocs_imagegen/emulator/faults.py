@@ -1,0 +1,61 @@
+"""Scripted failures: the fault kinds, which providers each exists for, and `Fault` itself.
+
+How a kind looks on the wire is each protocol's business (its ``error`` and ``success`` methods);
+the server only tells the kinds answered at once with an error (`ERROR_KINDS`) from the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .apis import PROVIDERS
+
+# Kinds answered at once with an error (or, for "reset", a dropped connection).
+ERROR_KINDS = frozenset(
+    {"rate_limit", "quota_zero", "server_error", "overloaded", "reset",
+     "moderation_blocked", "content_policy_violation"}
+)
+_GEMINI_ONLY = frozenset({"quota_zero", "thought_images", "block_reason", "image_safety", "text_only"})
+FAULT_KINDS = ERROR_KINDS | _GEMINI_ONLY | {"slow", "truncated_b64", "not_image", "bomb"}
+# Kinds that exist for some providers only; every other kind exists for all of them.
+KIND_PROVIDERS: dict[str, frozenset[str]] = {
+    **{kind: frozenset({"google"}) for kind in _GEMINI_ONLY},
+    "moderation_blocked": frozenset({"openai"}),
+    "content_policy_violation": frozenset({"foundry"}),
+}
+
+
+@dataclass
+class Fault:
+    """A scripted failure for matching image-generation requests.
+
+    provider: "google" | "openai" | "foundry" | None (any provider the kind exists for).
+    times: how many matching requests it applies to; -1 means forever.
+    match: substring the prompt must contain (None: any prompt).
+    retry_after: seconds advertised by rate-limit kinds.  delay: seconds added by "slow".
+    """
+
+    provider: str | None = None
+    kind: str = "rate_limit"
+    times: int = 1
+    match: str | None = None
+    retry_after: float = 1.0
+    delay: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {sorted(FAULT_KINDS)}")
+        if self.provider is not None and self.provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {self.provider!r}; known: {PROVIDERS}")
+        allowed = KIND_PROVIDERS.get(self.kind)
+        if self.provider and allowed and self.provider not in allowed:
+            raise ValueError(f"fault {self.kind!r} exists only for {sorted(allowed)}")
+        if self.times == 0 or self.times < -1:
+            raise ValueError("times must be a positive count or -1 (forever)")
+
+    def applies(self, provider: str, prompt: str) -> bool:
+        if self.provider not in (None, provider):
+            return False
+        if provider not in KIND_PROVIDERS.get(self.kind, PROVIDERS):
+            return False
+        return self.match is None or self.match in prompt

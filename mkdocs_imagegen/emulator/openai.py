@@ -1,0 +1,260 @@
+"""OpenAI ``/v1/images/generations`` and model listing, as the openai SDK sees them.
+
+Models and their size rules, the request fields and their validation messages, rate-limit and
+moderation errors.  Azure OpenAI reuses the validation and the payload (see azure.py).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from .wire import Call, Job, Rejected, Reply, Route, bearer, json_reply, response_id, retry_headers, seconds_text
+
+if TYPE_CHECKING:
+    from .server import Emulator
+
+# Fixed and obviously fake, so printed exports keep working across restarts of the emulator.
+DEFAULT_KEY = "sk-emulator-mkdocs-imagegen-000000000000"
+
+OPENAI_MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini")
+FIXED_SIZES = ("1024x1024", "1024x1536", "1536x1024")
+OPENAI_FIELDS = frozenset(
+    {"model", "prompt", "n", "size", "quality", "output_format", "output_compression",
+     "background", "moderation", "user"}
+)
+QUALITIES = ("low", "medium", "high", "auto")
+
+
+class OpenAIApi:
+    """The OpenAI Images API, with ListModels and GetModel."""
+
+    provider = "openai"
+    default_key = DEFAULT_KEY
+    routes = (
+        Route("POST", re.compile(r"/v1/images/generations")),
+        Route("GET", re.compile(r"/v1/models/?"), "models", "list_models"),
+        Route("GET", re.compile(r"/v1/models/(?P<model>[^/:]+)"), "models", "get_model"),
+    )
+    formats: tuple[str, ...] = ("png", "jpeg", "webp")
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def env(self, url: str, key: str) -> dict[str, str]:
+        return {"OPENAI_API_KEY": key, "OPENAI_BASE_URL": f"{url}/v1"}
+
+    def claims(self, call: Call) -> bool:
+        return True  # GET /v1/models without a Gemini key is OpenAI's, whatever its credentials
+
+    def peek(self, call: Call) -> tuple[str | None, str | None]:
+        prompt, model = call.object.get("prompt"), call.object.get("model")
+        return (prompt if isinstance(prompt, str) else None), (model if isinstance(model, str) else None)
+
+    def authorize(self, call: Call) -> None:
+        key = bearer(call.headers)
+        if not key:
+            raise Rejected(openai_error(
+                401, "You didn't provide an API key. You need to provide your API key in an"
+                " Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as"
+                " the password field (with blank username) if you're accessing the API from your"
+                " browser and are prompted for a username. You can obtain an API key from"
+                " https://platform.openai.com/account/api-keys.", None,
+            ))
+        if key != self.emulator.keys[self.provider]:
+            raise Rejected(openai_error(
+                401, f"Incorrect API key provided: {_mask_key(key)}. You can find your API key at"
+                " https://platform.openai.com/account/api-keys.", "invalid_api_key",
+            ))
+
+    def accept(self, call: Call) -> Job:
+        self.authorize(call)
+        body = require_body(call)
+        reject_unknown_fields(body)
+        model = body.get("model")
+        if model is None:
+            raise Rejected(openai_error(400, "Missing required parameter: 'model'.",
+                                          "missing_required_parameter", "model"))
+        if model not in OPENAI_MODELS:
+            raise Rejected(openai_error(
+                404, f"The model `{model}` does not exist or you do not have access to it.",
+                "model_not_found",
+            ))
+        return openai_job(self.provider, body, model, self.formats)
+
+    def error(self, kind: str, job: Job, retry_after: float) -> Reply:
+        if kind == "rate_limit":
+            headers = {**retry_headers(retry_after), "x-ratelimit-limit-requests": "5",
+                       "x-ratelimit-remaining-requests": "0",
+                       "x-ratelimit-reset-requests": seconds_text(retry_after)}
+            return openai_error(
+                429, f"Rate limit reached for {job.model} in organization org-emulator on images per"
+                f" minute (IPM): Limit 5, Used 5, Requested 1. Please try again in"
+                f" {seconds_text(retry_after)}. Visit https://platform.openai.com/account/rate-limits"
+                " to learn more.", "rate_limit_exceeded", kind="requests", headers=headers,
+            )
+        if kind == "moderation_blocked":
+            return openai_error(
+                400, "Your request was rejected by the safety system. If you believe this is an error,"
+                " contact us at help.openai.com and include the request ID req_emulator.",
+                "moderation_blocked", kind="image_generation_user_error",
+            )
+        if kind == "overloaded":
+            return openai_error(503, "The server is overloaded or not ready yet.", None, kind="server_error")
+        return openai_error(
+            500, "The server had an error while processing your request. Sorry about that!", None,
+            kind="server_error",
+        )
+
+    def success(self, job: Job, kind: str | None) -> Reply:
+        return json_reply(200, self.payload(job, kind), {"x-request-id": f"req_{response_id()[:16]}"})
+
+    def payload(self, job: Job, kind: str | None) -> dict[str, Any]:
+        """The success body (Azure's too)."""
+        input_tokens = max(1, len(job.prompt) // 4)
+        output_tokens = _image_tokens(job) * job.n
+        return {
+            "created": int(time.time()),
+            "data": [self.image_item(job, kind, i) for i in range(job.n)],
+            "background": "transparent" if job.transparent else "opaque",
+            "output_format": job.fmt,
+            "quality": "medium" if job.quality == "auto" else job.quality,
+            "size": f"{job.width}x{job.height}",
+            "usage": {
+                "input_tokens": input_tokens,
+                "input_tokens_details": {"image_tokens": 0, "text_tokens": input_tokens},
+                "output_tokens": output_tokens,
+                "total_tokens": input_tokens + output_tokens,
+            },
+        }
+
+    def image_item(self, job: Job, kind: str | None, index: int) -> dict[str, Any]:
+        """One entry of the body's "data" (Azure adds its content-filter results)."""
+        return {"b64_json": job.image_b64(kind, index)}
+
+    def list_models(self, call: Call) -> Reply:
+        self.authorize(call)
+        return json_reply(200, {"object": "list", "data": [_openai_model_info(m) for m in OPENAI_MODELS]})
+
+    def get_model(self, call: Call) -> Reply:
+        self.authorize(call)
+        name = call.params["model"]
+        if name not in OPENAI_MODELS:
+            return openai_error(404, f"The model '{name}' does not exist", "model_not_found", "model")
+        return json_reply(200, _openai_model_info(name))
+
+
+def _openai_model_info(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 1767225600, "owned_by": "system"}
+
+
+def _image_tokens(job: Job) -> int:
+    per_megapixel = {"low": 272, "medium": 1056, "high": 4160}.get(job.quality, 1056)
+    return max(16, round(per_megapixel * job.width * job.height / (1024 * 1024)))
+
+
+def require_body(call: Call) -> dict[str, Any]:
+    if call.bad_json or not isinstance(call.body, dict):
+        raise Rejected(openai_error(
+            400, "We could not parse the JSON body of your request. (HINT: This likely means you"
+            " aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but"
+            " what was sent was not valid JSON.)", None,
+        ))
+    return call.body
+
+
+def reject_unknown_fields(body: dict[str, Any]) -> None:
+    for name in body:
+        if name not in OPENAI_FIELDS:
+            raise Rejected(openai_error(400, f"Unknown parameter: '{name}'.", "unknown_parameter", name))
+
+
+def _invalid_value(param: str, message: str) -> Rejected:
+    return Rejected(openai_error(400, message, "invalid_value", param))
+
+
+def _choice(body: dict[str, Any], param: str, allowed: tuple[str, ...], default: str) -> str:
+    value = body.get(param, default)
+    if value not in allowed:
+        quoted = [f"'{a}'" for a in allowed]
+        options = " and ".join(quoted) if len(quoted) == 2 else ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
+        raise _invalid_value(param, f"Invalid value: '{value}'. Supported values are: {options}.")
+    return value
+
+
+def openai_job(provider: str, body: dict[str, Any], model: str, formats: tuple[str, ...]) -> Job:
+    prompt = body.get("prompt")
+    if prompt is None:
+        raise Rejected(openai_error(400, "Missing required parameter: 'prompt'.",
+                                      "missing_required_parameter", "prompt"))
+    if not isinstance(prompt, str):
+        raise Rejected(openai_error(400, "Invalid type for 'prompt': expected a string.",
+                                      "invalid_type", "prompt"))
+    if len(prompt) > 32000:
+        raise Rejected(openai_error(
+            400, "Invalid 'prompt': string too long. Expected a string with maximum length 32000, but"
+            f" got a string with length {len(prompt)} instead.", "string_above_max_length", "prompt",
+        ))
+    width, height = _openai_size(model, body.get("size", "auto"))
+    fmt = _choice(body, "output_format", formats, "png")
+    transparent = _choice(body, "background", ("transparent", "opaque", "auto"), "auto") == "transparent"
+    if transparent and fmt == "jpeg":
+        raise _invalid_value("background", "Transparent background is not supported for jpeg output format.")
+    _choice(body, "moderation", ("low", "auto"), "auto")
+    _check_int(body, "output_compression", 0, 100)
+    quality = _choice(body, "quality", QUALITIES, "auto")
+    n = _check_int(body, "n", 1, 10) or 1
+    return Job(provider, model, prompt, width, height, fmt, quality, n, transparent)
+
+
+def _check_int(body: dict[str, Any], param: str, low: int, high: int) -> int | None:
+    value = body.get(param)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise _invalid_value(param, f"Invalid '{param}': expected an integer between {low} and {high},"
+                                    f" but got {value!r} instead.")
+    return value
+
+
+def _openai_size(model: str, size: Any) -> tuple[int, int]:
+    if size == "auto":
+        return 1024, 1024
+    if model != "gpt-image-2":
+        if size not in FIXED_SIZES:
+            raise _invalid_value("size", f"Invalid value: '{size}'. Supported values are: '1024x1024',"
+                                         " '1024x1536', '1536x1024', and 'auto'.")
+        width, _, height = size.partition("x")
+        return int(width), int(height)
+    found = re.fullmatch(r"(\d{1,5})x(\d{1,5})", size) if isinstance(size, str) else None
+    width, height = (int(found[1]), int(found[2])) if found else (0, 0)
+    if not _flexible_size_ok(width, height):
+        raise _invalid_value(
+            "size", f"Invalid value: '{size}'. Size must be 'auto' or WIDTHxHEIGHT with both edges"
+            " multiples of 16, the long edge at most 3840 pixels, an aspect ratio of at most 3:1 and"
+            " between 655360 and 8294400 pixels in total.",
+        )
+    return width, height
+
+
+def _flexible_size_ok(width: int, height: int) -> bool:
+    if width <= 0 or height <= 0 or width % 16 or height % 16:
+        return False
+    long, short = max(width, height), min(width, height)
+    return long <= 3840 and long <= 3 * short and 655_360 <= width * height <= 8_294_400
+
+
+def openai_error(
+    status: int, message: str, code: str | None, param: str | None = None,
+    kind: str = "invalid_request_error", headers: dict[str, str] | None = None,
+) -> Reply:
+    error = {"message": message, "type": kind, "param": param, "code": code}
+    return json_reply(status, {"error": error}, headers)
+
+
+def _mask_key(key: str) -> str:
+    """Mask a key like OpenAI's error message does: only the last four characters survive."""
+    prefix = "sk-" if key.startswith("sk-") else ""
+    hidden = max(len(key) - len(prefix) - 4, 0)
+    return prefix + "*" * hidden + key[-4:] if len(key) > 8 else "*" * len(key)
