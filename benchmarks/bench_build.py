@@ -24,7 +24,7 @@ fixed latency L. Prints one table with PASS/FAIL per target and exits 1 if any t
 
 Defaults are the acceptance figures: N=64, L=0.5 s, C=8, K=3, P=500, model gpt-image-2 at
 1792x1024 (routed to Azure AI Foundry, the first provider in the default order with emulator
-credentials; the emulator returns 1792x1024 PNG). --model gemini-3.1-flash-image-preview asks
+credentials; the emulator returns 1792x1024 PNG). --model gemini-3.1-flash-image asks
 Gemini, which returns 2752x1536 JPEG at 2K that is cropped and resized locally.
 
 Fairness and noise:
@@ -41,7 +41,7 @@ Fairness and noise:
     python benchmarks/bench_build.py                      # acceptance figures (~3 minutes)
     python benchmarks/bench_build.py --only cold,rss -n 128 -c 16
     python benchmarks/bench_build.py --only warm --sites plain -p 1000 -r 9
-    python benchmarks/bench_build.py --model gemini-3.1-flash-image-preview --only cold,rss,limited
+    python benchmarks/bench_build.py --model gemini-3.1-flash-image --only cold,rss,limited
 """
 
 from __future__ import annotations
@@ -239,7 +239,8 @@ def originals(config_file: Path) -> int:
 
 def prime_emulator(work: Path, args: argparse.Namespace, env: Mapping[str, str]) -> float:
     """Draw every answer once, so timed runs serve them from memory (see the module docstring)."""
-    emulator_module.render_image = functools.lru_cache(maxsize=None)(emulator_module.render_image.__wrapped__)
+    images = emulator_module.images  # where the protocols look it up
+    images.render_image = functools.lru_cache(maxsize=None)(images.render_image.__wrapped__)
     root = work / "prime"
     config = write_site(root, args.pages, plugin=plugin_options(args, concurrency=args.concurrency))
     with Emulator(latency=0.0) as emu:
