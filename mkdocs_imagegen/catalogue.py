@@ -25,7 +25,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .providers import PROVIDERS
-from .request import Size
+from .request import BASE_QUALITIES, Size
 
 SIZE_KINDS = ("tiers", "custom", "fixed")
 PRICE_KINDS = ("quality", "image_size", "flat")
@@ -123,6 +123,11 @@ class ModelInfo:
     @property
     def image_sizes(self) -> tuple[str, ...]:
         return self.sizes.image_sizes
+
+    def takes_quality(self, quality: str) -> bool:
+        """Every model takes the base qualities (one without a quality setting ignores them); xhigh and max
+        only where the catalogue says. A model no entry knows is given the benefit of the doubt."""
+        return quality in BASE_QUALITIES or quality in self.qualities or not self.known
 
     def retires_by(self, day: dt.date) -> bool:
         """Whether a confirmed shutdown has passed by `day`, so the name is sent as its successor."""

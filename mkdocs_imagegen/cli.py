@@ -225,6 +225,10 @@ def _route_one(registry: Registry, prompt: str, model: str, size: Size, quality:
     from .request import GenerationRequest
 
     canonical = registry.resolve(model)
+    info = registry.catalogue.get(canonical)
+    if info is not None and not info.takes_quality(quality):
+        raise click.BadParameter(f"model {canonical!r} does not take quality {quality!r}; it takes "
+                                 f"{', '.join(info.qualities)}", param_hint="'--quality'")
     route = registry.route(canonical, provider)
     if route.is_placeholder and provider != "placeholder":
         raise Failure(f"no provider that serves {canonical} is authenticated; set one up "

@@ -32,7 +32,7 @@ def discover(registry: Registry, *, timeout: float = 20.0) -> list[LiveProvider]
     providers = [provider for provider in registry.providers if provider.is_authenticated()]
     with ThreadPoolExecutor(max_workers=max(1, len(providers))) as pool:
         checks = list(pool.map(lambda provider: provider.live(timeout=timeout), providers))
-    return [_compare(registry, provider, check) for provider, check in zip(providers, checks)]
+    return [_compare(registry, provider, check) for provider, check in zip(providers, checks, strict=True)]
 
 
 def _compare(registry: Registry, provider: Provider, check: LiveCheck) -> LiveProvider:

@@ -17,7 +17,9 @@ import json
 import re
 from dataclasses import dataclass, field
 
-QUALITIES = ("low", "medium", "high", "auto")
+QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")
+# Every model takes these (a model with no quality setting ignores them); the others only where the catalogue says.
+BASE_QUALITIES = ("low", "medium", "high", "auto")
 MAX_PROMPT_CHARS = 32000
 MIN_EDGE = 16
 MAX_EDGE = 8192

@@ -117,6 +117,11 @@ class BannerSession:
                 except ImagegenError as error:
                     raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
                 self._models[(name, spec.provider)] = found
+        quality = spec.quality or self.settings.quality
+        if not found.info.takes_quality(quality):
+            key = "banner_quality" if spec.quality else "quality (plugin option)"
+            raise PageError(f"{src}: front matter key '{key}': model {found.name!r} does not take quality "
+                            f"{quality!r}; it takes {', '.join(found.info.qualities)}")
         if checked and (found.retired or not found.info.known):
             pages = self._renamed.setdefault(found.written, (found, []))[1]
             if src not in pages:
@@ -125,7 +130,7 @@ class BannerSession:
             prompt=spec.prompt,
             model=found.name,
             size=spec.size or self.settings.size,
-            quality=spec.quality or self.settings.quality,
+            quality=quality,
             variant=spec.variant,
             former_models=self.registry.catalogue.former_names(found.name),
         )

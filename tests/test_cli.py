@@ -116,9 +116,9 @@ def estimate(model: str, size: str = SMALL, quality: str = "auto") -> float:
 @pytest.mark.parametrize(("command", "expected"), [
     ([], ["generate", "models", "doctor", "plan", "prune", "keys", "emulator", "0 success", "2 usage error"]),
     (["generate"], ["PROMPT", "--model", "--out", "--size", "--quality", "--provider", "last line on stdout",
-                    "gemini-3.1-flash-image-preview", "1792x1024"]),
-    (["models"], ["--json"]),
-    (["doctor"], ["no network call"]),
+                    "gemini-3.1-flash-image", "1792x1024"]),
+    (["models"], ["--json", "--live", "--config-file", "no image, no cost"]),
+    (["doctor"], ["no network call", "--live", "refused key", "missing deployment"]),
     (["plan"], ["--config-file", "--json", "no provider", "mkdocs.yml"]),
     (["prune"], ["--config-file", "--dry-run"]),
     (["keys"], ["set", "list", "remove", "0600", "Environment variables win"]),
@@ -163,7 +163,7 @@ def test_generate_defaults_to_a_hashed_png_name_and_the_default_model(emulator: 
     assert re.fullmatch(r"banner-[0-9a-f]{8}\.png", name)
     with Image.open(tmp_path / name) as image:
         assert (image.format, image.size) == ("PNG", (640, 360))
-    assert [(r.provider, r.model) for r in emulator.image_requests()] == [("google", "gemini-3.1-flash-image-preview")]
+    assert [(r.provider, r.model) for r in emulator.image_requests()] == [("google", "gemini-3.1-flash-image")]
 
 
 @pytest.mark.parametrize(("out", "fmt"), [("a.jpg", "JPEG"), ("b.JPEG", "JPEG"), ("c.webp", "WEBP"), ("d.png", "PNG")])
@@ -230,9 +230,9 @@ def test_generate_retries_rate_limits_and_tells_stderr(emulator: Emulator, tmp_p
 def test_generate_shows_elapsed_time_when_stderr_is_a_terminal(
         emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli_module, "_stderr_is_terminal", lambda: True)
-    result = run("generate", PROMPT, "-m", "gpt-image-1-mini", "--size", SMALL, "-o", "b.png")
+    result = run("generate", PROMPT, "-m", "gpt-image-2.5-flare", "--size", SMALL, "-o", "b.png")
     assert result.exit_code == 0, result.output
-    assert re.search(r"gpt-image-1-mini via Azure AI Foundry: 640x360 png in \d+\.\ds", result.stderr)
+    assert re.search(r"gpt-image-2.5-flare via Azure AI Foundry: 640x360 png in \d+\.\ds", result.stderr)
     assert result.stdout.splitlines() == ["b.png"]
 
 
@@ -262,7 +262,7 @@ def test_models_lists_every_model_with_providers_auth_and_price(
         {"name": "foundry", "label": "Azure AI Foundry", "authenticated": False},
         {"name": "openai", "label": "OpenAI", "authenticated": True},
     ]
-    assert rows["gpt-image-2"]["usable"] and not rows["gemini-3.1-flash-image-preview"]["usable"]
+    assert rows["gpt-image-2"]["usable"] and not rows["gemini-3.1-flash-image"]["usable"]
     assert rows["gpt-image-2"]["price"]["estimate_usd"] == pytest.approx(estimate("gpt-image-2", "1792x1024"))
     text = run("models")
     assert text.exit_code == 0
@@ -383,9 +383,9 @@ def test_plan_as_a_real_process_lists_routes_and_cost_and_sends_nothing(
     pages = {page["page"]: page for page in report["pages"]}
     assert set(pages) == {"index.md", "post.md"}
     assert (pages["index.md"]["status"], pages["index.md"]["model"], pages["index.md"]["provider"]) == (
-        "generate", "gemini-3.1-flash-image-preview", "google")
+        "generate", "gemini-3.1-flash-image", "google")
     assert (pages["post.md"]["status"], pages["post.md"]["provider"]) == ("generate", "foundry")
-    total = estimate("gemini-3.1-flash-image-preview") + estimate("gpt-image-2")
+    total = estimate("gemini-3.1-flash-image") + estimate("gpt-image-2")
     assert report["summary"]["estimated_cost_usd"] == pytest.approx(total, abs=1e-4)
     assert report["summary"]["generate"] == 2 and report["summary"]["cached"] == 0
     assert emulator.requests == []  # not one request of any kind: no image, no model list, no token
@@ -397,7 +397,7 @@ def test_plan_lists_placeholders_with_the_reason(clean_env: dict[str, str], tmp_
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     [index] = [line for line in lines if "index.md" in line]
-    assert "placeholder" in index and "no provider serving gemini-3.1-flash-image-preview is authenticated" in index
+    assert "placeholder" in index and "no provider serving gemini-3.1-flash-image is authenticated" in index
     assert "GEMINI_API_KEY" in index
     [post] = [line for line in lines if "post.md" in line]
     assert "AZURE_OPENAI_ENDPOINT" in post and "OPENAI_API_KEY" in post
@@ -412,13 +412,14 @@ def test_plan_shares_one_generation_and_honours_max_new(emulator: Emulator, tmp_
     report = json.loads(result.stdout)
     assert [page["status"] for page in report["pages"]] == ["generate"] * 4 + ["skipped"] * 2
     assert report["pages"][1]["reason"] == "same banner as p0.md, made once"
-    assert report["summary"]["estimated_cost_usd"] == pytest.approx(2 * estimate("gemini-3.1-flash-image-preview"))
+    assert report["summary"]["estimated_cost_usd"] == pytest.approx(2 * estimate("gemini-3.1-flash-image"))
 
 
 @pytest.mark.parametrize(("front", "message"), [
     ("banner_prompt: x\nbanner_size: huge\n", "Error: bad.md: front matter key 'banner_size': expected a size"),
     ("banner_prompt: 42\n", "Error: bad.md: front matter key 'banner_prompt': expected text"),
-    ("banner_prompt: x\nbanner_model: stable-diffusion-9\n", "Error: bad.md: front matter key 'banner_model': unknown model"),
+    ("banner_prompt: x\nbanner_model: stable-diffusion-9\n",
+     "Error: bad.md: front matter key 'banner_model': unknown model"),
 ])
 def test_plan_front_matter_errors_exit_2_with_the_plugin_message(
         clean_env: dict[str, str], tmp_path: Path, front: str, message: str) -> None:

@@ -128,8 +128,8 @@ PAGES = {
     "same-prompt.md": page("a lighthouse made of index cards", title="Same prompt as Gemini one"),
 }
 DISTINCT = {
-    "a lighthouse made of index cards": "gemini-3.1-flash-image-preview",
-    "a brain of stacked paper cards": "gemini-3.1-flash-image-preview",
+    "a lighthouse made of index cards": "gemini-3.1-flash-image",
+    "a brain of stacked paper cards": "gemini-3.1-flash-image",
     "a garden of linked notes": "gpt-image-2",
     "a library shelf of tiny notebooks": "gpt-image-2",
 }

@@ -254,7 +254,7 @@ REFUSALS: dict[str, dict[str, str]] = {  # shape -> refusal kind -> the provider
     "openai": {"moderation_blocked": r"moderation_blocked: Your request was rejected by the safety system"},
     "foundry": {"content_policy_violation": r"content_policy_violation \(ResponsibleAIPolicyViolation\)"},
 }
-MODEL = {"google": "gemini-3.1-flash-image-preview", "openai": "gpt-image-2", "foundry": "gpt-image-2"}
+MODEL = {"google": "gemini-3.1-flash-image", "openai": "gpt-image-2", "foundry": "gpt-image-2"}
 
 
 def shape_env(emulator: Emulator, shape: str) -> dict[str, str]:

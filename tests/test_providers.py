@@ -33,9 +33,11 @@ from mkdocs_imagegen.errors import (
     ContentRefusedError,
     ImagegenError,
     InvalidImageError,
+    ModelNotFoundError,
     QuotaExhaustedError,
     RateLimitedError,
     TransientError,
+    UnverifiedOrganizationError,
 )
 from mkdocs_imagegen.providers import openai_common as common
 from mkdocs_imagegen.providers.base import ProviderContext
@@ -171,7 +173,8 @@ def test_custom_size_is_always_accepted(width: int, height: int) -> None:
     (Size(3000, 1000), "1536x1024"),
 ])
 def test_fixed_size_models_get_the_nearest_aspect(target: Size, expected: str) -> None:
-    assert common.wire_size(default_catalogue().get("gpt-image-1.5"), target) == expected
+    # gpt-image-1.5 was shut down on 2026-12-01; its entry keeps the fixed sizes it took.
+    assert common.wire_size(default_catalogue().models["gpt-image-1.5"], target) == expected
 
 
 def test_wire_size_uses_custom_sizes_for_gpt_image_2() -> None:
@@ -238,9 +241,9 @@ def test_openai_base_url_option_wins_over_environment(tmp_path: Path) -> None:
     recorder = Recorder()
     provider = openai_provider(tmp_path, recorder, {"base_url": "http://proxy.local/v1/"},
                                OPENAI_BASE_URL="http://env.local/v1")
-    provider.generate(request("gpt-image-1-mini"), timeout=30)
+    provider.generate(request("gpt-image-2.5-flare"), timeout=30)
     assert str(recorder.requests[-1].url) == "http://proxy.local/v1/images/generations"
-    assert recorder.body["size"] == "1536x1024"
+    assert recorder.body["size"] == "1792x1024"
     provider = openai_provider(tmp_path, recorder, OPENAI_BASE_URL="http://env.local/v1")
     provider.generate(request(), timeout=30)
     assert str(recorder.requests[-1].url) == "http://env.local/v1/images/generations"
@@ -265,7 +268,11 @@ def test_openai_authentication_state(tmp_path: Path) -> None:
     (error_response(400, "invalid_value", "Invalid size", param="size"), BadRequestError, "param size"),
     (error_response(400, "unknown_parameter", "Unknown parameter: 'response_format'."),
      BadRequestError, "unknown_parameter"),
-    (error_response(404, "model_not_found", "The model does not exist"), BadRequestError, "not available"),
+    (error_response(404, "model_not_found", "The model does not exist"), ModelNotFoundError,
+     "OpenAI has no model 'gpt-image-2' (model_not_found at https://api.openai.com/v1)"),
+    (error_response(403, None, "Your organization must be verified to use the model `gpt-image-2`. Please go to: "
+                    "https://platform.openai.com/settings/organization/general and click on Verify Organization."),
+     UnverifiedOrganizationError, "verify yours at https://platform.openai.com/settings/organization/general"),
     (error_response(500, None, "The server had an error"), TransientError, "server error 500"),
     (httpx.Response(502, text="<html>bad gateway</html>"), TransientError, "502"),
 ])
@@ -351,14 +358,15 @@ def test_openai_client_is_created_once_and_closed(tmp_path: Path) -> None:
 
 def test_foundry_request_with_api_key_and_deployment_map(tmp_path: Path) -> None:
     recorder = Recorder()
-    provider = foundry_provider(tmp_path, recorder, {"deployments": {"gpt-image-1.5": "my banners"}})
-    image = provider.generate(request("gpt-image-1.5"), timeout=30)
+    provider = foundry_provider(tmp_path, recorder, {"deployments": {"gpt-image-2.5-flare": "my banners"},
+                                                     "api_version": "2025-04-01-preview"})
+    image = provider.generate(request("gpt-image-2.5-flare"), timeout=30)
     sent = recorder.requests[-1]
     assert sent.url.raw_path.startswith(b"/openai/deployments/my%20banners/images/generations?")
     assert sent.url.params["api-version"] == "2025-04-01-preview"
     assert sent.headers["api-key"] == AZURE_KEY and "authorization" not in sent.headers
     assert "model" not in recorder.body and "response_format" not in recorder.body
-    assert recorder.body["size"] == "1536x1024" and recorder.body["n"] == 1
+    assert recorder.body["size"] == "1792x1024" and recorder.body["n"] == 1
     assert image.requested["deployment"] == "my banners" and image.details["auth"] == "api-key"
     assert image.data == PNG
 
@@ -475,9 +483,9 @@ def test_foundry_entra_401_names_the_identity_and_drops_the_token(tmp_path: Path
     (httpx.Response(401, json={"error": {"code": "401", "message": f"Access denied {AZURE_KEY}"}}),
      AuthenticationError, "the API key from AZURE_OPENAI_API_KEY (401)"),
     (httpx.Response(404, json={"error": {"code": "DeploymentNotFound", "message": "does not exist"}}),
-     BadRequestError, "providers.foundry.deployments: {gpt-image-2: <your deployment name>}"),
+     ModelNotFoundError, "providers.foundry.deployments: {gpt-image-2: <your deployment name>}"),
     (httpx.Response(404, json={"error": {"code": "404", "message": "Resource not found"}}),
-     BadRequestError, "api-version 2025-04-01-preview"),
+     BadRequestError, "api-version v1"),
     (httpx.Response(403, json={"error": {"code": "Forbidden", "message": "temporarily blocked"}}),
      BadRequestError, "temporarily blocked"),
     (httpx.Response(400, json={"error": {"code": "content_policy_violation", "message": "rejected",
@@ -523,7 +531,7 @@ def gemini_payload(*parts: dict[str, Any], finish: str = "STOP", **extra: Any) -
 
 
 def extract(payload: dict[str, Any]) -> Any:
-    return extract_image(payload, provider="google", model="gemini-3.1-flash-image-preview")
+    return extract_image(payload, provider="google", model="gemini-3.1-flash-image")
 
 
 def test_gemini_takes_the_last_non_thought_image() -> None:
@@ -585,10 +593,10 @@ def test_gemini_parse_body_rejects_truncated_json() -> None:
 
 
 @pytest.mark.parametrize(("model", "size", "expected"), [
-    ("gemini-3.1-flash-image-preview", Size(1792, 1024), {"aspect_ratio": "16:9", "image_size": "2K"}),
+    ("gemini-3.1-flash-image", Size(1792, 1024), {"aspect_ratio": "16:9", "image_size": "2K"}),
     ("gemini-3.1-flash-image", Size(500, 500), {"aspect_ratio": "1:1", "image_size": "512"}),
     ("gemini-3.1-flash-image", Size(600, 600), {"aspect_ratio": "1:1", "image_size": "1K"}),
-    ("gemini-3-pro-image-preview", Size(1200, 630), {"aspect_ratio": "16:9", "image_size": "1K"}),
+    ("gemini-3-pro-image", Size(1200, 630), {"aspect_ratio": "16:9", "image_size": "1K"}),
     ("gemini-2.5-flash-image", Size(1792, 1024), {"aspect_ratio": "16:9"}),
     ("gemini-2.5-flash-image", Size(1000, 1500), {"aspect_ratio": "2:3"}),
 ])
@@ -626,7 +634,8 @@ RETRY = "type.googleapis.com/google.rpc.RetryInfo"
     (gemini_error(429, "RESOURCE_EXHAUSTED", "quota, limit: 0, model: x",
                   [{"@type": QUOTA, "violations": [{"quotaValue": "0"}]}, {"@type": RETRY, "retryDelay": "9s"}]),
      QuotaExhaustedError, "quota for this model is 0"),
-    (gemini_error(404, "NOT_FOUND", "models/x is not found"), BadRequestError, "model not found"),
+    (gemini_error(404, "NOT_FOUND", "models/x is not found"), ModelNotFoundError,
+     "Google Gemini has no model 'gemini-3.1-flash-image' (404 NOT_FOUND); the catalogue's Google Gemini models are"),
     (gemini_error(400, "INVALID_ARGUMENT", "Unsupported aspect ratio"), BadRequestError, "Unsupported aspect"),
     (gemini_error(503, "UNAVAILABLE", "The model is overloaded."), TransientError, "503 UNAVAILABLE"),
     (gemini_error(500, "INTERNAL", "oops"), TransientError, "500 INTERNAL"),
@@ -638,7 +647,7 @@ def test_gemini_error_mapping(tmp_path: Path, response: httpx.Response, error_ty
                                               credentials(tmp_path, GEMINI_API_KEY=GEMINI_KEY)),
                               transport=recorder.transport)
     with pytest.raises(error_type) as caught:
-        provider.generate(request("gemini-3.1-flash-image-preview"), timeout=5)
+        provider.generate(request("gemini-3.1-flash-image"), timeout=5)
     assert type(caught.value) is error_type
     assert text in str(caught.value)
     assert_no_secret(caught.value, GEMINI_KEY)
@@ -680,9 +689,9 @@ def test_gemini_sends_ratio_tier_and_timeout(tmp_path: Path) -> None:
     provider = GoogleProvider(ProviderContext({"base_url": "http://gemini.test"},
                                               credentials(tmp_path, GEMINI_API_KEY=GEMINI_KEY)),
                               transport=recorder.transport)
-    image = provider.generate(request("gemini-3.1-flash-image-preview"), timeout=42)
+    image = provider.generate(request("gemini-3.1-flash-image"), timeout=42)
     sent = recorder.requests[0]
-    assert sent.url.path.endswith("/models/gemini-3.1-flash-image-preview:generateContent")
+    assert sent.url.path.endswith("/models/gemini-3.1-flash-image:generateContent")
     config = json.loads(sent.content)["generationConfig"]
     assert config == {"responseModalities": ["IMAGE"], "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K"}}
     assert sent.headers["x-server-timeout"] == "42"

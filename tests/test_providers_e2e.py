@@ -34,7 +34,7 @@ from mkdocs_imagegen.providers.openai import OpenAIProvider
 from mkdocs_imagegen.request import GenerationRequest, Size
 
 CLASSES: dict[str, type[Provider]] = {"google": GoogleProvider, "openai": OpenAIProvider, "foundry": FoundryProvider}
-MODELS = {"google": "gemini-3.1-flash-image-preview", "openai": "gpt-image-2", "foundry": "gpt-image-2"}
+MODELS = {"google": "gemini-3.1-flash-image", "openai": "gpt-image-2", "foundry": "gpt-image-2"}
 KEY_VARIABLES = {"google": "GEMINI_API_KEY", "openai": "OPENAI_API_KEY", "foundry": "AZURE_OPENAI_API_KEY"}
 BANNER = Size(1792, 1024)
 WRONG_KEY = "wrong-key-0123456789-abcdefghijklmnop"
@@ -54,7 +54,7 @@ def emu() -> Iterator[Emulator]:
 @pytest.fixture(autouse=True)
 def fresh_emulator(emu: Emulator) -> None:
     emu.reset()
-    emu.deployments = {m: m for m in ("gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini")}
+    emu.deployments = {m: m for m in ("gpt-image-2", "gpt-image-2.5-flare")}
 
 
 @pytest.fixture
@@ -98,8 +98,8 @@ def test_google_generates_with_ratio_and_tier(emu: Emulator, make: MakeProvider)
     assert image.requested == {"aspect_ratio": "16:9", "image_size": "2K"}
     assert image.details["usage"]["candidatesTokenCount"] > 0
     [record] = emu.image_requests()
-    assert record.path in ("/v1/models/gemini-3.1-flash-image-preview:generateContent",
-                           "/v1beta/models/gemini-3.1-flash-image-preview:generateContent")
+    assert record.path in ("/v1/models/gemini-3.1-flash-image:generateContent",
+                           "/v1beta/models/gemini-3.1-flash-image:generateContent")
     assert record.headers["x-goog-api-key"] == emu.keys["google"]
     assert record.body["generationConfig"] == {"responseModalities": ["IMAGE"],
                                                "imageConfig": {"aspectRatio": "16:9", "imageSize": "2K"}}
@@ -131,7 +131,7 @@ def test_google_skips_thought_images(emu: Emulator, make: MakeProvider) -> None:
 
 @pytest.mark.parametrize(("model", "wire_size", "pixels"), [
     ("gpt-image-2", "1792x1024", (1792, 1024)),
-    ("gpt-image-1.5", "1536x1024", (1536, 1024)),
+    ("gpt-image-2.6-sunburst", "1792x1024", (1792, 1024)),
 ])
 def test_openai_generates_an_accepted_size(emu: Emulator, make: MakeProvider, model: str, wire_size: str,
                                            pixels: tuple[int, int]) -> None:
@@ -146,25 +146,44 @@ def test_openai_generates_an_accepted_size(emu: Emulator, make: MakeProvider, mo
     assert image.details["x-request-id"].startswith("req_")
 
 
-def test_foundry_generates_with_api_key(emu: Emulator, make: MakeProvider) -> None:
+def test_foundry_generates_with_api_key_on_the_v1_route(emu: Emulator, make: MakeProvider) -> None:
     image = generate(make("foundry"))
+    assert decode(image.data).size == (1792, 1024)
+    [record] = emu.image_requests()
+    assert record.path == "/azure/openai/v1/images/generations" and record.query == {}
+    assert record.headers["api-key"] == emu.keys["foundry"] and "authorization" not in record.headers
+    assert record.body["model"] == "gpt-image-2" and "response_format" not in record.body
+    assert image.requested["deployment"] == "gpt-image-2" and image.details["auth"] == "api-key"
+    assert image.requested["route"] == "v1"
+
+
+def test_foundry_dated_api_version_uses_the_deployments_route(emu: Emulator, make: MakeProvider) -> None:
+    image = generate(make("foundry", {"api_version": "2025-04-01-preview"}))
     assert decode(image.data).size == (1792, 1024)
     [record] = emu.image_requests()
     assert record.path == "/azure/openai/deployments/gpt-image-2/images/generations"
     assert record.query == {"api-version": "2025-04-01-preview"}
-    assert record.headers["api-key"] == emu.keys["foundry"] and "authorization" not in record.headers
-    assert "model" not in record.body and "response_format" not in record.body
-    assert image.requested["deployment"] == "gpt-image-2" and image.details["auth"] == "api-key"
+    assert "model" not in record.body
+    assert image.requested["route"] == "deployments"
+
+
+def test_foundry_mai_model_uses_the_mai_route_with_width_and_height(emu: Emulator, make: MakeProvider) -> None:
+    image = generate(make("foundry"), model="MAI-Image-2e")
+    [record] = emu.image_requests()
+    assert record.path == "/azure/mai/v1/images/generations"
+    assert record.body == {"model": "MAI-Image-2e", "prompt": "a lighthouse at dusk", "width": 1344, "height": 768}
+    assert decode(image.data).size == (1344, 768)  # at most 1,048,576 pixels, short edge at least 768
+    assert image.requested == {"size": "1344x768", "deployment": "MAI-Image-2e", "route": "mai"}
 
 
 def test_foundry_custom_deployment_name(emu: Emulator, make: MakeProvider) -> None:
-    emu.deployments["site-banners"] = "gpt-image-1.5"
-    provider = make("foundry", {"deployments": {"gpt-image-1.5": "site-banners"}})
-    image = generate(provider, model="gpt-image-1.5")
-    assert decode(image.data).size == (1536, 1024)
+    emu.deployments["site-banners"] = "gpt-image-2.5-flare"
+    provider = make("foundry", {"deployments": {"gpt-image-2.5-flare": "site-banners"}})
+    image = generate(provider, model="gpt-image-2.5-flare")
+    assert decode(image.data).size == (1792, 1024)
     [record] = emu.image_requests()
-    assert record.deployment == "site-banners" and record.model == "gpt-image-1.5"
-    assert record.path == "/azure/openai/deployments/site-banners/images/generations"
+    assert record.deployment == "site-banners" and record.model == "gpt-image-2.5-flare"
+    assert record.path == "/azure/openai/v1/images/generations" and record.body["model"] == "site-banners"
 
 
 def test_foundry_missing_deployment_names_the_option(make: MakeProvider) -> None:

@@ -14,8 +14,8 @@ PAGES = {
     "gemini.md": page("a lighthouse of index cards", title="Gemini"),
     "foundry.md": page("a brain of stacked cards", title="Foundry", banner_model="gpt-image-2",
                        banner_provider="foundry", banner_quality="high"),
-    "openai.md": page("a garden of linked notes", title="OpenAI", banner_model="gpt-image-1.5",
-                      banner_provider="openai", banner_size="1200x630"),
+    "openai.md": page("a garden of linked notes", title="OpenAI", banner_model="gpt-image-2.5-flare",
+                      banner_provider="openai", banner_size="1200x630", banner_quality="xhigh"),
 }
 
 
@@ -36,17 +36,17 @@ def test_one_page_per_provider(site_root: Path, emulator) -> None:
 
     gemini = by_prompt(emulator, "a lighthouse of index cards")
     assert gemini.provider == "google"
-    assert gemini.path == "/v1/models/gemini-3.1-flash-image-preview:generateContent"
+    assert gemini.path == "/v1/models/gemini-3.1-flash-image:generateContent"
     assert gemini.headers["x-goog-api-key"] == emulator.keys["google"]
     image_config = gemini.body["generationConfig"]["imageConfig"]
     assert image_config["aspectRatio"] == "16:9"  # nearest to 1792x1024
     assert image_config["imageSize"] == "2K"  # 1K (1376 wide) would be upscaled
 
     foundry = by_prompt(emulator, "a brain of stacked cards")
-    assert foundry.path == "/azure/openai/deployments/banner-prod/images/generations"
-    assert foundry.query["api-version"] == "2025-04-01-preview"
+    assert foundry.path == "/azure/openai/v1/images/generations"  # Microsoft's documented route for images
+    assert "api-version" not in foundry.query
     assert foundry.headers["api-key"] == emulator.keys["foundry"]
-    assert foundry.body.get("model") in (None, "gpt-image-2")
+    assert foundry.body["model"] == "banner-prod"  # on the v1 route, the deployment goes in `model`
     assert "response_format" not in foundry.body
     assert foundry.body["size"] == "1792x1024" and foundry.body["quality"] == "high"
 
@@ -54,8 +54,8 @@ def test_one_page_per_provider(site_root: Path, emulator) -> None:
     assert openai.path == "/v1/images/generations"
     assert openai.headers["authorization"] == f"Bearer {emulator.keys['openai']}"
     assert "response_format" not in openai.body
-    assert openai.body["model"] == "gpt-image-1.5"
-    assert openai.body["size"] == "1536x1024"  # the accepted size nearest 1200x630; cropped locally
+    assert openai.body["model"] == "gpt-image-2.5-flare" and openai.body["quality"] == "xhigh"
+    assert openai.body["size"] == "1184x624"  # the accepted size nearest 1200x630; resized locally
 
 
 def test_foundry_with_entra_id_through_managed_identity(site_root: Path, emulator) -> None:

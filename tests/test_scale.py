@@ -25,7 +25,7 @@ from mkdocs_imagegen.session import PROGRESS_INTERVAL
 from sitekit import PROVIDER_VARIABLES, banner_file, build, page, warnings_of, write_site
 
 # A model each provider serves; options() makes that provider the only one in providers.order.
-MODELS = {"google": "gemini-3.1-flash-image-preview", "foundry": "gpt-image-2", "openai": "gpt-image-2"}
+MODELS = {"google": "gemini-3.1-flash-image", "foundry": "gpt-image-2", "openai": "gpt-image-2"}
 
 
 def options(provider: str, **extra: object) -> dict[str, object]:

@@ -291,7 +291,7 @@ def test_absolute_cache_dir_outside_the_project_is_allowed(site_root: Path, tmp_
 # --- 7.7 long and non-Latin prompts ---------------------------------------------------------------------
 
 LIMIT = 32000
-GEMINI = "gemini-3.1-flash-image-preview"
+GEMINI = "gemini-3.1-flash-image"
 UNITS = {  # script -> (a phrase to repeat, the model and forced provider that carry it)
     "japanese": ("索引カードを積み重ねた灯台、柔らかな朝の光、フラットなイラスト。", GEMINI, None),
     "korean": ("색인 카드로 쌓아 올린 등대, 부드러운 아침 햇살, 평면 일러스트. ", "gpt-image-2", None),

