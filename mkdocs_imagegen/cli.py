@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig
 
     from .cache import CacheStore, Original
-    from .catalogue import ModelInfo
     from .discovery import LiveProvider
     from .frontmatter import BannerSpec
     from .plugin import ImagegenPlugin
@@ -165,10 +164,6 @@ def _key_variables() -> dict[str, tuple[str, ...]]:
     return {spec.name: spec.key_variables for spec in PROVIDERS}
 
 
-def _usd(value: float | None, digits: int = 3) -> str:
-    return "price unknown" if value is None else f"~${value:.{digits}f}"
-
-
 def _human_bytes(count: int) -> str:
     size = float(count)
     for unit in ("B", "KB", "MB"):
@@ -297,46 +292,9 @@ def generate(prompt: str, model: str, out: Path | None, size: Size, quality: str
 # --- models ---------------------------------------------------------------------------------------------
 
 
-def _price(info: ModelInfo) -> dict[str, Any]:
-    """An estimate at the default size and quality, and the range the model's prices span."""
-    size = Size.parse(DEFAULT_SIZE)
-    by = info.price.get("by")
-    if by == "quality":
-        values = [info.estimate(size, quality) for quality in info.qualities]
-    elif by == "image_size":
-        values = [float(info.price[tier]) for tier in info.image_sizes if tier in info.price]
-    else:
-        values = [info.estimate(size, "auto")]
-    known = [value for value in values if value is not None]
-    return {"by": by, "at": DEFAULT_SIZE, "quality": "auto", "estimate_usd": info.estimate(size, "auto"),
-            "min_usd": min(known) if known else None, "max_usd": max(known) if known else None}
-
-
-def _price_hint(price: dict[str, Any]) -> str:
-    at = f"{price['at']} auto" if price["by"] == "quality" else price["at"]
-    hint = f"{_usd(price['estimate_usd'])} at {at}"
-    if price["min_usd"] is not None and price["min_usd"] != price["max_usd"]:
-        span = "quality" if price["by"] == "quality" else "resolution"
-        hint += f" (${price['min_usd']:.3f}-${price['max_usd']:.3f} by {span})"
-    return hint
-
-
-def _model_rows(registry: Registry) -> list[dict[str, Any]]:
-    rows = []
-    for info in registry.catalogue.models.values():
-        providers = [registry.get(name) for name in info.providers]
-        serving = [{"name": p.name, "label": p.label, "authenticated": p.is_authenticated()} for p in providers]
-        retired = registry.catalogue.retired.get(info.name)
-        rows.append({"model": info.name, "nicknames": list(info.nicknames), "default": info.name == DEFAULT_MODEL,
-                     "providers": serving, "usable": any(p["authenticated"] for p in serving),
-                     "price": _price(info), "qualities": list(info.qualities), "sizes": info.sizes.describe(),
-                     "retired": retired.shutdown if retired else None,
-                     "successor": retired.successor if retired else None,
-                     "source": info.source, "checked": info.checked})
-    return rows
-
-
 def _print_models(rows: list[dict[str, Any]]) -> None:
+    from .modeltable import price_hint
+
     table = [("MODEL", "PROVIDERS", "PRICE PER IMAGE (USD, estimate)")]
     for row in rows:
         name = row["model"] + (" *" if row["default"] else "")
@@ -345,7 +303,7 @@ def _print_models(rows: list[dict[str, Any]]) -> None:
         if row["retired"]:
             providers, price = "", f"retired {row['retired']}: sent as {row['successor']}"
         else:
-            price = _price_hint(row["price"])
+            price = price_hint(row["price"])
         table.append((name, providers, price))
     widths = [max(len(line[column]) for line in table) for column in range(2)]
     for name, providers, price in table:
@@ -379,9 +337,10 @@ def _print_live_models(registry: Registry, found: list[LiveProvider]) -> None:
 @cli.command(short_help="Every model, the providers that serve it, and a price hint.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--live", is_flag=True, help="Also ask each authenticated provider which image models it serves now.")
+@click.option("--markdown", is_flag=True, help="Print the catalogue as the README's Markdown tables.")
 @click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use this mkdocs.yml's providers, aliases and `models:` entries.")
-def models(as_json: bool, live: bool, config_file: Path | None) -> None:
+def models(as_json: bool, live: bool, markdown: bool, config_file: Path | None) -> None:
     """List every known model, the providers that serve it, and a price hint.
 
     A provider is 'ready' when its credentials are set (environment or `keys set`); no network
@@ -389,10 +348,15 @@ def models(as_json: bool, live: bool, config_file: Path | None) -> None:
     listing call each, no image, no cost). Prices are catalogue list prices, for estimates only.
     """
     from .discovery import discover
+    from .modeltable import markdown as markdown_tables
+    from .modeltable import model_rows
 
     registry = _registry(config_file)
     try:
-        rows = _model_rows(registry)
+        if markdown:
+            click.echo(markdown_tables(registry), nl=False)
+            return
+        rows = model_rows(registry)
         found = discover(registry) if live else []
     finally:
         registry.close()
@@ -425,12 +389,13 @@ def doctor(live: bool, config_file: Path | None) -> None:
     provider is usable (with --live: and every ready provider answered), 1 otherwise.
     """
     from .discovery import discover
+    from .modeltable import model_rows
 
     registry = _registry(config_file)
     try:
         credentials = registry.providers[0].credentials if registry.providers else Credentials()
         statuses = [provider.status() for provider in registry.providers]
-        usable = sorted({row["model"] for row in _model_rows(registry) if row["usable"] and not row["retired"]})
+        usable = sorted({row["model"] for row in model_rows(registry) if row["usable"] and not row["retired"]})
         found = {item.name: item for item in discover(registry)} if live else {}
     finally:
         registry.close()
@@ -639,7 +604,9 @@ def _plan_line(row: PlannedBanner, width: int) -> str:
         return f"{head}: {row.reason}"
     line = f"{head} via {row.provider}, {request.size} {request.quality}"
     if row.status == "generate" and row.reason is None:
-        line += f", {_usd(row.estimate)}"
+        from .modeltable import usd
+
+        line += f", {usd(row.estimate)}"
     return f"{line} ({row.reason})" if row.reason else line
 
 

@@ -191,3 +191,15 @@ def test_model_not_found_on_the_last_provider_is_one_warning_per_page(site_root:
     assert all("gemini-3.1-flash-image" in line and "models --live" in line for line in warnings)
     assert len(emulator.image_requests()) == 2  # one per page: a 404 is not retried
     assert "is not in the catalogue" in result.stderr  # the info line for a family name
+
+
+def test_the_readme_models_section_is_the_catalogue() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- models:start")
+    section = readme[readme.index("\n", start) + 1: readme.index("<!-- models:end -->")]
+    generated = subprocess.run([sys.executable, "-m", "mkdocs_imagegen", "models", "--markdown"],
+                               capture_output=True, text=True, timeout=60, check=True).stdout
+    assert section == generated, "README's Models section is stale: paste `mkdocs-imagegen models --markdown`"
+    for name in default_catalogue().models:
+        assert f"`{name}`" in section
+    assert "### A model released tomorrow" in readme and "models:" in readme
