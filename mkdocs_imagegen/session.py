@@ -278,15 +278,13 @@ class BannerSession:
     def _tell_renamed(self) -> None:
         """One info line per retired or uncatalogued model name a page used: news, not a problem."""
         for written, (found, pages) in self._renamed.items():
-            where = _pages(pages)
             if found.retired is not None:
-                self.log.info("imagegen: model %r was retired on %s; %s sent as its successor %r",
-                              written, found.retired.shutdown, where, found.name)
+                self.log.info("imagegen: model %r was retired on %s, so its successor %r is sent instead (%s)",
+                              written, found.retired.shutdown, found.name, _pages(pages))
             else:
-                providers = ", ".join(found.info.providers)
-                self.log.info("imagegen: model %r is not in the catalogue; %s sent as written to %s "
-                              "(its %s family), price unknown; declare it under `models:` to set sizes and price",
-                              written, where, providers, found.info.family)
+                self.log.info("imagegen: model %r is not in the catalogue, so it is sent as written to %s (the %s "
+                              "family), price unknown; a `models:` entry in mkdocs.yml adds its sizes and price (%s)",
+                              written, " or ".join(found.info.providers), found.info.family, _pages(pages))
 
     def _warn_unauthenticated(self) -> None:
         """One warning per provider that could have served a used model, with its fix."""
@@ -313,8 +311,8 @@ def make_registry(settings: Settings, credentials: Credentials | None = None) ->
 
 
 def _pages(pages: list[str], shown: int = 3) -> str:
-    names = ", ".join(pages[:shown]) + (f" and {len(pages) - shown} more" if len(pages) > shown else "")
-    return f"{names} {'is' if len(pages) == 1 else 'are'}"
+    more = f" and {len(pages) - shown} more" if len(pages) > shown else ""
+    return f"{', '.join(pages[:shown])}{more}"
 
 
 def _model_key(spec: BannerSpec) -> str:
