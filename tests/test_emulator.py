@@ -29,11 +29,17 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from PIL import Image, UnidentifiedImageError
 
-from mkdocs_imagegen.emulator import APIS, PROVIDERS, Emulator, Fault, ProtocolApi
+from mkdocs_imagegen.catalogue import Catalogue, default_catalogue, packaged_data
+from mkdocs_imagegen.emulator import APIS, PROVIDERS, Emulator, Fault, ProtocolApi, parse_model_specs
+from mkdocs_imagegen.providers import PROVIDERS as SPECS
 
-FLASH = "gemini-3.1-flash-image-preview"
+FLASH = "gemini-3.1-flash-image"
+PRO = "gemini-3-pro-image"
 SCOPE = "https://cognitiveservices.azure.com/.default"
 AZURE_VERSION = "2025-04-01-preview"
+CATALOGUE = default_catalogue()
+GEMINI_TEXT_MODELS = {"gemini-3-flash", "text-embedding-005"}
+OPENAI_TEXT_MODELS = {"gpt-5", "text-embedding-3-large"}
 
 
 @pytest.fixture
@@ -95,10 +101,37 @@ def azure(
     return http.post(url, json=body, params=params, headers=headers)
 
 
-def azure_v1(emu: Emulator, http: httpx.Client, **body: Any) -> httpx.Response:
+def azure_v1(emu: Emulator, http: httpx.Client, headers: dict[str, str] | None = None,
+             params: dict[str, str] | None = None, **body: Any) -> httpx.Response:
     body = {"prompt": "a fox", **body}
     url = f"{emu.url}/azure/openai/v1/images/generations"
-    return http.post(url, json=body, headers={"api-key": emu.keys["foundry"]})
+    return http.post(url, json=body, params=params, headers=headers or {"api-key": emu.keys["foundry"]})
+
+
+def mai(emu: Emulator, http: httpx.Client, headers: dict[str, str] | None = None, **body: Any) -> httpx.Response:
+    body = {"model": "MAI-Image-2.5", "prompt": "a fox", "width": 1024, "height": 768, **body}
+    url = f"{emu.url}/azure/mai/v1/images/generations"
+    return http.post(url, json=body, headers=headers if headers is not None else {"api-key": emu.keys["foundry"]})
+
+
+def live(provider: str) -> set[str]:
+    return {info.name for info in CATALOGUE.live(provider)}
+
+
+def gemini_listed(emu: Emulator, http: httpx.Client) -> list[str]:
+    response = http.get(f"{emu.url}/v1beta/models", headers={"x-goog-api-key": emu.keys["google"]},
+                        params={"pageSize": "1000"})
+    return [m["name"].removeprefix("models/") for m in response.json()["models"]]
+
+
+def openai_listed(emu: Emulator, http: httpx.Client) -> list[str]:
+    response = http.get(f"{emu.url}/v1/models", headers={"authorization": f"Bearer {emu.keys['openai']}"})
+    return [m["id"] for m in response.json()["data"]]
+
+
+def azure_listed(emu: Emulator, http: httpx.Client) -> list[str]:
+    response = http.get(f"{emu.url}/azure/openai/v1/models", headers={"api-key": emu.keys["foundry"]})
+    return [m["id"] for m in response.json()["data"]]
 
 
 def post_image(provider: str, emu: Emulator, http: httpx.Client, prompt: str = "a fox") -> httpx.Response:
@@ -106,6 +139,8 @@ def post_image(provider: str, emu: Emulator, http: httpx.Client, prompt: str = "
         return gemini(emu, http, gemini_body(prompt))
     if provider == "openai":
         return openai(emu, http, prompt=prompt)
+    if provider == "mai":
+        return mai(emu, http, prompt=prompt)
     return azure(emu, http, prompt=prompt)
 
 
@@ -135,10 +170,13 @@ def error_details(response: httpx.Response) -> dict[str, dict[str, Any]]:
     ("model", "ratio", "size", "expected", "fmt"),
     [
         (FLASH, "16:9", "2K", (2752, 1536), "JPEG"),
-        ("gemini-3.1-flash-image", "9:16", "512", (384, 688), "JPEG"),
-        ("gemini-3-pro-image-preview", "21:9", "1K", (1584, 672), "PNG"),
-        ("gemini-3-pro-image-preview", "4:5", "4K", (3712, 4608), "PNG"),
-        ("gemini-2.5-flash-image", "16:9", "4K", (1376, 768), "PNG"),  # ignores imageSize
+        (FLASH, "9:16", "512", (384, 688), "JPEG"),
+        (FLASH, "8:1", "1K", (2816, 352), "JPEG"),
+        (PRO, "21:9", "1K", (1584, 672), "PNG"),
+        (PRO, "4:5", "4K", (3712, 4608), "PNG"),
+        ("gemini-2.5-flash-image", "16:9", None, (1344, 768), "PNG"),  # its own pixel table
+        ("gemini-3.1-flash-lite-image", "4:3", "1K", (1200, 896), "JPEG"),
+        ("gemini-nano-banana-2.1", "1:4", "2K", (1024, 4096), "JPEG"),
         (FLASH, None, None, (1024, 1024), "JPEG"),  # no imageConfig: a square
         (FLASH, "3:2", None, (1264, 848), "JPEG"),
     ],
@@ -185,10 +223,19 @@ def test_gemini_unknown_model_and_bad_image_config(emu, http):
     assert missing.json()["error"]["message"].startswith(
         "models/gemini-9-ultra is not found for API version v1"
     )
-    for model, ratio, size in [(FLASH, "7:3", None), ("gemini-3-pro-image-preview", "1:1", "512"),
-                               (FLASH, "1:1", "8K")]:
+    # Each model's ratios and tiers are the catalogue's size rule.
+    for model, ratio, size in [(FLASH, "7:3", None), (PRO, "1:1", "512"), (FLASH, "1:1", "8K"),
+                               (PRO, "1:4", None), ("gemini-2.5-flash-image", "16:9", "2K"),
+                               ("gemini-3.1-flash-lite-image", "8:1", None),
+                               ("gemini-3.1-flash-lite-image", "1:1", "4K"), ("gemini-nano-banana-2.1", "1:1", "512")]:
         response = gemini(emu, http, gemini_body(ratio=ratio, size=size), model=model)
-        assert (response.status_code, response.json()["error"]["status"]) == (400, "INVALID_ARGUMENT")
+        assert (response.status_code, response.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), model
+    ratio = gemini(emu, http, gemini_body(ratio="1:4"), model=PRO).json()["error"]
+    assert ratio == {"code": 400, "status": "INVALID_ARGUMENT", "message": (
+        "* GenerateContentRequest.generation_config.image_config.aspect_ratio: aspect_ratio must be one of"
+        " '1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9', or '21:9'.\n")}
+    tier = gemini(emu, http, gemini_body(size="512"), model="gemini-nano-banana-2.1").json()["error"]["message"]
+    assert tier.endswith("image_size: image_size must be one of '1K', '2K', or '4K'.\n")
 
 
 def test_gemini_list_models(emu, http):
@@ -196,10 +243,48 @@ def test_gemini_list_models(emu, http):
         response = http.get(f"{emu.url}/{version}/models", headers={"x-goog-api-key": emu.keys["google"]})
         assert response.status_code == 200
         models = {m["name"]: m for m in response.json()["models"]}
-        assert "models/gemini-3.1-flash-image-preview" in models
+        assert "models/gemini-3.1-flash-image" in models and "models/gemini-3.1-flash-image-preview" not in models
         assert "generateContent" in models["models/gemini-2.5-flash-image"]["supportedGenerationMethods"]
+        assert models["models/text-embedding-005"]["supportedGenerationMethods"] == ["embedContent"]
+        assert "nextPageToken" not in response.json()
     assert http.get(f"{emu.url}/v1beta/models", headers={"x-goog-api-key": "nope"}).status_code == 400
+    model = http.get(f"{emu.url}/v1beta/models/{PRO}", headers={"x-goog-api-key": emu.keys["google"]})
+    assert (model.status_code, model.json()["name"]) == (200, f"models/{PRO}")
+    gone = http.get(f"{emu.url}/v1beta/models/{PRO}-preview", headers={"x-goog-api-key": emu.keys["google"]})
+    assert (gone.status_code, gone.json()["error"]["status"]) == (404, "NOT_FOUND")
     assert emu.image_requests() == []
+
+
+def test_gemini_list_pagination(emu, http):
+    headers = {"x-goog-api-key": emu.keys["google"]}
+    names, token, pages = [], None, 0
+    while True:
+        params = {"pageSize": "2", **({"pageToken": token} if token else {})}
+        page = http.get(f"{emu.url}/v1beta/models", headers=headers, params=params).json()
+        assert len(page["models"]) <= 2
+        names += [m["name"] for m in page["models"]]
+        pages += 1
+        token = page.get("nextPageToken")
+        if not token:
+            break
+    everything = http.get(f"{emu.url}/v1beta/models", headers=headers, params={"pageSize": "1000"}).json()
+    assert names == [m["name"] for m in everything["models"]] and len(set(names)) == len(names)
+    assert pages == -(-len(names) // 2)
+    for params in ({"pageToken": "garbage"}, {"pageSize": "many"}):
+        bad = http.get(f"{emu.url}/v1beta/models", headers=headers, params=params)
+        assert (bad.status_code, bad.json()["error"]["status"]) == (400, "INVALID_ARGUMENT"), params
+    assert "'page_size' (TYPE_INT32)" in bad.json()["error"]["message"]
+
+
+def test_gemini_text_models_are_listed_but_make_no_images(emu, http):
+    text = gemini(emu, http, gemini_body(), model="gemini-3-flash")
+    assert text.json() == {"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                                     "message": "Model does not support the requested response modalities: image"}}
+    plain = {"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": {"responseModalities": ["TEXT"]}}
+    answer = gemini(emu, http, plain, model="gemini-3-flash").json()
+    assert [list(p) for p in answer["candidates"][0]["content"]["parts"]] == [["text"]]
+    embedding = gemini(emu, http, model="text-embedding-005", version="v1beta")
+    assert embedding.status_code == 404 and "not supported for generateContent" in embedding.text
 
 
 def test_gemini_rate_limit_shape(emu, http):
@@ -269,11 +354,12 @@ def test_gemini_thought_images_come_first(emu, http):
 # -- faults common to all providers ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("provider", ["google", "openai", "foundry"])
+@pytest.mark.parametrize("provider", ["google", "openai", "foundry", "mai"])
 def test_broken_payloads(emu, http, provider):
-    emu.add_fault(Fault(provider=provider, kind="truncated_b64"))
-    emu.add_fault(Fault(provider=provider, kind="not_image"))
-    emu.add_fault(Fault(provider=provider, kind="bomb"))
+    owner = "foundry" if provider == "mai" else provider
+    emu.add_fault(Fault(provider=owner, kind="truncated_b64"))
+    emu.add_fault(Fault(provider=owner, kind="not_image"))
+    emu.add_fault(Fault(provider=owner, kind="bomb"))
     truncated, not_image, bomb = (post_image(provider, emu, http) for _ in range(3))
     assert {truncated.status_code, not_image.status_code, bomb.status_code} == {200}
     full = image_b64(provider, post_image(provider, emu, http))
@@ -289,9 +375,9 @@ def test_broken_payloads(emu, http, provider):
         Image.open(io.BytesIO(raw))
 
 
-@pytest.mark.parametrize("provider", ["google", "openai", "foundry"])
+@pytest.mark.parametrize("provider", ["google", "openai", "foundry", "mai"])
 def test_reset_drops_the_connection(emu, http, provider):
-    emu.add_fault(Fault(provider=provider, kind="reset"))
+    emu.add_fault(Fault(provider="foundry" if provider == "mai" else provider, kind="reset"))
     with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
         post_image(provider, emu, http)
     assert post_image(provider, emu, http).status_code == 200
@@ -323,6 +409,8 @@ def test_fault_validation():
     with pytest.raises(ValueError):
         Fault(provider="azure", kind="rate_limit")
     with pytest.raises(ValueError):
+        Fault(provider="foundry", kind="unverified_org")
+    with pytest.raises(ValueError):
         Fault(kind="rate_limit", times=0)
 
 
@@ -341,8 +429,8 @@ def test_provider_specific_fault_without_provider_only_hits_its_provider(emu, ht
     [
         ("gpt-image-2", "1792x1024", None, (1792, 1024)),
         ("gpt-image-2", "auto", "webp", (1024, 1024)),
-        ("gpt-image-1.5", "1536x1024", "jpeg", (1536, 1024)),
-        ("gpt-image-1-mini", None, "png", (1024, 1024)),
+        ("gpt-image-2.6-sunburst", "1536x1024", "jpeg", (1536, 1024)),
+        ("gpt-image-2.5-flare", None, "png", (1024, 1024)),
     ],
 )
 def test_openai_success(emu, http, model, size, fmt, expected):
@@ -360,7 +448,7 @@ def test_openai_success(emu, http, model, size, fmt, expected):
 
 
 def test_openai_n_and_transparent_background(emu, http):
-    data = openai(emu, http, n=2, background="transparent", model="gpt-image-1.5").json()
+    data = openai(emu, http, n=2, background="transparent", model="gpt-image-2.6-flare").json()
     assert len(data["data"]) == 2 and data["background"] == "transparent"
     assert decode(data["data"][0]["b64_json"]).mode == "RGBA"
     response = openai(emu, http, background="transparent", output_format="jpeg")
@@ -392,6 +480,14 @@ def test_openai_rejects_response_format_and_unknown_model(emu, http):
     long = openai(emu, http, prompt="x" * 32001)
     assert (long.status_code, long.json()["error"]["param"]) == (400, "prompt")
     assert openai(emu, http, quality="ultra").json()["error"]["param"] == "quality"
+    # xhigh and max only where the catalogue lists them: gpt-image-2 stops at high.
+    xhigh = openai(emu, http, quality="xhigh").json()["error"]
+    assert (xhigh["code"], xhigh["param"]) == ("invalid_value", "quality")
+    assert xhigh["message"] == ("Invalid value: 'xhigh'. Supported values are: 'low', 'medium', 'high',"
+                                " and 'auto'.")
+    for quality in ("xhigh", "max"):
+        answer = openai(emu, http, model="gpt-image-2.5-flare", quality=quality, size="1024x1024")
+        assert (answer.status_code, answer.json()["quality"]) == (200, quality)
 
 
 @pytest.mark.parametrize(
@@ -402,11 +498,13 @@ def test_openai_rejects_response_format_and_unknown_model(emu, http):
         ("gpt-image-2", "3072x960"),  # ratio > 3:1
         ("gpt-image-2", "768x768"),  # < 655,360 pixels
         ("gpt-image-2", "big"),
-        ("gpt-image-1.5", "1792x1024"),
-        ("gpt-image-1-mini", "512x512"),
+        ("gpt-image-2.6-flare", "4000x2000"),
+        ("chatgpt-image-next", "1792x1024"),  # an extra of a fixed-size family
+        ("chatgpt-image-next", "512x512"),
     ],
 )
 def test_openai_invalid_sizes(emu, http, model, size):
+    emu.add_model("openai", "chatgpt-image-next")
     response = openai(emu, http, model=model, size=size)
     assert response.status_code == 400
     error = response.json()["error"]
@@ -416,6 +514,11 @@ def test_openai_invalid_sizes(emu, http, model, size):
 def test_openai_gpt_image_2_edge_sizes_accepted(emu, http):
     for size in ("3840x1280", "1024x640"):  # 3:1 exactly; 655,360 pixels exactly
         assert openai(emu, http, size=size, output_format="jpeg").status_code == 200
+    emu.add_model("openai", "chatgpt-image-next")  # the chatgpt-image family: fixed sizes
+    assert openai(emu, http, model="chatgpt-image-next", size="1024x1536").status_code == 200
+    message = openai(emu, http, model="chatgpt-image-next", size="1000x1000").json()["error"]["message"]
+    assert message == ("Invalid value: '1000x1000'. Supported values are: '1024x1024', '1536x1024', '1024x1536',"
+                       " and 'auto'.")
 
 
 def test_openai_error_faults(emu, http):
@@ -437,8 +540,33 @@ def test_openai_error_faults(emu, http):
 def test_openai_list_models(emu, http):
     response = http.get(f"{emu.url}/v1/models", headers={"authorization": f"Bearer {emu.keys['openai']}"})
     assert response.json()["object"] == "list"
-    assert {m["id"] for m in response.json()["data"]} == {"gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini"}
+    ids = [m["id"] for m in response.json()["data"]]
+    assert "gpt-5" in ids and "gpt-image-1.5" not in ids and "gpt-image-2.6-sunburst" in ids
+    assert all(set(m) == {"id", "object", "created", "owned_by"} and m["object"] == "model"
+               for m in response.json()["data"])
     assert emu.requests[-1].provider == "openai" and emu.requests[-1].kind == "models"
+    one = http.get(f"{emu.url}/v1/models/gpt-image-2", headers={"authorization": f"Bearer {emu.keys['openai']}"})
+    assert one.json() == {"id": "gpt-image-2", "object": "model", "created": 1767225600, "owned_by": "system"}
+    gone = http.get(f"{emu.url}/v1/models/gpt-image-1.5", headers={"authorization": f"Bearer {emu.keys['openai']}"})
+    assert (gone.status_code, gone.json()["error"]["code"]) == (404, "model_not_found")
+    wrong = http.get(f"{emu.url}/v1/models", headers={"authorization": "Bearer sk-wrong-000000000000"})
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (401, "invalid_api_key")
+
+
+def test_openai_unverified_organization_fault(emu, http):
+    emu.add_fault(Fault(provider="openai", kind="unverified_org"))
+    response = openai(emu, http, model="gpt-image-2.6-sunburst")
+    assert response.status_code == 403
+    assert response.json() == {"error": {
+        "message": "Your organization must be verified to use the model `gpt-image-2.6-sunburst`. Please go to:"
+        " https://platform.openai.com/settings/organization/general and click on Verify Organization. If you"
+        " just verified, it can take up to 15 minutes for access to propagate.",
+        "type": "invalid_request_error", "param": None, "code": None,
+    }}
+    assert emu.image_requests()[-1].fault == "unverified_org"
+    assert openai(emu, http).status_code == 200
+    emu.add_fault(Fault(kind="unverified_org", times=-1))  # OpenAI's only, even without a provider
+    assert gemini(emu, http).status_code == azure(emu, http).status_code == 200
 
 
 # -- Azure, raw --------------------------------------------------------------------------------
@@ -460,7 +588,7 @@ def test_azure_deployment_path(emu, http):
 
 
 def test_azure_v1_path(emu, http):
-    emu.deployments["banner-prod"] = "gpt-image-1.5"
+    emu.deployments["banner-prod"] = "gpt-image-2.5-sunburst"
     response = azure_v1(emu, http, model="banner-prod", size="1024x1536")
     assert response.status_code == 200
     assert decode(response.json()["data"][0]["b64_json"]).size == (1024, 1536)
@@ -482,7 +610,8 @@ def test_azure_errors(emu, http):
     webp = azure(emu, http, output_format="webp")
     assert (webp.status_code, webp.json()["error"]["param"]) == (400, "output_format")
     assert azure(emu, http, response_format="b64_json").json()["error"]["code"] == "unknown_parameter"
-    assert azure(emu, http, deployment="gpt-image-1.5", size="1792x1024").json()["error"]["code"] == "invalid_value"
+    assert azure(emu, http, size="1000x1000").json()["error"]["code"] == "invalid_value"
+    assert azure(emu, http, quality="max").json()["error"]["param"] == "quality"  # gpt-image-2 stops at high
 
 
 def test_azure_auth(emu, http):
@@ -515,6 +644,245 @@ def test_azure_error_faults(emu, http):
     emu.add_fault(Fault(provider="foundry", kind="server_error"))
     emu.add_fault(Fault(provider="foundry", kind="overloaded"))
     assert [azure(emu, http).status_code for _ in range(3)] == [500, 503, 200]
+
+
+# -- the catalogue's world: what is served, what is gone -----------------------------------------
+
+
+def test_each_protocol_serves_exactly_the_live_catalogue(emu, http):
+    assert set(gemini_listed(emu, http)) - GEMINI_TEXT_MODELS == live("google")
+    assert set(openai_listed(emu, http)) - OPENAI_TEXT_MODELS == live("openai")
+    assert set(azure_listed(emu, http)) == live("foundry") == set(emu.deployments)
+    base = http.get(f"{emu.url}/azure/openai/models", params={"api-version": AZURE_VERSION},
+                    headers={"api-key": emu.keys["foundry"]})
+    assert base.status_code == 200 and base.json()["object"] == "list"
+    non_mai = {info.name for info in CATALOGUE.live("foundry") if info.api != "mai"}
+    assert {m["id"] for m in base.json()["data"]} == non_mai
+    for provider in ("google", "openai", "foundry"):
+        assert set(emu.served_models(provider)) == live(provider)
+    # ... and every one of them generates, each on its own route.
+    for name in live("google"):
+        assert gemini(emu, http, gemini_body(ratio="1:1"), model=name).status_code == 200, name
+    for name in live("openai"):
+        assert openai(emu, http, model=name, size="1024x1024", quality="low").status_code == 200, name
+    for info in CATALOGUE.live("foundry"):
+        if info.api == "mai":
+            response = mai(emu, http, model=info.name, width=768, height=768)
+        else:
+            response = azure_v1(emu, http, model=info.name, size="1024x1024", quality="low")
+        assert response.status_code == 200, info.name
+    assert emu.retired_requests() == []
+
+
+def test_retired_names_get_each_providers_not_found(emu, http):
+    retired = set(CATALOGUE.retired)
+    assert {"gemini-3-pro-image-preview", "gpt-image-1.5", "gpt-image-1-mini", "dall-e-3"} <= retired
+    for version in ("v1beta", "v1"):
+        response = gemini(emu, http, gemini_body(), model="gemini-3-pro-image-preview", version=version)
+        assert response.status_code == 404
+        assert response.json() == {"error": {
+            "code": 404, "status": "NOT_FOUND",
+            "message": f"models/gemini-3-pro-image-preview is not found for API version {version}, or is not"
+            " supported for generateContent. Call ListModels to see the list of available models and their"
+            " supported methods.",
+        }}
+    for name in ("gpt-image-1.5", "gpt-image-1-mini", "chatgpt-image-latest", "dall-e-2"):
+        response = openai(emu, http, model=name, size="1024x1024")
+        assert response.status_code == 404
+        assert response.json() == {"error": {
+            "message": f"The model `{name}` does not exist or you do not have access to it.",
+            "type": "invalid_request_error", "param": None, "code": "model_not_found",
+        }}
+    deployment_not_found = {"error": {
+        "code": "DeploymentNotFound",
+        "message": "The API deployment for this resource does not exist. If you created the deployment within"
+        " the last 5 minutes, please wait a moment and try again.",
+    }}
+    emu.deployments["old-banners"] = "gpt-image-1.5"  # a deployment whose model was shut down
+    emu.deployments["old-mai"] = "MAI-Image-1"  # a model no catalogue knows
+    answers = [
+        azure(emu, http, deployment="old-banners"),
+        azure_v1(emu, http, model="old-banners"),
+        azure_v1(emu, http, model="gpt-image-1"),  # not deployed at all
+        azure(emu, http, deployment="no-such-deployment"),
+        mai(emu, http, model="old-mai"),
+        mai(emu, http, model="MAI-Image-1"),
+    ]
+    for response in answers:
+        assert (response.status_code, response.json()) == (404, deployment_not_found), response.request.url
+    assert "old-banners" not in azure_listed(emu, http)
+    found = {(r.provider, r.model) for r in emu.retired_requests()}
+    assert found == {("google", "gemini-3-pro-image-preview"), ("openai", "gpt-image-1.5"),
+                     ("openai", "gpt-image-1-mini"), ("openai", "chatgpt-image-latest"), ("openai", "dall-e-2"),
+                     ("foundry", "gpt-image-1.5"), ("foundry", "gpt-image-1")}
+    by_deployment = {r.deployment: r.model for r in emu.image_requests() if r.provider == "foundry"}
+    assert by_deployment["old-banners"] == "gpt-image-1.5" and by_deployment["old-mai"] == "MAI-Image-1"
+
+
+def test_extra_models_are_served_with_their_familys_rules(http):
+    extra = {"google": ["gemini-4-flash-image", "imagen-9"], "openai": ["gpt-image-3"],
+             "foundry": ["MAI-Image-3", "gpt-image-3"]}
+    with Emulator(extra_models=extra) as emu:
+        assert set(gemini_listed(emu, http)) - GEMINI_TEXT_MODELS == live("google") | set(extra["google"])
+        assert set(openai_listed(emu, http)) - OPENAI_TEXT_MODELS == live("openai") | {"gpt-image-3"}
+        assert set(azure_listed(emu, http)) == live("foundry") | {"MAI-Image-3", "gpt-image-3"}
+        # The gemini family takes 1K only; a name no family claims gets every ratio and 1K/2K/4K.
+        assert gemini(emu, http, gemini_body(ratio="16:9"), model="gemini-4-flash-image").status_code == 200
+        assert gemini(emu, http, gemini_body(size="2K"), model="gemini-4-flash-image").status_code == 400
+        wide = gemini(emu, http, gemini_body(ratio="8:1", size="4K"), model="imagen-9")
+        assert decode(image_b64("google", wide)).size == (11264, 1408)
+        assert wide.json()["candidates"][0]["content"]["parts"][-1]["inlineData"]["mimeType"] == "image/png"
+        assert openai(emu, http, model="gpt-image-3", size="2048x1152").status_code == 200
+        assert openai(emu, http, model="gpt-image-3", size="1000x1000").status_code == 400
+        assert mai(emu, http, model="MAI-Image-3").status_code == 200
+        assert azure_v1(emu, http, model="gpt-image-3").status_code == 200
+        # Added while running: served at once, and a Foundry model is deployed under its name.
+        assert openai(emu, http, model="gpt-image-1.5").status_code == 404
+        emu.add_model("openai", "gpt-image-1.5")  # a retired entry keeps its own rules (fixed sizes)
+        emu.add_model("foundry", "gpt-image-4")
+        assert openai(emu, http, model="gpt-image-1.5", size="1536x1024").status_code == 200
+        assert openai(emu, http, model="gpt-image-1.5", size="1792x1024").status_code == 400
+        assert emu.deployments["gpt-image-4"] == "gpt-image-4" and "gpt-image-4" in azure_listed(emu, http)
+        assert azure_v1(emu, http, model="gpt-image-4", size="1792x1024").status_code == 200
+        with pytest.raises(ValueError):
+            emu.add_model("azure", "gpt-image-4")
+
+
+def test_the_served_models_follow_the_catalogues_day(http):
+    """The day before OpenAI shut gpt-image-1.5 down, an emulator on that day's catalogue still serves it."""
+    import datetime as dt
+
+    yesterday = Catalogue.from_data(packaged_data(), today=dt.date(2026, 11, 30))
+    with Emulator(catalogue=yesterday) as emu:
+        assert "gpt-image-1.5" in openai_listed(emu, http)
+        assert openai(emu, http, model="gpt-image-1.5", size="1536x1024").status_code == 200
+        assert openai(emu, http, model="gpt-image-1.5", size="1792x1024").status_code == 400  # fixed sizes
+        assert openai(emu, http, model="gpt-image-1").status_code == 404  # gone since 2026-10-23
+        assert "gpt-image-1.5" in azure_listed(emu, http)
+
+
+def test_model_specs_parse_mappings_and_cli_strings():
+    assert parse_model_specs(["google:gemini-4-flash-image", "foundry:MAI-Image-3", "google:x"]) == {
+        "google": ["gemini-4-flash-image", "x"], "foundry": ["MAI-Image-3"]}
+    assert parse_model_specs({"openai": "gpt-image-3"}) == {"openai": ["gpt-image-3"]}
+    assert parse_model_specs(None) == {}
+    for bad in (["gpt-image-3"], ["azure:gpt-image-3"], ["openai:"], {"vertex": ["x"]}):
+        with pytest.raises(ValueError):
+            parse_model_specs(bad)
+
+
+def test_apis_come_from_the_provider_table_and_no_provider_module_is_imported():
+    assert [f"{api.__module__}:{api.__name__}" for api in APIS] == [spec.emulator for spec in SPECS]
+    assert tuple(spec.name for spec in SPECS) == PROVIDERS
+    code = ("import sys, mkdocs_imagegen.emulator as e; e.Emulator();"
+            " print(sorted(m for m in sys.modules if m.startswith('mkdocs_imagegen.providers.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+# -- Azure: the v1 credentials, the model lists, the MAI route ------------------------------------
+
+
+def test_azure_v1_takes_the_api_key_as_a_bearer(emu, http):
+    key_bearer = {"authorization": f"Bearer {emu.keys['foundry']}"}
+    assert azure_v1(emu, http, headers=key_bearer, model="gpt-image-2").status_code == 200
+    assert azure_v1(emu, http, headers=key_bearer, params={"api-version": "preview"},
+                    model="gpt-image-2").status_code == 200
+    version = azure_v1(emu, http, params={"api-version": AZURE_VERSION}, model="gpt-image-2")
+    assert (version.status_code, version.json()["error"]["code"]) == (400, "BadRequest")
+    wrong = azure_v1(emu, http, headers={"authorization": "Bearer 0123456789abcdef"}, model="gpt-image-2")
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "401"
+    listed = http.get(f"{emu.url}/azure/openai/v1/models", headers=key_bearer)
+    assert listed.status_code == 200 and listed.json()["object"] == "list"
+    assert all(m["object"] == "model" and m["owned_by"] == "system" and isinstance(m["created"], int)
+               for m in listed.json()["data"])
+    # The dated route takes an api-key header or an Entra token, not the key as a bearer.
+    assert azure(emu, http, headers=key_bearer).status_code == 401
+
+
+def test_azure_model_lists_answer_bad_keys_and_unknown_versions(emu, http):
+    for url, params in ((f"{emu.url}/azure/openai/v1/models", {}),
+                        (f"{emu.url}/azure/openai/models", {"api-version": "2024-10-21"})):
+        for headers in ({"api-key": "wrong"}, {}):
+            response = http.get(url, params=params, headers=headers)
+            assert (response.status_code, response.json()["error"]["code"]) == (401, "401"), url
+    unknown = http.get(f"{emu.url}/azure/openai/models", params={"api-version": "2023-01-01-nope"},
+                       headers={"api-key": emu.keys["foundry"]})
+    assert (unknown.status_code, unknown.json()) == (404, {"error": {"code": "404", "message": "Resource not found"}})
+    assert {r.kind for r in emu.requests} == {"models"} and emu.image_requests() == []
+
+
+def test_mai_route_answers_at_exactly_the_requested_size(emu, http, clean_azure_env):
+    response = mai(emu, http, model="MAI-Image-2.6", width=1360, height=768, auto_aspect_ratio=False)
+    assert response.status_code == 200
+    data = response.json()
+    assert set(data) == {"created", "data"} and isinstance(data["created"], int)
+    image = decode(data["data"][0]["b64_json"])
+    assert (image.size, image.format) == ((1360, 768), "PNG")
+    (record,) = emu.image_requests()
+    assert (record.kind, record.provider, record.model, record.deployment, record.path) == (
+        "image", "foundry", "MAI-Image-2.6", "MAI-Image-2.6", "/azure/mai/v1/images/generations")
+    emu.deployments["hero-images"] = "MAI-Image-2.5-Flash"
+    assert decode(mai(emu, http, model="hero-images", width=768, height=1365).json()["data"][0]["b64_json"]).size == (
+        768, 1365)
+    assert emu.image_requests()[-1].model == "MAI-Image-2.5-Flash"
+    for name, value in emu.managed_identity_env().items():
+        clean_azure_env.setenv(name, value)
+    token = ManagedIdentityCredential().get_token(SCOPE).token
+    assert mai(emu, http, headers={"authorization": f"Bearer {token}"}).status_code == 200
+    assert mai(emu, http, headers={"api-key": "wrong"}).status_code == 401
+
+
+@pytest.mark.parametrize(("width", "height", "limit"), [
+    (700, 1024, "at least 768 pixels"),
+    (1024, 767, "at least 768 pixels"),
+    (1024, 1025, "must not exceed 1,048,576 pixels"),
+    (1536, 1536, "must not exceed 1,048,576 pixels"),
+])
+def test_mai_route_rejects_sizes_out_of_bounds(emu, http, width, height, limit):
+    response = mai(emu, http, width=width, height=height)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "BadRequest" and limit in error["message"] and f"{width}x{height}" in error["message"]
+
+
+def test_mai_route_rejects_unknown_fields_and_wrong_deployments(emu, http):
+    unknown = mai(emu, http, seed=7, size="1024x1024")
+    assert (unknown.status_code, unknown.json()) == (
+        400, {"error": {"code": "BadRequest", "message": "Invalid parameters: seed, size"}})
+    # auto_aspect_ratio and web_grounding are MAI-Image-2.6 (and 2.6-Flash) parameters only.
+    assert mai(emu, http, model="MAI-Image-2.6-Flash", web_grounding=True).status_code == 200
+    older = mai(emu, http, model="MAI-Image-2.5", web_grounding=True)
+    assert older.json()["error"]["message"] == "Invalid parameters: web_grounding"
+    missing = mai(emu, http, width=None)
+    assert missing.status_code == 400 and "width" in missing.json()["error"]["message"]
+    for model in ("gpt-image-2", "gpt-image-2.5-flare"):
+        wrong = mai(emu, http, model=model)
+        assert wrong.status_code == 400
+        assert wrong.json()["error"] == {
+            "code": "OperationNotSupported", "message": "The imagesGenerate operation does not work with the"
+            f" specified model, {model}. Please choose different model and try again."}
+    # ... and the other way round: a MAI deployment on the OpenAI routes.
+    assert azure_v1(emu, http, model="MAI-Image-2.5").json()["error"]["code"] == "OperationNotSupported"
+    assert azure(emu, http, deployment="MAI-Image-2.5").json()["error"]["code"] == "OperationNotSupported"
+    assert mai(emu, http, model="banners").json()["error"]["code"] == "DeploymentNotFound"
+
+
+def test_mai_route_faults(emu, http):
+    emu.add_fault(Fault(provider="foundry", kind="rate_limit", retry_after=2))
+    limited = mai(emu, http)
+    assert (limited.status_code, limited.headers["retry-after"]) == (429, "2")
+    assert limited.json()["error"] == {"code": "429", "message": "Rate limit is exceeded. Try again in 2 seconds."}
+    emu.add_fault(Fault(provider="foundry", kind="content_policy_violation"))
+    assert mai(emu, http).json()["error"]["code"] == "content_policy_violation"
+    emu.add_fault(Fault(provider="foundry", kind="server_error"))
+    emu.add_fault(Fault(provider="foundry", kind="overloaded"))
+    assert [mai(emu, http).status_code for _ in range(3)] == [500, 503, 200]
+    with Emulator(latency=0.0) as slow_emu:
+        slow_emu.add_fault(Fault(provider="foundry", kind="slow", delay=0.2))
+        assert mai(slow_emu, http).status_code == 200
+        (record,) = slow_emu.image_requests()
+        assert record.fault == "slow" and record.finished - record.started >= 0.2
 
 
 # -- the real google-genai SDK -----------------------------------------------------------------
@@ -576,6 +944,16 @@ def test_sdk_bad_key_and_overload(emu):
     with pytest.raises(genai_errors.ServerError) as server:
         sdk_generate(sdk_client(emu))
     assert (server.value.code, server.value.status) == (503, "UNAVAILABLE")
+
+
+def test_sdk_lists_every_page(emu):
+    client = sdk_client(emu)  # held: the pager fetches later pages through it
+    names = [m.name for m in client.models.list(config={"page_size": 2})]
+    assert {name.removeprefix("models/") for name in names} == live("google") | GEMINI_TEXT_MODELS
+    listing = [r for r in emu.requests if r.kind == "models"]
+    assert len(listing) > 1 and listing[0].path in ("/v1/models", "/v1beta/models")  # SDK 3.x: v1; 2.x: v1beta
+    assert listing[0].query["pageSize"] == "2"
+    assert "pageToken" in listing[1].query
 
 
 def test_sdk_sees_thoughts_and_refusals(emu):
@@ -769,7 +1147,7 @@ def test_run_prints_exports_and_stops_on_sigterm():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    code = f"from mkdocs_imagegen.emulator import run; run(port={port}, latency=0)"
+    code = f"from mkdocs_imagegen.emulator import run; run(port={port}, latency=0, extra_models=['openai:gpt-image-9'])"
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     try:
@@ -777,10 +1155,11 @@ def test_run_prints_exports_and_stops_on_sigterm():
         assert exports["OPENAI_BASE_URL"] == f"http://127.0.0.1:{port}/v1"
         response = httpx.post(f"{exports['OPENAI_BASE_URL']}/images/generations",
                               headers={"authorization": f"Bearer {exports['OPENAI_API_KEY']}"},
-                              json={"model": "gpt-image-1-mini", "prompt": "cli"}, timeout=10)
+                              json={"model": "gpt-image-9", "prompt": "cli"}, timeout=10)
         assert response.status_code == 200
         process.terminate()
         assert process.wait(timeout=10) == 0
-        assert "emulator" in process.stderr.read()
+        stderr = process.stderr.read()
+        assert "emulator" in stderr and "also serving openai:gpt-image-9" in stderr
     finally:
         process.kill()

@@ -9,9 +9,14 @@ dropped connections).
 
 Only the standard library and Pillow are used here.  The server binds to 127.0.0.1 only.
 
-Modules: server (HTTP, `Emulator`, `run`), wire (shared request/response types, `ProtocolApi`),
-gemini, openai, azure (one per protocol), apis (the list of them), identity (managed-identity
-tokens), faults (`Fault`), images (rendering).
+Each protocol serves exactly the models the catalogue (mkdocs_imagegen/catalogue.json) says are live
+for its provider, plus any added with ``Emulator(extra_models=...)``, `Emulator.add_model` or
+``--serve-model``; a retired or unknown name gets the provider's real "not found" answer.
+
+Modules: server (HTTP, `Emulator`), serve (`run`), wire (shared request/response types,
+`ProtocolApi`), models (which models each protocol serves, with their catalogue rules), gemini,
+openai, azure and mai (one per protocol or route), apis (the protocols, from the provider table),
+identity (managed-identity tokens), faults (`Fault`), images (rendering).
 """
 
 from .apis import APIS, DEFAULT_KEYS, PROVIDERS
@@ -19,8 +24,10 @@ from .azure import AzureApi
 from .faults import FAULT_KINDS, Fault
 from .gemini import GeminiApi
 from .images import NOT_IMAGE, bomb_png, prompt_colour, render_image
+from .models import ServedModels, parse_model_specs
 from .openai import OpenAIApi
-from .server import HOST, Emulator, run
+from .serve import run
+from .server import HOST, Emulator
 from .wire import ProtocolApi, RecordedRequest
 
 __all__ = [
@@ -37,7 +44,9 @@ __all__ = [
     "OpenAIApi",
     "ProtocolApi",
     "RecordedRequest",
+    "ServedModels",
     "bomb_png",
+    "parse_model_specs",
     "prompt_colour",
     "render_image",
     "run",

@@ -1,18 +1,28 @@
-"""The protocols the emulator speaks.  A new one is a module implementing `ProtocolApi` plus a line here.
+"""The protocols the emulator speaks, derived from the provider table (`mkdocs_imagegen.providers.PROVIDERS`).
 
-The order is the route precedence (see `Endpoint.claims`) and the order of `Emulator.env()`.
+Each `ProviderSpec.emulator` names its protocol as "module:Class"; a new provider needs only its table
+row, its provider module and its emulator module. The order is the table's: the route precedence
+(see `Endpoint.claims`) and the order of `Emulator.env()`. Only the import-free table is read here,
+never a provider module.
 """
 
 from __future__ import annotations
 
-from .azure import AzureApi
-from .gemini import GeminiApi
-from .openai import OpenAIApi
+from importlib import import_module
 
-APIS = (
-    GeminiApi,
-    OpenAIApi,
-    AzureApi,
-)
+from ..providers import PROVIDERS as SPECS
+from .wire import ProtocolApi
+
+
+def load_api(reference: str, provider: str) -> type[ProtocolApi]:
+    """The class a "module:Class" reference names, checked to serve `provider`."""
+    module_name, _, class_name = reference.partition(":")
+    api = getattr(import_module(module_name), class_name)
+    if getattr(api, "provider", None) != provider:
+        raise ImportError(f"{reference} serves {getattr(api, 'provider', None)!r}, but the table row is {provider!r}")
+    return api
+
+
+APIS: tuple[type[ProtocolApi], ...] = tuple(load_api(spec.emulator, spec.name) for spec in SPECS)
 PROVIDERS = tuple(api.provider for api in APIS)
 DEFAULT_KEYS = {api.provider: api.default_key for api in APIS}

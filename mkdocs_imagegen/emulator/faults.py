@@ -13,7 +13,7 @@ from .apis import PROVIDERS
 # Kinds answered at once with an error (or, for "reset", a dropped connection).
 ERROR_KINDS = frozenset(
     {"rate_limit", "quota_zero", "server_error", "overloaded", "reset",
-     "moderation_blocked", "content_policy_violation"}
+     "moderation_blocked", "content_policy_violation", "unverified_org"}
 )
 _GEMINI_ONLY = frozenset({"quota_zero", "thought_images", "block_reason", "image_safety", "text_only"})
 FAULT_KINDS = ERROR_KINDS | _GEMINI_ONLY | {"slow", "truncated_b64", "not_image", "bomb"}
@@ -21,6 +21,7 @@ FAULT_KINDS = ERROR_KINDS | _GEMINI_ONLY | {"slow", "truncated_b64", "not_image"
 KIND_PROVIDERS: dict[str, frozenset[str]] = {
     **{kind: frozenset({"google"}) for kind in _GEMINI_ONLY},
     "moderation_blocked": frozenset({"openai"}),
+    "unverified_org": frozenset({"openai"}),  # 403: the organization must be verified to use the model
     "content_policy_violation": frozenset({"foundry"}),
 }
 

@@ -1,7 +1,9 @@
 """OpenAI ``/v1/images/generations`` and model listing, as the openai SDK sees them.
 
-Models and their size rules, the request fields and their validation messages, rate-limit and
-moderation errors.  Azure OpenAI reuses the validation and the payload (see azure.py).
+The models served are the catalogue's (see models.py); each request is validated by its entry's
+size rule and qualities. Also the request fields and their validation messages, the rate-limit,
+moderation and unverified-organization errors.  Azure OpenAI reuses the validation and the payload
+(see azure.py).
 """
 
 from __future__ import annotations
@@ -10,7 +12,20 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from .wire import Call, Job, Rejected, Reply, Route, bearer, json_reply, response_id, retry_headers, seconds_text
+from ..catalogue import ModelInfo, SizeRule
+from .wire import (
+    Call,
+    Job,
+    Peek,
+    Rejected,
+    Reply,
+    Route,
+    bearer,
+    json_reply,
+    response_id,
+    retry_headers,
+    seconds_text,
+)
 
 if TYPE_CHECKING:
     from .server import Emulator
@@ -18,13 +33,14 @@ if TYPE_CHECKING:
 # Fixed and obviously fake, so printed exports keep working across restarts of the emulator.
 DEFAULT_KEY = "sk-emulator-mkdocs-imagegen-000000000000"
 
-OPENAI_MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini")
-FIXED_SIZES = ("1024x1024", "1024x1536", "1536x1024")
+# Listed by GET /v1/models, so a client's image-model filter is exercised, but not image models.
+NON_IMAGE_MODELS = ("gpt-5", "text-embedding-3-large")
+MODEL_CREATED = 1767225600  # 2026-01-01, the `created` of every listed model
+VERIFY_URL = "https://platform.openai.com/settings/organization/general"
 OPENAI_FIELDS = frozenset(
     {"model", "prompt", "n", "size", "quality", "output_format", "output_compression",
      "background", "moderation", "user"}
 )
-QUALITIES = ("low", "medium", "high", "auto")
 
 
 class OpenAIApi:
@@ -48,9 +64,9 @@ class OpenAIApi:
     def claims(self, call: Call) -> bool:
         return True  # GET /v1/models without a Gemini key is OpenAI's, whatever its credentials
 
-    def peek(self, call: Call) -> tuple[str | None, str | None]:
+    def peek(self, call: Call) -> Peek:
         prompt, model = call.object.get("prompt"), call.object.get("model")
-        return (prompt if isinstance(prompt, str) else None), (model if isinstance(model, str) else None)
+        return Peek(prompt if isinstance(prompt, str) else None, model if isinstance(model, str) else None)
 
     def authorize(self, call: Call) -> None:
         key = bearer(call.headers)
@@ -76,12 +92,13 @@ class OpenAIApi:
         if model is None:
             raise Rejected(openai_error(400, "Missing required parameter: 'model'.",
                                           "missing_required_parameter", "model"))
-        if model not in OPENAI_MODELS:
+        info = self.emulator.models.get(self.provider, model) if isinstance(model, str) else None
+        if info is None:  # retired, or never heard of
             raise Rejected(openai_error(
                 404, f"The model `{model}` does not exist or you do not have access to it.",
                 "model_not_found",
             ))
-        return openai_job(self.provider, body, model, self.formats)
+        return openai_job(self.provider, body, info, self.formats)
 
     def error(self, kind: str, job: Job, retry_after: float) -> Reply:
         if kind == "rate_limit":
@@ -102,6 +119,12 @@ class OpenAIApi:
             )
         if kind == "overloaded":
             return openai_error(503, "The server is overloaded or not ready yet.", None, kind="server_error")
+        if kind == "unverified_org":
+            return openai_error(
+                403, f"Your organization must be verified to use the model `{job.model}`. Please go to:"
+                f" {VERIFY_URL} and click on Verify Organization. If you just verified, it can take up"
+                " to 15 minutes for access to propagate.", None,
+            )
         return openai_error(
             500, "The server had an error while processing your request. Sorry about that!", None,
             kind="server_error",
@@ -134,23 +157,25 @@ class OpenAIApi:
         return {"b64_json": job.image_b64(kind, index)}
 
     def list_models(self, call: Call) -> Reply:
+        """The served image models and a few text models (retired ones are gone from the list)."""
         self.authorize(call)
-        return json_reply(200, {"object": "list", "data": [_openai_model_info(m) for m in OPENAI_MODELS]})
+        names = [*self.emulator.models.names(self.provider), *NON_IMAGE_MODELS]
+        return json_reply(200, {"object": "list", "data": [_openai_model_info(m) for m in names]})
 
     def get_model(self, call: Call) -> Reply:
         self.authorize(call)
         name = call.params["model"]
-        if name not in OPENAI_MODELS:
+        if self.emulator.models.get(self.provider, name) is None and name not in NON_IMAGE_MODELS:
             return openai_error(404, f"The model '{name}' does not exist", "model_not_found", "model")
         return json_reply(200, _openai_model_info(name))
 
 
 def _openai_model_info(name: str) -> dict[str, Any]:
-    return {"id": name, "object": "model", "created": 1767225600, "owned_by": "system"}
+    return {"id": name, "object": "model", "created": MODEL_CREATED, "owned_by": "system"}
 
 
 def _image_tokens(job: Job) -> int:
-    per_megapixel = {"low": 272, "medium": 1056, "high": 4160}.get(job.quality, 1056)
+    per_megapixel = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 7400, "max": 16640}.get(job.quality, 1056)
     return max(16, round(per_megapixel * job.width * job.height / (1024 * 1024)))
 
 
@@ -175,7 +200,9 @@ def _invalid_value(param: str, message: str) -> Rejected:
 
 
 def _choice(body: dict[str, Any], param: str, allowed: tuple[str, ...], default: str) -> str:
-    value = body.get(param, default)
+    if param not in body:
+        return default
+    value = body[param]
     if value not in allowed:
         quoted = [f"'{a}'" for a in allowed]
         options = " and ".join(quoted) if len(quoted) == 2 else ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
@@ -183,7 +210,8 @@ def _choice(body: dict[str, Any], param: str, allowed: tuple[str, ...], default:
     return value
 
 
-def openai_job(provider: str, body: dict[str, Any], model: str, formats: tuple[str, ...]) -> Job:
+def openai_job(provider: str, body: dict[str, Any], info: ModelInfo, formats: tuple[str, ...]) -> Job:
+    """The Job for a body naming `info`'s model, validated by its size rule and qualities."""
     prompt = body.get("prompt")
     if prompt is None:
         raise Rejected(openai_error(400, "Missing required parameter: 'prompt'.",
@@ -196,16 +224,16 @@ def openai_job(provider: str, body: dict[str, Any], model: str, formats: tuple[s
             400, "Invalid 'prompt': string too long. Expected a string with maximum length 32000, but"
             f" got a string with length {len(prompt)} instead.", "string_above_max_length", "prompt",
         ))
-    width, height = _openai_size(model, body.get("size", "auto"))
+    width, height = _openai_size(info.sizes, body.get("size", "auto"))
     fmt = _choice(body, "output_format", formats, "png")
     transparent = _choice(body, "background", ("transparent", "opaque", "auto"), "auto") == "transparent"
     if transparent and fmt == "jpeg":
         raise _invalid_value("background", "Transparent background is not supported for jpeg output format.")
     _choice(body, "moderation", ("low", "auto"), "auto")
     _check_int(body, "output_compression", 0, 100)
-    quality = _choice(body, "quality", QUALITIES, "auto")
+    quality = _choice(body, "quality", info.qualities, "auto")
     n = _check_int(body, "n", 1, 10) or 1
-    return Job(provider, model, prompt, width, height, fmt, quality, n, transparent)
+    return Job(provider, info.name, prompt, width, height, fmt, quality, n, transparent)
 
 
 def _check_int(body: dict[str, Any], param: str, low: int, high: int) -> int | None:
@@ -218,31 +246,23 @@ def _check_int(body: dict[str, Any], param: str, low: int, high: int) -> int | N
     return value
 
 
-def _openai_size(model: str, size: Any) -> tuple[int, int]:
+def _openai_size(rule: SizeRule, size: Any) -> tuple[int, int]:
+    """(width, height) for `size`, if the model's rule takes it ("auto" is a square)."""
     if size == "auto":
         return 1024, 1024
-    if model != "gpt-image-2":
-        if size not in FIXED_SIZES:
-            raise _invalid_value("size", f"Invalid value: '{size}'. Supported values are: '1024x1024',"
-                                         " '1024x1536', '1536x1024', and 'auto'.")
-        width, _, height = size.partition("x")
-        return int(width), int(height)
     found = re.fullmatch(r"(\d{1,5})x(\d{1,5})", size) if isinstance(size, str) else None
     width, height = (int(found[1]), int(found[2])) if found else (0, 0)
-    if not _flexible_size_ok(width, height):
-        raise _invalid_value(
-            "size", f"Invalid value: '{size}'. Size must be 'auto' or WIDTHxHEIGHT with both edges"
-            " multiples of 16, the long edge at most 3840 pixels, an aspect ratio of at most 3:1 and"
-            " between 655360 and 8294400 pixels in total.",
-        )
-    return width, height
-
-
-def _flexible_size_ok(width: int, height: int) -> bool:
-    if width <= 0 or height <= 0 or width % 16 or height % 16:
-        return False
-    long, short = max(width, height), min(width, height)
-    return long <= 3840 and long <= 3 * short and 655_360 <= width * height <= 8_294_400
+    if found and rule.accepts(width, height):
+        return width, height
+    if rule.kind == "fixed":
+        sizes = ", ".join(f"'{fixed}'" for fixed in rule.fixed)
+        raise _invalid_value("size", f"Invalid value: '{size}'. Supported values are: {sizes}, and 'auto'.")
+    short = f", both edges at least {rule.min_edge} pixels" if rule.min_edge > 1 else ""
+    raise _invalid_value(
+        "size", f"Invalid value: '{size}'. Size must be 'auto' or WIDTHxHEIGHT with both edges multiples of"
+        f" {rule.edge_multiple}{short}, the long edge at most {rule.max_edge} pixels, an aspect ratio of at most"
+        f" {rule.max_ratio:g}:1 and between {rule.min_pixels} and {rule.max_pixels} pixels in total.",
+    )
 
 
 def openai_error(

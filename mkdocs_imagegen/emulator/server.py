@@ -1,29 +1,31 @@
 """The loopback HTTP server: lifecycle, routing to the protocol APIs, faults, in-flight limits, records.
 
 `Emulator` builds its route table and `env()` from `apis.APIS` and the managed-identity endpoint;
-everything provider-specific happens behind `ProtocolApi`.  `run()` serves it from the command line.
+everything provider-specific happens behind `ProtocolApi`.  What models each protocol serves is
+`Emulator.models` (models.py: the catalogue's live models plus extras).  serve.py runs it from the
+command line.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shlex
-import signal
 import socket
 import struct
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
+from ..catalogue import Catalogue, ModelInfo
 from .apis import APIS, DEFAULT_KEYS
-from .azure import DEFAULT_DEPLOYMENTS
+from .azure import default_deployments
 from .faults import ERROR_KINDS, Fault
 from .identity import IDENTITY_SECRET, ManagedIdentity
+from .models import ExtraModels, ServedModels
 from .wire import Call, Endpoint, ProtocolApi, RecordedRequest, Rejected, Reply, Route, not_found, parse_call
 
 HOST = "127.0.0.1"
@@ -103,14 +105,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Emulator:
-    """Loopback HTTP server speaking the Gemini, OpenAI and Azure OpenAI image protocols."""
+    """Loopback HTTP server speaking the Gemini, OpenAI and Azure OpenAI image protocols.
 
-    def __init__(self, latency: float = 0.0, max_in_flight: int | None = None, port: int = 0) -> None:
+    Each protocol serves the models `catalogue` (default: the packaged one) says are live for its
+    provider, plus `extra_models` ({"google": ["gemini-4-flash-image"], ...}, or "PROVIDER:NAME"
+    strings) and any added later with `add_model`; every other name gets the provider's "not found".
+    `deployments` (deployment name -> model) starts with every live Foundry model under its own name.
+    """
+
+    def __init__(self, latency: float = 0.0, max_in_flight: int | None = None, port: int = 0, *,
+                 extra_models: ExtraModels | None = None, catalogue: Catalogue | None = None) -> None:
         self.latency = latency
         self.max_in_flight = max_in_flight
         self.port = port
         self.keys = dict(DEFAULT_KEYS)
-        self.deployments = dict(DEFAULT_DEPLOYMENTS)
+        self.models = ServedModels(catalogue, extra_models)
+        self.deployments = default_deployments(self.models.names("foundry"))
         self.identity_secret = IDENTITY_SECRET
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -185,6 +195,20 @@ class Emulator:
         """Environment for azure-identity's App Service managed identity, served by this emulator."""
         return self._identity.env(self.url)
 
+    def add_model(self, provider: str, name: str, info: ModelInfo | None = None) -> ModelInfo:
+        """Serve `name` on `provider`'s protocol too (a Foundry model is also deployed under its name).
+
+        Its rules are `info`, else its catalogue entry's, its family's, or permissive ones.
+        """
+        found = self.models.add(provider, name, info)
+        if provider == "foundry":
+            self.deployments.setdefault(name, name)
+        return found
+
+    def served_models(self, provider: str) -> list[str]:
+        """The names `provider`'s protocol serves now."""
+        return self.models.names(provider)
+
     def add_fault(self, fault: Fault) -> None:
         with self._cond:
             self._faults.append(replace(fault))  # our copy counts down, not the caller's
@@ -211,6 +235,10 @@ class Emulator:
 
     def image_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.kind == "image"]
+
+    def retired_requests(self) -> list[RecordedRequest]:
+        """Requests that named a model the catalogue retired (each answered with the provider's 404)."""
+        return [r for r in self.requests if r.model is not None and self.models.is_retired(r.model)]
 
     @property
     def max_concurrent(self) -> int:
@@ -315,7 +343,7 @@ class Emulator:
     def _generate(self, call: Call, record: RecordedRequest, api: ProtocolApi) -> Reply:
         """Validate, apply faults and the in-flight limit, wait the latency, answer."""
         record.provider = api.provider
-        record.prompt, record.model = api.peek(call)
+        record.prompt, record.model, record.deployment = api.peek(call)
         job = api.accept(call)
         record.model, record.deployment = job.model, job.deployment
         if not self._admit():
@@ -360,39 +388,3 @@ class Emulator:
                         self._faults.remove(fault)
                     return fault
         return None
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt while serving (only possible on the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def run(port: int = 8765, latency: float = 0.0) -> None:
-    """Serve until interrupted, after printing the exports that point providers at the emulator."""
-    emulator = Emulator(latency=latency, port=port).start()
-    try:
-        with _sigterm_interrupts():
-            for name, value in emulator.env().items():
-                print(f"export {name}={shlex.quote(value)}", flush=True)
-            print(
-                f"mkdocs-imagegen emulator on {emulator.url} (latency {latency:g}s; managed identity"
-                f" at {emulator.managed_identity_env()['IDENTITY_ENDPOINT']}); Ctrl-C to stop",
-                file=sys.stderr, flush=True,
-            )
-            emulator.wait_until_stopped()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()

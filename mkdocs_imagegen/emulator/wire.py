@@ -118,6 +118,8 @@ class Job:
     deployment: str | None = None
     api_version: str | None = None
     modalities: tuple[str, ...] = ("IMAGE",)
+    tier: str | None = None  # Gemini's imageSize tier the image was made at
+    route: str | None = None  # a provider-specific route, e.g. "mai" for Foundry's MAI models
 
     def image_b64(self, kind: str | None, index: int = 0, thought: bool = False) -> str:
         """Base64 of the image to return, broken as the fault kind asks."""
@@ -142,6 +144,14 @@ class Job:
 # ---------------------------------------------------------------------------------------------
 # The interface between the server and what it serves
 # ---------------------------------------------------------------------------------------------
+
+
+class Peek(NamedTuple):
+    """What a generation request names, read before validation so rejected requests are recorded with it."""
+
+    prompt: str | None
+    model: str | None
+    deployment: str | None = None
 
 
 class Route(NamedTuple):
@@ -184,8 +194,11 @@ class ProtocolApi(Endpoint, Protocol):
         """The variables that point our provider at an emulator on url, with key."""
         ...
 
-    def peek(self, call: Call) -> tuple[str | None, str | None]:
-        """(prompt, model) for the record, read before validation so rejected requests show them."""
+    def peek(self, call: Call) -> Peek:
+        """(prompt, model, deployment) for the record, read before validation so rejected requests show them.
+
+        model is the model the request means (for Azure, the deployment's model), so a test can search
+        the records for retired names."""
         ...
 
     def accept(self, call: Call) -> Job:
