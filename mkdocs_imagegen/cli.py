@@ -826,15 +826,23 @@ def keys_remove(provider: str) -> None:
               help="Port on 127.0.0.1; 0 picks a free one.")
 @click.option("--latency", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds each image request takes.")
-def emulator_command(port: int, latency: float) -> None:
+@click.option("--serve-model", "serve_models", multiple=True, metavar="PROVIDER:NAME",
+              help="Also serve a model the catalogue does not know (repeatable), e.g. google:gemini-4-flash-image.")
+def emulator_command(port: int, latency: float, serve_models: tuple[str, ...]) -> None:
     """Run a local fake of the Google, OpenAI and Azure image APIs until Ctrl-C.
 
     Prints `export` lines that point every provider at it: paste them into the shell where
-    you run `mkdocs build` or `mkdocs-imagegen generate`. No real provider is called.
+    you run `mkdocs build` or `mkdocs-imagegen generate`. No real provider is called. It serves
+    exactly the models the catalogue says are live today (retired names get each provider's
+    real 404), plus any --serve-model.
     """
-    from .emulator import run
+    from .emulator import parse_model_specs, run
 
     try:
-        run(port, latency)
+        parse_model_specs(serve_models)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--serve-model'") from None
+    try:
+        run(port, latency, extra_models=serve_models)
     except OSError as error:
         raise Failure(f"cannot start the emulator on 127.0.0.1:{port}: {error.strerror or error}") from None

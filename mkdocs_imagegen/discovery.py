@@ -47,7 +47,7 @@ def _compare(registry: Registry, provider: Provider, check: LiveCheck) -> LivePr
         known=sorted(served & ours),
         uncatalogued=sorted(name for name in served if name not in catalogue.models),
         not_served=sorted(ours - served),
-        missing_deployments=missing(check.served) if callable(missing) else [],
+        missing_deployments=missing(check) if callable(missing) else [],
     )
 
 

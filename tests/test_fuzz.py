@@ -205,7 +205,7 @@ def test_values_nested_past_what_repr_can_print_are_one_line_errors(key: str) ->
     assert "\n" not in message and message.startswith(f"{PAGE}: front matter key '{key}'"), message
 
 
-@pytest.mark.parametrize(("key", "value"), [("banner_model", "dall-e-3"), ("banner_provider", "google"),
+@pytest.mark.parametrize(("key", "value"), [("banner_model", "stable-diffusion-3"), ("banner_provider", "google"),
                                             ("banner_provider", "openai")])
 def test_route_errors_are_one_line(site_root: Path, key: str, value: str) -> None:
     front = {"banner_prompt": "a banner", "banner_model": "gemini-3.1-flash-image-preview", key: value}

@@ -54,7 +54,7 @@ def emu() -> Iterator[Emulator]:
 @pytest.fixture(autouse=True)
 def fresh_emulator(emu: Emulator) -> None:
     emu.reset()
-    emu.deployments = {m: m for m in ("gpt-image-2", "gpt-image-2.5-flare")}
+    emu.deployments = {m: m for m in ("gpt-image-2", "gpt-image-2.5-flare", "MAI-Image-2e")}
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_google_generates_with_ratio_and_tier(emu: Emulator, make: MakeProvider)
 
 def test_google_single_tier_model_sends_no_image_size(emu: Emulator, make: MakeProvider) -> None:
     image = generate(make("google"), model="gemini-2.5-flash-image", size=Size(1000, 1500))
-    assert decode(image.data).size == (848, 1264)  # 2:3 at 1K
+    assert decode(image.data).size == (832, 1248)  # 2:3 at 1K on gemini-2.5-flash-image
     assert emu.image_requests()[0].body["generationConfig"]["imageConfig"] == {"aspectRatio": "2:3"}
 
 

@@ -43,7 +43,8 @@ class LiveCheck:
 
     ok: bool
     detail: str  # one line, never the credential
-    served: tuple[str, ...] = ()  # model names as the provider calls them
+    served: tuple[str, ...] = ()  # the image models it serves, by our model names
+    listed: tuple[str, ...] = ()  # everything the listing named (for Foundry: deployment names)
 
 
 @dataclass

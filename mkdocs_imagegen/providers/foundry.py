@@ -261,17 +261,19 @@ class FoundryProvider(Provider):
         where = f"{auth.source.removeprefix('the ')} accepted at {safe_url(endpoint)}, api_version {self.api_version}"
         if not v1:  # the dated route lists base models, not deployments
             return LiveCheck(True, f"{where}; deployments are listed only with api_version v1")
-        return LiveCheck(True, where, self._served_models(ids))
+        return LiveCheck(True, where, self._served_models(ids), tuple(ids))
 
     def _served_models(self, deployments: list[str]) -> tuple[str, ...]:
         """Deployment names as model names, through the `deployments` map."""
         by_deployment = {str(name): str(model) for model, name in (self.options.get("deployments") or {}).items()}
         return self.image_models(by_deployment.get(name, name) for name in deployments)
 
-    def missing_deployments(self, served: tuple[str, ...]) -> list[str]:
-        """Deployments named in `providers.foundry.deployments` that the resource does not have."""
+    def missing_deployments(self, check: LiveCheck) -> list[str]:
+        """Deployments named in `providers.foundry.deployments` that the resource's listing lacks."""
+        if not check.ok or self.api_version not in V1_VERSIONS:  # only the v1 listing names deployments
+            return []
         deployments = self.options.get("deployments") or {}
-        return [f"{model} -> {name}" for model, name in deployments.items() if model not in served]
+        return [f"{model} -> {name}" for model, name in deployments.items() if str(name) not in check.listed]
 
     def _auth(self, model: str) -> Auth:
         key = self._key()

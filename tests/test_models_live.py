@@ -1,0 +1,121 @@
+"""Today's models against an emulator that serves exactly what the catalogue says is live: one site
+over every provider, live discovery, and the answers that say a model is not there."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mkdocs_imagegen.catalogue import default_catalogue
+from mkdocs_imagegen.emulator import Emulator, Fault
+
+from sitekit import PROVIDER_VARIABLES, banner_file, build, image_info, page, warnings_of, write_site
+
+NEW_GEMINI = "gemini-4-flash-image"  # a family name no catalogue entry has, served by the emulator
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(extra_models={"google": [NEW_GEMINI]}) as emulator:
+        yield emulator
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+
+    base = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
+    return subprocess.run([sys.executable, "-m", "mkdocs_imagegen", *args], capture_output=True, text=True,
+                          timeout=60, env={**base, **env})
+
+
+def test_one_site_of_todays_models_builds_strict_and_never_asks_for_a_retired_name(site_root: Path,
+                                                                                   emu: Emulator) -> None:
+    pages = {
+        "default.md": page("a brain of index cards", title="Default"),
+        "preview.md": page("a lighthouse of notebooks", title="Preview", banner_model="gemini-3.1-flash-image-preview"),
+        "nickname.md": page("a garden of links", title="Nickname", banner_model="nano-banana-2"),
+        "flare.md": page("a desk at dawn", title="Flare", banner_model="gpt-image-2.5-flare"),
+        "mai.md": page("a harbour of paper boats", title="MAI", banner_model="MAI-Image-2e"),
+        "tomorrow.md": page("a tree of cards", title="Tomorrow", banner_model=NEW_GEMINI),
+    }
+    config = write_site(site_root, pages)
+    result = build(config, "--strict", env=emu.env())
+
+    assert result.returncode == 0, result.stderr
+    assert warnings_of(result) == []
+    for page_dir in ("default", "preview", "nickname", "flare", "mai", "tomorrow"):
+        path = banner_file(config, page_dir)
+        assert not path.name.startswith("placeholder-"), page_dir
+        assert image_info(path) == ((1792, 1024), "webp"), page_dir
+    requests = emu.image_requests()
+    assert len(requests) == 6 and all(r.status == 200 for r in requests)
+    retired = set(default_catalogue().retired)
+    named = {r.model for r in requests} | {r.path.rsplit("/", 1)[-1].split(":")[0] for r in requests}
+    assert not named & retired, named & retired
+    by_model = {r.model: r for r in requests}
+    assert by_model["MAI-Image-2e"].path == "/azure/mai/v1/images/generations"
+    assert by_model["gpt-image-2.5-flare"].provider == "foundry"
+    assert by_model[NEW_GEMINI].provider == "google"
+    assert "'gemini-3.1-flash-image-preview' was retired on 2026-06-25" in result.stderr
+    assert f"model '{NEW_GEMINI}' is not in the catalogue" in result.stderr
+
+
+def test_models_live_groups_what_each_provider_serves(emu: Emulator) -> None:
+    result = cli("models", "--live", "--json", env=emu.env())
+    assert result.returncode == 0, result.stderr
+    live = {item["provider"]: item for item in json.loads(result.stdout)["live"]}
+    assert set(live) == {"google", "foundry", "openai"} and all(item["ok"] for item in live.values())
+    catalogue = default_catalogue()
+    assert live["google"]["served_not_in_catalogue"] == [NEW_GEMINI]
+    assert set(live["google"]["served_known"]) == {info.name for info in catalogue.live("google")}
+    assert "gpt-image-1.5" in live["openai"]["in_catalogue_not_served"]  # shut down 2026-12-01
+    assert "MAI-Image-2e" in live["foundry"]["served_known"]
+    text = cli("models", "--live", env=emu.env()).stdout
+    assert "served, not in the catalogue: gemini-4-flash-image (usable by name" in text
+    assert "gpt-image-1.5 (retired 2026-12-01)" in text
+
+
+def test_doctor_live_reports_a_refused_key_in_one_line_without_the_key(emu: Emulator) -> None:
+    wrong = "sk-wrong-key-0123456789abcdef0123"
+    result = cli("doctor", "--live", env={**emu.env(), "OPENAI_API_KEY": wrong})
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert wrong not in output and wrong[-12:] not in output
+    failed = [line for line in output.splitlines() if "live: FAILED" in line]
+    assert len(failed) == 1 and "OpenAI rejected the API key from OPENAI_API_KEY (invalid_api_key)" in failed[0]
+    assert sum("live: ok" in line for line in output.splitlines()) == 2
+    assert "live check failed for openai" in result.stderr
+
+
+def test_doctor_live_names_a_wrong_endpoint_and_a_missing_deployment(tmp_path: Path, emu: Emulator) -> None:
+    config = write_site(tmp_path / "site", {"p.md": page("x", title="P")},
+                        {"providers": {"foundry": {"deployments": {"gpt-image-2": "banners-prod"}}}})
+    result = cli("doctor", "--live", "-f", str(config), env={**emu.env(), "GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:9"})
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert any("live: FAILED" in line and "GOOGLE_GEMINI_BASE_URL" in line for line in lines), result.stdout
+    assert any("live: missing deployment gpt-image-2 -> banners-prod" in line for line in lines), result.stdout
+    assert emu.image_requests() == []  # nothing was generated, nothing was paid for
+
+
+def test_unverified_organization_is_one_line_not_retried_and_falls_through(site_root: Path, emu: Emulator) -> None:
+    emu.add_fault(Fault(provider="openai", kind="unverified_org", times=-1))
+    pages = {"p.md": page("a lighthouse", title="P", banner_model="gpt-image-2")}
+    alone = write_site(site_root, pages, {"providers": {"order": ["openai"]}})
+    result = build(alone, env=emu.env())
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in warnings_of(result) if "p.md" in line]
+    assert "verify yours at https://platform.openai.com/settings/organization/general" in warning
+    assert len(emu.image_requests()) == 1 and "retry" not in result.stderr
+
+    emu.reset()
+    emu.add_fault(Fault(provider="openai", kind="unverified_org", times=-1))
+    both = write_site(site_root, pages, {"providers": {"order": ["openai", "foundry"]}})
+    result = build(both, "--strict", env=emu.env())
+    assert result.returncode == 0, result.stderr
+    assert [(r.provider, r.status) for r in emu.image_requests()] == [("openai", 403), ("foundry", 200)]
