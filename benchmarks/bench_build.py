@@ -404,7 +404,9 @@ def seed_cache(config_file: Path, args: argparse.Namespace, n: int) -> dict[int,
     from mkdocs_imagegen.registry import Registry
     from mkdocs_imagegen.request import GenerationRequest, Size
 
-    model = Registry.from_options({}).resolve(args.model)
+    registry = Registry.from_options({})
+    model = registry.resolve(args.model)
+    provider = registry.catalogue.get(model).providers[0]  # whoever would have made it
     size = Size.parse(args.size)
     cache = CacheStore(config_file.parent / ".banners")
     tasks = [(i, prompt_for(i), model, str(size), args.format) for i in range(n)]
@@ -412,7 +414,7 @@ def seed_cache(config_file: Path, args: argparse.Namespace, n: int) -> dict[int,
     with multiprocessing.get_context("fork").Pool(os.cpu_count() or 2) as pool:
         for i, data, rendition in pool.imap_unordered(_fixture_image, tasks, chunksize=8):
             request = GenerationRequest(prompt=prompt_for(i), model=model, size=size, quality="auto")
-            image = ProviderImage(data, provider="openai", model=model, mime_type="image/jpeg")
+            image = ProviderImage(data, provider=provider, model=model, mime_type="image/jpeg")
             original = cache.store_original(request, image, load_source(data))
             path = cache.rendition_path(original, size, args.format)
             atomic_write(path, rendition)

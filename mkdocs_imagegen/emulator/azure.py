@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..catalogue import ModelInfo
 from .identity import TOKEN_RESOURCE
 from .mai import MAI_PATH, mai_job, mai_payload
 from .openai import MODEL_CREATED, OpenAIApi, openai_error, openai_job, reject_unknown_fields, require_body
 from .wire import Call, Job, Peek, Rejected, Reply, Route, bearer, json_reply, response_id, retry_headers
+
+if TYPE_CHECKING:
+    from .server import Emulator
 
 # Fixed and obviously fake, so printed exports keep working across restarts of the emulator.
 DEFAULT_KEY = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e"
@@ -33,6 +36,7 @@ class AzureApi(OpenAIApi):
 
     provider = "foundry"
     default_key = DEFAULT_KEY
+    error_faults = frozenset({"content_policy_violation"})
     routes = (
         Route("POST", _DEPLOYMENT_PATH),
         Route("POST", re.compile(r"/azure/openai/v1/images/generations")),
@@ -41,6 +45,13 @@ class AzureApi(OpenAIApi):
         Route("GET", re.compile(r"/azure/openai/models/?"), "models", "list_base_models"),
     )
     formats = ("png", "jpeg")
+
+    def __init__(self, emulator: Emulator) -> None:
+        super().__init__(emulator)
+        emulator.deployments.update(default_deployments(emulator.models.names(self.provider)))
+
+    def model_added(self, name: str) -> None:
+        self.emulator.deployments.setdefault(name, name)
 
     def env(self, url: str, key: str) -> dict[str, str]:
         return {"AZURE_OPENAI_ENDPOINT": f"{url}/azure", "AZURE_OPENAI_API_KEY": key}

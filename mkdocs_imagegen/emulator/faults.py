@@ -8,29 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .apis import PROVIDERS
+from .apis import APIS, PROVIDERS
 
-# Kinds answered at once with an error (or, for "reset", a dropped connection).
-ERROR_KINDS = frozenset(
-    {"rate_limit", "quota_zero", "server_error", "overloaded", "reset",
-     "moderation_blocked", "content_policy_violation", "unverified_org"}
-)
-_GEMINI_ONLY = frozenset({"quota_zero", "thought_images", "block_reason", "image_safety", "text_only"})
-FAULT_KINDS = ERROR_KINDS | _GEMINI_ONLY | {"slow", "truncated_b64", "not_image", "bomb"}
-# Kinds that exist for some providers only; every other kind exists for all of them.
+# Kinds every protocol has: answered at once with an error (or, for "reset", a dropped connection)...
+COMMON_ERROR_KINDS = frozenset({"rate_limit", "server_error", "overloaded", "reset"})
+# ...or applied to a 200 answer.
+COMMON_ANSWER_KINDS = frozenset({"slow", "truncated_b64", "not_image", "bomb"})
+# Kinds that exist for some protocols only, as each declares them.
 KIND_PROVIDERS: dict[str, frozenset[str]] = {
-    **{kind: frozenset({"google"}) for kind in _GEMINI_ONLY},
-    "moderation_blocked": frozenset({"openai"}),
-    "unverified_org": frozenset({"openai"}),  # 403: the organization must be verified to use the model
-    "content_policy_violation": frozenset({"foundry"}),
+    kind: frozenset(api.provider for api in APIS if kind in api.error_faults | api.answer_faults)
+    for kind in frozenset().union(*(api.error_faults | api.answer_faults for api in APIS))
 }
+ERROR_KINDS = COMMON_ERROR_KINDS.union(*(api.error_faults for api in APIS))
+FAULT_KINDS = ERROR_KINDS | COMMON_ANSWER_KINDS | frozenset(KIND_PROVIDERS)
 
 
 @dataclass
 class Fault:
     """A scripted failure for matching image-generation requests.
 
-    provider: "google" | "openai" | "foundry" | None (any provider the kind exists for).
+    provider: a provider name from the provider table, or None (any provider the kind exists for).
     times: how many matching requests it applies to; -1 means forever.
     match: substring the prompt must contain (None: any prompt).
     retry_after: seconds advertised by rate-limit kinds.  delay: seconds added by "slow".

@@ -83,6 +83,10 @@ class GeminiApi:
 
     provider = "google"
     default_key = DEFAULT_KEY
+    size_kinds = ("tiers",)
+    permissive_sizes = SizeRule(kind="tiers", aspect_ratios=tuple(GEMINI_1K), image_sizes=("1K", "2K", "4K"))
+    error_faults = frozenset({"quota_zero"})
+    answer_faults = frozenset({"thought_images", "block_reason", "image_safety", "text_only"})
     routes = (
         Route("POST", re.compile(_VERSION + _MODEL + ":generateContent")),
         Route("GET", re.compile(_VERSION + r"/models/?"), "models", "list_models"),
@@ -91,6 +95,9 @@ class GeminiApi:
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
+
+    def model_added(self, name: str) -> None:
+        return None
 
     def env(self, url: str, key: str) -> dict[str, str]:
         return {"GEMINI_API_KEY": key, "GOOGLE_GEMINI_BASE_URL": url}

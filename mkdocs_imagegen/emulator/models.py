@@ -13,21 +13,12 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from ..catalogue import Catalogue, ModelInfo, SizeRule, default_catalogue
+from ..catalogue import Catalogue, ModelInfo, default_catalogue
 from ..providers import PROVIDERS as SPECS
+from .apis import APIS
 
 PROVIDER_NAMES = tuple(spec.name for spec in SPECS)
-# The 14 ratios of the Gemini AspectRatio enum (google-genai 2.19.0), for an extra model no family claims.
-GEMINI_RATIOS = ("1:1", "1:4", "1:8", "2:3", "3:2", "3:4", "4:1", "4:3", "4:5", "5:4", "8:1", "9:16", "16:9",
-                 "21:9")
 ALL_QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")
-# How a protocol takes sizes: Gemini by ratio and tier, the OpenAI dialects as WxH.
-PROTOCOL_SIZE_KINDS = {"google": ("tiers",), "openai": ("custom", "fixed"), "foundry": ("custom", "fixed")}
-PERMISSIVE_SIZES = {
-    "google": SizeRule(kind="tiers", aspect_ratios=GEMINI_RATIOS, image_sizes=("1K", "2K", "4K")),
-    "openai": SizeRule(),  # custom, as gpt-image-2
-    "foundry": SizeRule(),
-}
 
 ExtraModels = Mapping[str, Iterable[str]] | Iterable[str]
 
@@ -89,8 +80,9 @@ class ServedModels:
             info = found.info if found is not None else None
         if info is None:
             info = ModelInfo(name=name, family="", providers=(provider,), qualities=ALL_QUALITIES, known=False)
-        if info.sizes.kind not in PROTOCOL_SIZE_KINDS[provider]:  # e.g. a Gemini name served by OpenAI
-            info = replace(info, sizes=PERMISSIVE_SIZES[provider])
+        api = next(api for api in APIS if api.provider == provider)
+        if info.sizes.kind not in api.size_kinds:  # e.g. a Gemini name served by OpenAI
+            info = replace(info, sizes=api.permissive_sizes)
         if provider not in info.providers:
             info = replace(info, providers=(*info.providers, provider))
         return info

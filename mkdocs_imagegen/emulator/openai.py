@@ -48,6 +48,10 @@ class OpenAIApi:
 
     provider = "openai"
     default_key = DEFAULT_KEY
+    size_kinds = ("custom", "fixed")
+    permissive_sizes = SizeRule()  # custom sizes, as gpt-image-2
+    error_faults = frozenset({"moderation_blocked", "unverified_org"})
+    answer_faults: frozenset[str] = frozenset()
     routes = (
         Route("POST", re.compile(r"/v1/images/generations")),
         Route("GET", re.compile(r"/v1/models/?"), "models", "list_models"),
@@ -57,6 +61,9 @@ class OpenAIApi:
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
+
+    def model_added(self, name: str) -> None:
+        return None
 
     def env(self, url: str, key: str) -> dict[str, str]:
         return {"OPENAI_API_KEY": key, "OPENAI_BASE_URL": f"{url}/v1"}

@@ -22,7 +22,6 @@ from typing import Any, cast
 
 from ..catalogue import Catalogue, ModelInfo
 from .apis import APIS, DEFAULT_KEYS
-from .azure import default_deployments
 from .faults import ERROR_KINDS, Fault
 from .identity import IDENTITY_SECRET, ManagedIdentity
 from .models import ExtraModels, ServedModels
@@ -108,7 +107,7 @@ class Emulator:
     """Loopback HTTP server speaking the Gemini, OpenAI and Azure OpenAI image protocols.
 
     Each protocol serves the models `catalogue` (default: the packaged one) says are live for its
-    provider, plus `extra_models` ({"google": ["gemini-4-flash-image"], ...}, or "PROVIDER:NAME"
+    provider, plus `extra_models` ({PROVIDER: [NAME, ...]}, or "PROVIDER:NAME"
     strings) and any added later with `add_model`; every other name gets the provider's "not found".
     `deployments` (deployment name -> model) starts with every live Foundry model under its own name.
     """
@@ -120,7 +119,7 @@ class Emulator:
         self.port = port
         self.keys = dict(DEFAULT_KEYS)
         self.models = ServedModels(catalogue, extra_models)
-        self.deployments = default_deployments(self.models.names("foundry"))
+        self.deployments: dict[str, str] = {}  # deployment name -> model, for protocols that deploy (Azure)
         self.identity_secret = IDENTITY_SECRET
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -201,8 +200,9 @@ class Emulator:
         Its rules are `info`, else its catalogue entry's, its family's, or permissive ones.
         """
         found = self.models.add(provider, name, info)
-        if provider == "foundry":
-            self.deployments.setdefault(name, name)
+        for api in self._apis:
+            if api.provider == provider:
+                api.model_added(name)
         return found
 
     def served_models(self, provider: str) -> list[str]:

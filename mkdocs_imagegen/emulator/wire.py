@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ..catalogue import SizeRule
 from . import images
 
 # ---------------------------------------------------------------------------------------------
@@ -189,6 +190,14 @@ class ProtocolApi(Endpoint, Protocol):
     """One provider's image API.  ``provider`` also names it in `Fault`, `Emulator.keys` and records."""
 
     default_key: str  # the fixed fake credential `Emulator.keys` starts with
+    size_kinds: tuple[str, ...]  # the catalogue size rules it takes ("tiers", "custom", "fixed")
+    permissive_sizes: SizeRule  # the rule for an extra model whose own rule it cannot take
+    error_faults: frozenset[str]  # fault kinds of its own, answered at once with an error
+    answer_faults: frozenset[str]  # fault kinds of its own, applied to a 200 answer
+
+    def model_added(self, name: str) -> None:
+        """`Emulator.add_model` made it serve `name` (Azure deploys it under its own name)."""
+        ...
 
     def env(self, url: str, key: str) -> dict[str, str]:
         """The variables that point our provider at an emulator on url, with key."""
