@@ -119,3 +119,11 @@ def test_unverified_organization_is_one_line_not_retried_and_falls_through(site_
     result = build(both, "--strict", env=emu.env())
     assert result.returncode == 0, result.stderr
     assert [(r.provider, r.status) for r in emu.image_requests()] == [("openai", 403), ("foundry", 200)]
+
+
+def test_doctor_live_names_a_wrong_api_version(tmp_path: Path, emu: Emulator) -> None:
+    result = cli("doctor", "--live", env={**emu.env(), "AZURE_OPENAI_API_VERSION": "1999-01-01"})
+    assert result.returncode == 1
+    [failed] = [line for line in result.stdout.splitlines() if "live: FAILED" in line]
+    assert "answered 404" in failed and "providers.foundry.api_version (1999-01-01)" in failed
+    assert emu.keys["foundry"] not in result.stdout + result.stderr

@@ -42,13 +42,8 @@ from mkdocs_imagegen.errors import (
 from mkdocs_imagegen.providers import openai_common as common
 from mkdocs_imagegen.providers.base import ProviderContext
 from mkdocs_imagegen.providers.foundry import NO_CREDENTIAL, FoundryProvider, normalise_endpoint
-from mkdocs_imagegen.providers.google import (
-    GoogleProvider,
-    extract_image,
-    is_zero_quota,
-    parse_body,
-    retry_delay,
-)
+from mkdocs_imagegen.providers.gemini_answers import extract_image, is_zero_quota, parse_body, retry_delay
+from mkdocs_imagegen.providers.google import GoogleProvider
 from mkdocs_imagegen.providers.openai import OpenAIProvider
 from mkdocs_imagegen.request import GenerationRequest, Size
 
