@@ -17,7 +17,7 @@ import difflib
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from importlib import resources
@@ -113,6 +113,7 @@ class ModelInfo:
     formerly: tuple[str, ...] = ()  # names this entry had before (their cached banners are its own)
     shutdown: str | None = None  # an announced shutdown date (ISO), if any
     shutdown_confirmed: bool = True  # False: announced vaguely; the name is still sent after the date
+    shutdown_at: tuple[str, ...] = ()  # the providers whose shutdown it is (empty: every provider)
     successor: str | None = None  # the documented replacement: sent once a confirmed `shutdown` has passed
     api: str | None = None  # a provider-specific route, e.g. "mai" for Foundry's MAI image models
     note: str = ""
@@ -185,13 +186,18 @@ class Catalogue:
     def __init__(self, families: dict[str, Family], models: dict[str, ModelInfo],
                  retired: dict[str, Retirement], *, today: dt.date | None = None) -> None:
         self.families = families
-        self.models = models
+        self.models = dict(models)
         self.retired = dict(retired)
         self.today = today or dt.date.today()
         self._nicknames = {nick: info.name for info in models.values() for nick in info.nicknames}
         for info in models.values():  # an announced shutdown that has passed is a retirement like any other
-            if info.retires_by(self.today):
-                self.retired.setdefault(info.name, Retirement(info.name, info.successor, info.shutdown,
+            if not info.retires_by(self.today):
+                continue
+            still = tuple(p for p in info.providers if info.shutdown_at and p not in info.shutdown_at)
+            if still:  # shut down at some providers only: the others keep serving it under its own name
+                self.models[info.name] = replace(info, providers=still)
+            else:
+                self.retired.setdefault(info.name, Retirement(info.name, info.successor or "", info.shutdown or "",
                                                               info.source, info.checked))
         self._former: dict[str, list[str]] = {}
         for info in models.values():
@@ -254,6 +260,18 @@ class Catalogue:
         """Names whose cached banners are this model's: retired names it succeeds, and its old names."""
         return tuple(self._former.get(model, ()))
 
+    def former_names_for(self, found: Resolution) -> tuple[str, ...]:
+        """The former names a page's banner may be cached under. A page that wrote a retired name looks only
+        along its own chain of successors (two retired names that lead to one model are two images); one that
+        wrote the current name, a nickname or nothing (the default) looks under every former name."""
+        if found.retired is None:
+            return self.former_names(found.name)
+        chain, name = [], found.retired.name
+        while name in self.retired and name not in chain:
+            chain.append(name)
+            name = self.retired[name].successor
+        return tuple(chain)
+
     def models_for(self, provider: str) -> list[str]:
         return [name for name, info in self.models.items() if provider in info.providers]
 
@@ -281,13 +299,7 @@ class Catalogue:
         for name, entry in data.items():
             if not isinstance(entry, Mapping):
                 raise CatalogueError(f"models.{name}: expected a mapping of catalogue fields, got {entry!r}")
-            base = dict(models.get(name) or {})
-            if name not in models and "family" not in entry:
-                family = self.family_of(name)
-                if family is not None:
-                    base["family"] = family.name
-            base.update(entry)
-            models[name] = base
+            models[name] = _merged_entry(dict(models.get(name) or {}), dict(entry), self.family_of(name))
             merged.get("retired", {}).pop(name, None)  # a declared model is live, whatever the packaged data says
         try:
             return Catalogue.from_data(merged, today=self.today)
@@ -296,6 +308,34 @@ class Catalogue:
 
 
 # -- parsing ------------------------------------------------------------------------------------------
+
+
+RETIREMENT_FIELDS = ("shutdown", "shutdown_confirmed", "shutdown_at", "successor")
+
+
+def _merged_entry(base: dict[str, Any], entry: dict[str, Any], family: Family | None) -> dict[str, Any]:
+    """A `models:` entry over the packaged one: `sizes` and `price` merge field by field (a price with another
+    `by` replaces the old one), the rest replaces; an entry that names no shutdown is live again."""
+    if not base and "family" not in entry and family is not None:
+        base["family"] = family.name
+    if "shutdown" not in entry:
+        for key in RETIREMENT_FIELDS:
+            base.pop(key, None)
+    for key in ("sizes", "price"):
+        given, packaged = entry.get(key), base.get(key)
+        if isinstance(given, Mapping) and isinstance(packaged, Mapping):
+            same_kind = key == "sizes" or given.get("by", packaged.get("by")) == packaged.get("by")
+            entry[key] = _deep_merge(packaged, given) if same_kind else given
+    base.update(entry)
+    return base
+
+
+def _deep_merge(under: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(under)
+    for key, value in over.items():
+        below = merged.get(key)
+        merged[key] = _deep_merge(below, value) if isinstance(below, Mapping) and isinstance(value, Mapping) else value
+    return merged
 
 
 def _mapping(data: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
@@ -330,6 +370,9 @@ def _model(name: str, raw: Any, families: Mapping[str, Family], *, known: bool =
     if family is None:
         raise CatalogueError(f"{where}.family: expected one of {', '.join(families)}, got {family_name!r}")
     fields = {**family.defaults, **raw}
+    inherited = family.defaults.get("sizes")
+    if isinstance(inherited, Mapping) and isinstance(raw.get("sizes"), Mapping):  # a partial rule keeps the rest
+        fields["sizes"] = _deep_merge(inherited, raw["sizes"])
     providers = _strings(fields.get("providers"), f"{where}.providers") or family.providers
     unknown = [p for p in providers if p not in {spec.name for spec in PROVIDERS}]
     if unknown:
@@ -343,6 +386,7 @@ def _model(name: str, raw: Any, families: Mapping[str, Family], *, known: bool =
         formerly=_strings(raw.get("formerly"), f"{where}.formerly"),
         shutdown=_date(raw.get("shutdown"), f"{where}.shutdown"),
         shutdown_confirmed=raw.get("shutdown_confirmed") is not False,
+        shutdown_at=_strings(raw.get("shutdown_at"), f"{where}.shutdown_at"),
         successor=raw.get("successor") if isinstance(raw.get("successor"), str) else None,
         api=fields.get("api") if isinstance(fields.get("api"), str) else None,
         note=str(raw.get("note", "")), source=str(raw.get("source", "")), checked=str(raw.get("checked", "")),
@@ -382,7 +426,31 @@ def _price(raw: Any, where: str) -> dict[str, Any]:
         return {}
     if not isinstance(raw, Mapping) or raw.get("by") not in PRICE_KINDS:
         raise CatalogueError(f"{where}: expected a mapping with 'by' ({', '.join(PRICE_KINDS)}), got {raw!r}")
+    by = raw["by"]
+    if by == "flat":
+        _usd_value(raw.get("price"), f"{where}.price")
+    elif by == "image_size":
+        for tier, value in raw.items():
+            if tier != "by":
+                _usd_value(value, f"{where}.{tier}")
+    else:
+        for shape in ("square", "landscape"):
+            table = raw.get(shape)
+            if table is None:
+                continue
+            if not isinstance(table, Mapping):
+                raise CatalogueError(f"{where}.{shape}: expected quality: price pairs, got {table!r}")
+            for quality, value in table.items():
+                _usd_value(value, f"{where}.{shape}.{quality}")
+        if not isinstance(raw.get("square") or raw.get("landscape"), Mapping):
+            raise CatalogueError(f"{where}: a price by quality needs a 'square' or 'landscape' table")
     return dict(raw)
+
+
+def _usd_value(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
+        raise CatalogueError(f"{where}: expected a price in USD like 0.04, got {value!r}")
+    return float(value)
 
 
 def _date(value: Any, where: str) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")
 # Every model takes these (a model with no quality setting ignores them); the others only where the catalogue says.
@@ -68,10 +68,11 @@ class GenerationRequest:
     quality: str = "auto"
     variant: int = 0
     former_models: tuple[str, ...] = field(default=(), compare=False)  # earlier names of `model`
+    stored_key: str | None = field(default=None, compare=False)  # the former key its banner is cached under
     cache_key: str = field(init=False, repr=False, compare=False)  # every request is looked up: made at once
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cache_key", self._key(self.model))
+        object.__setattr__(self, "cache_key", self.stored_key or self._key(self.model))
 
     def _key(self, model: str) -> str:
         return hashlib.sha256(_CANONICAL_JSON.encode(self.canonical(model)).encode("utf-8")).hexdigest()
@@ -85,6 +86,11 @@ class GenerationRequest:
             "quality": self.quality,
             "variant": self.variant,
         }
+
+    def stored_under(self, key: str) -> GenerationRequest:
+        """This request, known by the former key its banner is cached under (so two pages whose names led to
+        one model keep their own banners, and every job, lookup and prune uses that key)."""
+        return self if key == self.cache_key else replace(self, stored_key=key)
 
     def former_keys(self) -> list[str]:
         """The keys this banner had under the model's former names (made only when the current key misses)."""

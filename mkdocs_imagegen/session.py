@@ -122,18 +122,19 @@ class BannerSession:
             key = "banner_quality" if spec.quality else "quality (plugin option)"
             raise PageError(f"{src}: front matter key '{key}': model {found.name!r} does not take quality "
                             f"{quality!r}; it takes {', '.join(found.info.qualities)}")
-        if checked and (found.retired or not found.info.known):
+        if checked and (found.retired or not found.info.known or self._shut_somewhere(found)):
             pages = self._renamed.setdefault(found.written, (found, []))[1]
             if src not in pages:
                 pages.append(src)
-        return GenerationRequest(
+        request = GenerationRequest(
             prompt=spec.prompt,
             model=found.name,
             size=spec.size or self.settings.size,
             quality=quality,
             variant=spec.variant,
-            former_models=self.registry.catalogue.former_names(found.name),
+            former_models=self.registry.catalogue.former_names_for(found),
         )
+        return request.stored_under(self.cache.key_for(request)) if request.former_models else request
 
     def plan(self, spec: BannerSpec, src: str) -> PageBanner:
         """The request and route for one page, without submitting anything."""
@@ -275,10 +276,20 @@ class BannerSession:
                 "estimated cost $%.2f; %.1fs", len(jobs), counts["generated"], counts["cached"],
                 counts["failed"], counts["placeholder"] + counts["skipped"], pending, cost, elapsed)
 
+    def _shut_somewhere(self, found: Resolution) -> bool:
+        """Shut down at some providers (OpenAI's gpt-image-1.5), still served by others under its name."""
+        return bool(found.info.shutdown_at) and found.info.retires_by(self.registry.catalogue.today)
+
     def _tell_renamed(self) -> None:
-        """One info line per retired or uncatalogued model name a page used: news, not a problem."""
+        """One info line per retired, partly shut down or uncatalogued model name a page used: news, not a problem."""
         for written, (found, pages) in self._renamed.items():
-            if found.retired is not None:
+            info = found.info
+            if found.retired is None and self._shut_somewhere(found):
+                labels = ", ".join(self.registry.get(name).label for name in info.shutdown_at)
+                self.log.info("imagegen: model %r was shut down at %s on %s (its successor there is %r); it is sent "
+                              "to %s only (%s)", written, labels, info.shutdown, info.successor,
+                              " or ".join(info.providers), _pages(pages))
+            elif found.retired is not None:
                 self.log.info("imagegen: model %r was retired on %s, so its successor %r is sent instead (%s)",
                               written, found.retired.shutdown, found.name, _pages(pages))
             else:

@@ -55,8 +55,10 @@ def test_the_renamed_models_are_news_not_warnings(tmp_path: Path) -> None:
     infos = [line for line in result.stderr.splitlines() if "was retired on" in line]
     assert any("'gemini-3-pro-image-preview' was retired on 2026-06-25" in line
                and "'gemini-3-pro-image'" in line for line in infos), infos
-    assert any("'gpt-image-1.5' was retired on 2026-12-01" in line for line in infos), infos
     assert all(line.startswith("INFO") for line in infos)
+    shut = [line for line in result.stderr.splitlines() if "was shut down at OpenAI" in line]
+    assert any("'gpt-image-1.5' was shut down at OpenAI on 2026-12-01" in line and "sent to foundry only" in line
+               for line in shut), shut
     assert len(infos) == len(set(infos)), "one line per retired name, not per page"
 
 

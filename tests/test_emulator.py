@@ -676,7 +676,9 @@ def test_each_protocol_serves_exactly_the_live_catalogue(emu, http):
 
 def test_retired_names_get_each_providers_not_found(emu, http):
     retired = set(CATALOGUE.retired)
-    assert {"gemini-3-pro-image-preview", "gpt-image-1.5", "gpt-image-1-mini", "dall-e-3"} <= retired
+    assert {"gemini-3-pro-image-preview", "chatgpt-image-latest", "gpt-image-1", "dall-e-3"} <= retired
+    # OpenAI shut gpt-image-1.5 and gpt-image-1-mini down on 2026-12-01; Foundry still serves them.
+    assert "gpt-image-1.5" not in retired and CATALOGUE.get("gpt-image-1.5").providers == ("foundry",)
     for version in ("v1beta", "v1"):
         response = gemini(emu, http, gemini_body(), model="gemini-3-pro-image-preview", version=version)
         assert response.status_code == 404
@@ -698,12 +700,12 @@ def test_retired_names_get_each_providers_not_found(emu, http):
         "message": "The API deployment for this resource does not exist. If you created the deployment within"
         " the last 5 minutes, please wait a moment and try again.",
     }}
-    emu.deployments["old-banners"] = "gpt-image-1.5"  # a deployment whose model was shut down
+    emu.deployments["old-banners"] = "gpt-image-1"  # a deployment whose model was shut down
     emu.deployments["old-mai"] = "MAI-Image-1"  # a model no catalogue knows
     answers = [
         azure(emu, http, deployment="old-banners"),
         azure_v1(emu, http, model="old-banners"),
-        azure_v1(emu, http, model="gpt-image-1"),  # not deployed at all
+        azure_v1(emu, http, model="dall-e-3"),  # not deployed at all
         azure(emu, http, deployment="no-such-deployment"),
         mai(emu, http, model="old-mai"),
         mai(emu, http, model="MAI-Image-1"),
@@ -714,9 +716,9 @@ def test_retired_names_get_each_providers_not_found(emu, http):
     found = {(r.provider, r.model) for r in emu.retired_requests()}
     assert found == {("google", "gemini-3-pro-image-preview"), ("openai", "gpt-image-1.5"),
                      ("openai", "gpt-image-1-mini"), ("openai", "chatgpt-image-latest"), ("openai", "dall-e-2"),
-                     ("foundry", "gpt-image-1.5"), ("foundry", "gpt-image-1")}
+                     ("foundry", "gpt-image-1"), ("foundry", "dall-e-3")}
     by_deployment = {r.deployment: r.model for r in emu.image_requests() if r.provider == "foundry"}
-    assert by_deployment["old-banners"] == "gpt-image-1.5" and by_deployment["old-mai"] == "MAI-Image-1"
+    assert by_deployment["old-banners"] == "gpt-image-1" and by_deployment["old-mai"] == "MAI-Image-1"
 
 
 def test_extra_models_are_served_with_their_familys_rules(http):

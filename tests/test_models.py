@@ -17,7 +17,7 @@ from mkdocs_imagegen.errors import UnknownModelError
 from mkdocs_imagegen.registry import Registry
 from mkdocs_imagegen.request import Size
 
-from sitekit import build, page, warnings_of, write_site
+from sitekit import banner_file, build, page, warnings_of, write_site
 
 TODAY = dt.date(2026, 12, 1)
 
@@ -68,9 +68,13 @@ def test_retired_names_are_sent_as_their_documented_successor() -> None:
 def test_a_shutdown_date_retires_a_model_on_that_day_and_not_before() -> None:
     before = Catalogue.from_data(packaged_data(), today=dt.date(2026, 11, 30))
     on_the_day = Catalogue.from_data(packaged_data(), today=TODAY)
-    assert before.lookup("gpt-image-1.5").name == "gpt-image-1.5"
-    assert on_the_day.lookup("gpt-image-1.5").name == "gpt-image-2.6-sunburst"
-    assert "gpt-image-1.5" in on_the_day.former_names("gpt-image-2.6-sunburst")
+    assert before.lookup("chatgpt-image-latest").name == "chatgpt-image-latest"
+    assert on_the_day.lookup("chatgpt-image-latest").name == "gpt-image-2.6-sunburst"
+    assert "chatgpt-image-latest" in on_the_day.former_names("gpt-image-2.6-sunburst")
+    # OpenAI's shutdown of gpt-image-1.5 is OpenAI's: Foundry still serves it under its own name.
+    assert before.get("gpt-image-1.5").providers == ("foundry", "openai")
+    assert on_the_day.lookup("gpt-image-1.5").name == "gpt-image-1.5"
+    assert on_the_day.get("gpt-image-1.5").providers == ("foundry",)
     # An announced but unconfirmed shutdown (gemini-2.5-flash-image) does not redirect anything.
     assert on_the_day.lookup("gemini-2.5-flash-image").name == "gemini-2.5-flash-image"
 
@@ -203,3 +207,63 @@ def test_the_readme_models_section_is_the_catalogue() -> None:
     for name in default_catalogue().models:
         assert f"`{name}`" in section
     assert "### A model released tomorrow" in readme and "models:" in readme
+
+
+# --- found in review: retirements, former names and `models:` entries -----------------------------------
+
+
+def test_two_retired_names_that_lead_to_one_model_keep_their_own_banners(site_root: Path) -> None:
+    from mkdocs_imagegen.emulator import Emulator
+
+    yesterday = Catalogue.from_data(packaged_data(), today=dt.date(2026, 11, 30))
+    pages = {"a.md": page("a lighthouse", title="A", banner_model="chatgpt-image-latest"),
+             "b.md": page("a lighthouse", title="B", banner_model="gpt-image-1.5-2025-12-16")}
+    back_then = {"chatgpt-image-latest": {"providers": ["openai"]},
+                 "gpt-image-1.5-2025-12-16": {"family": "gpt-image", "providers": ["openai"]}}
+    config = write_site(site_root, pages, {"models": back_then, "providers": {"order": ["openai"]}})
+    with Emulator(catalogue=yesterday, extra_models={"openai": ["gpt-image-1.5-2025-12-16"]}) as emu:
+        assert build(config, "--strict", env=emu.env()).returncode == 0
+    made = {name: banner_file(config, name.removesuffix(".md")).name for name in pages}
+    assert made["a.md"] != made["b.md"]
+
+    config = write_site(site_root, pages, {"providers": {"order": ["openai"]}})  # today: both names retired
+    result = build(config, "--strict")
+    assert result.returncode == 0, result.stderr
+    assert {name: banner_file(config, name.removesuffix(".md")).name for name in pages} == made
+    pruned = subprocess.run([sys.executable, "-m", "mkdocs_imagegen", "prune", "--dry-run", "-f", str(config)],
+                            capture_output=True, text=True, timeout=60, env=_base_env())
+    assert "nothing to prune" in pruned.stdout, pruned.stdout
+
+
+def test_a_models_entry_that_names_no_shutdown_brings_a_retired_model_back() -> None:
+    from mkdocs_imagegen.catalogue import catalogue_with
+
+    assert default_catalogue().lookup("chatgpt-image-latest").name == "gpt-image-2.6-sunburst"
+    found = catalogue_with({"chatgpt-image-latest": {"providers": ["openai"]}}).lookup("chatgpt-image-latest")
+    assert found.name == "chatgpt-image-latest" and found.retired is None
+
+
+def test_a_partial_models_entry_keeps_the_fields_it_does_not_name() -> None:
+    from mkdocs_imagegen.catalogue import catalogue_with
+
+    mai = catalogue_with({"MAI-Image-2e": {"sizes": {"max_edge": 1024}}}).get("MAI-Image-2e").sizes
+    assert (mai.max_edge, mai.min_edge, mai.max_pixels) == (1024, 768, 1_048_576)
+    gemini = catalogue_with({"gemini-3.1-flash-image": {"sizes": {"image_sizes": ["1K", "2K"]}}}).get(
+        "gemini-3.1-flash-image").sizes
+    assert gemini.kind == "tiers" and gemini.image_sizes == ("1K", "2K") and "8:1" in gemini.aspect_ratios
+    price = catalogue_with({"gpt-image-2": {"price": {"square": {"low": 0.01}}}}).get("gpt-image-2").price
+    assert price["square"] == {"low": 0.01, "medium": 0.053, "high": 0.211} and price["landscape"]["high"] == 0.165
+
+
+@pytest.mark.parametrize(("price", "message"), [
+    ({"by": "flat"}, "models.gpt-image-9.price.price: expected a price in USD like 0.04, got None"),
+    ({"by": "flat", "price": "cheap"}, "models.gpt-image-9.price.price: expected a price in USD like 0.04"),
+    ({"by": "quality", "square": "cheap"}, "models.gpt-image-9.price.square: expected quality: price pairs"),
+])
+def test_a_bad_models_price_stops_the_build_before_anything_is_paid(site_root: Path, emulator, price: dict,
+                                                                   message: str) -> None:
+    config = write_site(site_root, {"p.md": page("x", title="P", banner_model="gpt-image-9")},
+                        {"models": {"gpt-image-9": {"price": price}}})
+    result = build(config, env=emulator.env())
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and emulator.image_requests() == []

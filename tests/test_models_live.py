@@ -73,11 +73,11 @@ def test_models_live_groups_what_each_provider_serves(emu: Emulator) -> None:
     catalogue = default_catalogue()
     assert live["google"]["served_not_in_catalogue"] == [NEW_GEMINI]
     assert set(live["google"]["served_known"]) == {info.name for info in catalogue.live("google")}
-    assert "gpt-image-1.5" in live["openai"]["in_catalogue_not_served"]  # shut down 2026-12-01
+    assert "chatgpt-image-latest" in live["openai"]["in_catalogue_not_served"]  # shut down 2026-12-01
     assert "MAI-Image-2e" in live["foundry"]["served_known"]
     text = cli("models", "--live", env=emu.env()).stdout
     assert "served, not in the catalogue: gemini-4-flash-image (usable by name" in text
-    assert "gpt-image-1.5 (retired 2026-12-01)" in text
+    assert "chatgpt-image-latest (retired 2026-12-01)" in text
 
 
 def test_doctor_live_reports_a_refused_key_in_one_line_without_the_key(emu: Emulator) -> None:

@@ -112,5 +112,10 @@ class ServedModels:
         with self._lock:
             return list(self._extra.get(provider, {}))
 
-    def is_retired(self, name: str) -> bool:
-        return name in self.catalogue.retired
+    def is_retired(self, name: str, provider: str | None = None) -> bool:
+        """Retired everywhere, or (given a provider) shut down at that provider though others still serve it."""
+        if name in self.catalogue.retired:
+            return True
+        entry = self.catalogue.models.get(name)
+        return (provider is not None and entry is not None and provider in entry.shutdown_at
+                and entry.retires_by(self.catalogue.today))

@@ -237,8 +237,10 @@ class Emulator:
         return [r for r in self.requests if r.kind == "image"]
 
     def retired_requests(self) -> list[RecordedRequest]:
-        """Requests that named a model the catalogue retired (each answered with the provider's 404)."""
-        return [r for r in self.requests if r.model is not None and self.models.is_retired(r.model)]
+        """Requests that named a model the catalogue retired, everywhere or at that provider (each answered with
+        the provider's 404)."""
+        return [r for r in self.requests
+                if r.model is not None and r.provider is not None and self.models.is_retired(r.model, r.provider)]
 
     @property
     def max_concurrent(self) -> int:
