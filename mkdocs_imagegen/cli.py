@@ -219,9 +219,15 @@ def _route_one(registry: Registry, prompt: str, model: str, size: Size, quality:
     """The request and route, as the plugin would make them; a placeholder only when asked for."""
     from .request import GenerationRequest
 
-    canonical = registry.resolve(model)
-    info = registry.catalogue.get(canonical)
-    if info is not None and not info.takes_quality(quality):
+    found = registry.lookup(model)
+    canonical, info = found.name, found.info
+    if found.retired is not None:
+        click.echo(f"note: model {found.written!r} was retired on {found.retired.shutdown}; sending its "
+                   f"successor {canonical!r}", err=True)
+    elif not info.known:
+        click.echo(f"note: model {canonical!r} is not in the catalogue; sending it as written to "
+                   f"{' or '.join(info.providers)}", err=True)
+    if not info.takes_quality(quality):
         raise click.BadParameter(f"model {canonical!r} does not take quality {quality!r}; it takes "
                                  f"{', '.join(info.qualities)}", param_hint="'--quality'")
     route = registry.route(canonical, provider)

@@ -127,3 +127,13 @@ def test_doctor_live_names_a_wrong_api_version(tmp_path: Path, emu: Emulator) ->
     [failed] = [line for line in result.stdout.splitlines() if "live: FAILED" in line]
     assert "answered 404" in failed and "providers.foundry.api_version (1999-01-01)" in failed
     assert emu.keys["foundry"] not in result.stdout + result.stderr
+
+
+def test_generate_with_a_retired_name_says_what_it_sends(tmp_path: Path, emu: Emulator) -> None:
+    out = tmp_path / "banner.png"
+    result = cli("generate", "a lighthouse", "-m", "gemini-3-pro-image-preview", "--size", "640x360", "-o", str(out),
+                 env=emu.env())
+    assert result.returncode == 0, result.stderr
+    assert "note: model 'gemini-3-pro-image-preview' was retired on 2026-06-25; sending its successor " \
+           "'gemini-3-pro-image'" in result.stderr
+    assert [r.model for r in emu.image_requests()] == ["gemini-3-pro-image"] and out.is_file()
