@@ -773,6 +773,11 @@ def _overriding_variable(provider: str, credentials: Credentials) -> str | None:
 def keys() -> None:
     """Store API keys once; the CLI and the MkDocs plugin both use them.
 
+    \b
+    keys set PROVIDER      store PROVIDER's key (google, foundry or openai)
+    keys list              show every stored key, masked (takes no provider)
+    keys remove PROVIDER   delete PROVIDER's stored key
+
     Keys live in keys.json in the user config directory (MKDOCS_IMAGEGEN_CONFIG_DIR moves it),
     file mode 0600. Environment variables win over stored keys.
     """
@@ -797,7 +802,7 @@ def keys_set(provider: str) -> None:
         click.echo(f"note: {provider} is not ready yet: {status.detail}", err=True)
 
 
-@keys.command("list", short_help="Show stored keys, masked, and what overrides them.")
+@keys.command("list", short_help="Show every stored key, masked, and what overrides it (no PROVIDER).")
 def keys_list() -> None:
     """Show stored keys (masked) and which environment variable would override each."""
     credentials = Credentials()
@@ -812,7 +817,7 @@ def keys_list() -> None:
         click.echo(f"{provider:<8} {state:<14} {note}")
 
 
-@keys.command("remove")
+@keys.command("remove", short_help="Delete PROVIDER's stored key.")
 @click.argument("provider", type=click.Choice(KEY_PROVIDERS), metavar="PROVIDER")
 def keys_remove(provider: str) -> None:
     """Delete PROVIDER's stored key (google, foundry or openai)."""

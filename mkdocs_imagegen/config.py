@@ -19,6 +19,10 @@ def size_value(value: object) -> Size:
     """A "WxH" string (or a Size) as a Size; ValueError says what is wrong."""
     if isinstance(value, Size):
         return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # `0x0`, `0x10` or `1_0` unquoted: YAML reads a number (hexadecimal 0x...), not the text written.
+        raise ValueError(f"expected a size like 1792x1024, but YAML read the value as the number {value!r}; "
+                         'put the size in quotes, e.g. "1792x1024"')
     if not isinstance(value, str):
         raise ValueError(f"expected a size like 1792x1024, got {value!r}")
     return Size.parse(value)
@@ -64,9 +68,27 @@ class StrictInt(c.BaseConfigOption[int]):
             raise base.ValidationError(str(exc)) from None
 
 
+class PositiveNumber(c.BaseConfigOption[float]):
+    """A number of seconds over 0 and at most `maximum`; YAML booleans are not numbers here."""
+
+    def __init__(self, default: float | None = None, maximum: float | None = None) -> None:
+        super().__init__()
+        self.default = default
+        self.maximum = maximum
+
+    def run_validation(self, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise base.ValidationError(f"expected a number of seconds, got {value!r}")
+        if not value > 0 or (self.maximum is not None and value > self.maximum):  # `not >`: NaN too
+            upper = f" and at most {self.maximum:g}" if self.maximum is not None else ""
+            raise base.ValidationError(f"expected a number of seconds over 0{upper}, got {value!r}")
+        return value
+
+
 _OPTION_KINDS = {
     "text": lambda: c.Optional(c.Type(str)),
-    "mapping": lambda: c.Type(dict, default={}),
+    "url": lambda: c.Optional(c.URL()),  # with its scheme: `api.openai.com/v1` is refused at config time
+    "mapping": lambda: c.DictOfItems(c.Type(str), default={}),
 }
 
 
@@ -91,13 +113,13 @@ class ImagegenConfig(base.Config):
     format = c.Choice(PUBLISH_FORMATS, default="webp")
     cache_dir = c.Type(str, default=".banners")
     concurrency = StrictInt(default=4, minimum=1, maximum=64)
-    timeout = c.Type((int, float), default=300)
+    timeout = PositiveNumber(default=300, maximum=24 * 3600)
     retries = StrictInt(default=4, minimum=0, maximum=20)
     offline = c.Type(bool, default=False)
     max_new = c.Optional(StrictInt(minimum=0))
     insert = c.Type(bool, default=True)
     social_meta = c.Type(bool, default=True)
-    aliases = c.Type(dict, default={})
+    aliases = c.DictOfItems(c.Type(str), default={})  # alias -> model name
     models = c.Type(dict, default={})  # catalogue entries declared or overridden (catalogue.json's schema)
     providers = c.SubConfig(ProvidersOptions)
     serve = c.Choice(SERVE_MODES, default="background")

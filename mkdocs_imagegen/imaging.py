@@ -55,6 +55,7 @@ def load_source(data: bytes, *, provider: str | None = None, model: str | None =
                 raise InvalidImageError(f"returned a {width}x{height} image, too small for a banner",
                                         provider=provider, model=model)
             image.load()
+            image = as_rgb(image, provider=provider, model=model)
     except InvalidImageError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -63,11 +64,63 @@ def load_source(data: bytes, *, provider: str | None = None, model: str | None =
     return SourceImage(image=image, format=kind, size=Size(width, height))
 
 
+# Colour modes Pillow opens from PNG, JPEG and WebP, by how each becomes 8-bit RGB without losing the picture.
+_DIRECT_MODES = frozenset({"RGB", "RGBX", "L", "1", "P", "CMYK", "YCbCr"})  # Pillow's own convert is exact
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})  # flattened onto white, as a viewer shows them
+_WIDE_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})  # more than 8 bits: scaled, not clipped
+BACKGROUND = (255, 255, 255)
+
+
+def as_rgb(image: Image.Image, *, provider: str | None = None, model: str | None = None) -> Image.Image:
+    """`image` as 8-bit RGB, every colour mode scaled or flattened so it shows what the provider drew.
+
+    Pillow's plain convert("RGB") clips 16-bit and 32-bit greys at 255 (a gradient becomes white)
+    and drops transparency onto whatever colour hides under it. Raises InvalidImageError, naming
+    the mode, for one it cannot convert: published as it comes, it would be wrong.
+    """
+    from PIL import Image
+
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode == "P" and "transparency" in image.info:
+        mode, image = "RGBA", image.convert("RGBA")
+    if mode in _DIRECT_MODES:
+        return image.convert("RGB")
+    if mode in _ALPHA_MODES:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, BACKGROUND)
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    if mode in _WIDE_MODES:
+        return _grey_to_8_bit(image).convert("RGB")
+    raise InvalidImageError(f"returned an image in colour mode {mode}, which cannot be converted to RGB",
+                            provider=provider, model=model)
+
+
+def _grey_to_8_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float grey image as mode L, its full range mapped onto 0..255."""
+    if image.mode.startswith("I;16"):
+        image, top = image.convert("I"), 65535.0  # the format's range: a dark image stays dark
+    else:
+        low, high = image.getextrema()
+        # The smallest usual range the values fit: floats are 0..1 or 0..255 by convention, integers
+        # 0..255 or 16-bit; anything else (negative, or wider) is stretched from its darkest to its lightest.
+        limits = (1.0, 255.0, 65535.0) if image.mode == "F" else (255.0, 65535.0)
+        top = next((limit for limit in limits if low >= 0 and high <= limit), None)
+        if top is None:
+            stretch = 255.0 / (high - low) if high > low else 0.0
+            return image.point(lambda value: (value - low) * stretch).convert("L")
+    scale = 255.0 / top
+    scaled = image.point(lambda value: value * scale)
+    return scaled.convert("L")
+
+
 def fit(image: Image.Image, size: Size) -> Image.Image:
     """Centre-crop to the target aspect, then resize with Lanczos to exactly `size`."""
     from PIL import Image, ImageOps
 
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    rgb = as_rgb(image)
     if rgb.size == (size.width, size.height):
         return rgb
     return ImageOps.fit(rgb, (size.width, size.height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))

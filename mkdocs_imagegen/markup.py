@@ -9,7 +9,16 @@ from urllib.parse import urljoin
 from .request import Size
 
 _META_NAME = re.compile(r"""<meta\s[^>]*(?:property|name)\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
-_HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
+# What an HTML parser reads up to the real </head>: comments, the raw-text elements (a </head> in a
+# <title> or <script> is text, as Material's <title> renders a heading's `</head>` code span), tags whole
+# (quoted attribute values too), and the first </head> outside all of them.
+_HEAD_TOKEN = re.compile(
+    r"""<!--.*?(?:-->|\Z)"""
+    r"""|<(title|script|style|textarea|noscript|template)\b[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>.*?(?:</\1\s*>|\Z)"""
+    r"""|(</head\s*>)"""
+    r"""|<[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>""",
+    re.IGNORECASE | re.DOTALL,
+)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
@@ -32,9 +41,12 @@ def absolute_url(site_url: str, url: str) -> str:
 
 
 def head_end(html: str) -> int | None:
-    """Where the page's first </head> (any case) starts, or None."""
-    match = _HEAD_END.search(html)
-    return match.start() if match else None
+    """Where the page's real </head> (any case) starts, or None: not a `</head>` inside the <title>,
+    a script, a comment or an attribute value, which a browser reads as text."""
+    for token in _HEAD_TOKEN.finditer(html):
+        if token.group(2):
+            return token.start()
+    return None
 
 
 def social_meta_names(html: str, end: int | None) -> set[str]:

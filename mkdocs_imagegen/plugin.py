@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
@@ -27,6 +29,8 @@ from .session import QUIET_PERIOD, BannerSession, PageBanner, Settings, make_reg
 
 log = logging.getLogger("mkdocs.plugins.imagegen")
 
+_URL_DELIMITERS = frozenset("?#")  # a URL's path ends at either
+
 
 def resolve_cache_dir(cache_dir: str, config_file: str | None) -> Path:
     """`cache_dir` relative to mkdocs.yml; leaving the project needs an explicit absolute path."""
@@ -41,16 +45,33 @@ def resolve_cache_dir(cache_dir: str, config_file: str | None) -> Path:
     return resolved
 
 
+def _check_cache_folder(cache_dir: str, path: Path) -> None:
+    """One line, not a traceback on the first page, when `cache_dir` (or a folder above it) is a file."""
+    for folder in (path, *path.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                where = "is a file" if folder == path else f"is inside {folder}, which is a file"
+                raise PluginError(f"imagegen: cache_dir '{cache_dir}' {where}, not a folder; "
+                                  "point it at a folder (it is made if missing)")
+            return
+
+
 def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settings:
     output_dir = config.output_dir.strip("/")
     if not output_dir or ".." in Path(output_dir).parts:
         raise PluginError(f"imagegen: output_dir '{config.output_dir}' must be a folder inside the site")
+    unsafe = sorted(set(output_dir) & _URL_DELIMITERS)
+    if unsafe:
+        raise PluginError(f"imagegen: output_dir '{config.output_dir}' contains {' and '.join(map(repr, unsafe))}, "
+                          "which ends the path of a URL, so no banner link would work; use a plain folder name")
+    cache_dir = resolve_cache_dir(config.cache_dir, mkdocs_config.config_file_path)
+    _check_cache_folder(config.cache_dir, cache_dir)
     return Settings(
         model=config.model,
         size=config.size,
         quality=config.quality,
         fmt=config.format,
-        cache_dir=resolve_cache_dir(config.cache_dir, mkdocs_config.config_file_path),
+        cache_dir=cache_dir,
         output_dir=output_dir,
         offline=config.offline,
         concurrency=config.concurrency,
@@ -86,6 +107,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         self.by_page: dict[str, PageBanner] = {}
         self.own_image: set[str] = set()
         self.page_error: str | None = None  # the first bad page of this build, reported in on_env
+        self.social_base: str | None = None  # site_url, when this build writes social meta on it
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defining this keeps the plugin (and its in-flight jobs) alive across `mkdocs serve` rebuilds."""
@@ -125,6 +147,21 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         self.by_page = {}
         self.own_image = set()
         self.page_error = None
+        self.social_base = None
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files | None:
+        """Refuse an output_dir that is a page or file of the site (`output_dir: index.html`): MkDocs
+        would meet a folder where it writes the page, and stop with a traceback."""
+        if self.session is None:
+            return files
+        output_dir = self.session.settings.output_dir
+        parts = output_dir.split("/")
+        taken = {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
+        for file in files:
+            if file.dest_uri in taken:
+                raise PluginError(f"imagegen: output_dir '{output_dir}' is where MkDocs writes {file.src_uri} "
+                                  f"({file.dest_uri}); choose a folder no page or file of the site uses")
+        return files
 
     def on_page_markdown(self, markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str | None:
         if self.session is None:
@@ -162,6 +199,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             raise PluginError(self.page_error)
         if self.session is None or not self.by_page:
             return env
+        self.social_base = self._social_base(config)
         pages = {page.file.src_uri: page for page in _pages(files)}
         titles = {src: _title(pages.get(src), src) for src in self.by_page}
         self.session.finish(titles)
@@ -173,6 +211,24 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             if page is not None and src not in self.own_image:
                 page.meta["image"] = file.url
         return env
+
+    def _social_base(self, config: MkDocsConfig) -> str | None:
+        """site_url when this build can write og:/twitter: tags on it; else None, said once per build."""
+        if not self.config.social_meta:
+            return None
+        site_url = config.site_url
+        if not site_url:
+            log.info("imagegen: no og:/twitter: tags written: they need absolute URLs, and site_url is not set "
+                     "in %s; set it, or set social_meta: false", config.config_file_path)
+            return None
+        parts = urlsplit(site_url)
+        if parts.query or parts.fragment:
+            extra = "query" if parts.query else "fragment"
+            log.warning("imagegen: no og:/twitter: tags written: site_url %r has a %s, so every banner URL built "
+                        "on it would be broken; remove the part from '%s' on", site_url, extra,
+                        "?" if parts.query else "#")
+            return None
+        return site_url
 
     def _register(self, banner: PageBanner, config: MkDocsConfig, files: Files) -> File:
         published = banner.published
@@ -203,7 +259,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
 
     def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str | None:
         banner = self.by_page.get(page.file.src_uri)
-        if banner is None or not self.config.social_meta or not config.site_url:
+        if banner is None or self.social_base is None:
             return output
         end = head_end(output)
         present = social_meta_names(output, end)
@@ -214,7 +270,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         title = _title(page, page.file.src_uri)
         description = page.meta.get("description") or config.site_description
         tags = social_tags(
-            absolute_url(config.site_url, image),
+            absolute_url(self.social_base, image),
             banner.spec.alt or title,
             None if own or banner.published is None else banner.published.size,
             title=title,
@@ -259,5 +315,12 @@ def _pages(files: Files) -> list[Page]:
 
 
 def _title(page: Page | None, src: str) -> str:
+    """The page's title as plain text (escaped once, where it is written into HTML)."""
     title = page.title if page is not None else None
-    return str(title) if title else Path(src).stem.replace("-", " ").replace("_", " ").title()
+    if not title:
+        return Path(src).stem.replace("-", " ").replace("_", " ").title()
+    title = str(title)
+    if page is not None and "title" not in page.meta and title == getattr(page, "_title_from_render", None):
+        # MkDocs takes a `# heading` title from the rendered HTML: `# Tips & tricks` is "Tips &amp; tricks".
+        return html.unescape(title)
+    return title

@@ -78,6 +78,8 @@ class PageError(ConfigError):
 
 
 class BannerSession:
+    started_generating = False  # said "generating new banners" in this build (set on the instance)
+
     def __init__(self, settings: Settings, *, registry: Registry | None = None,
                  credentials: Credentials | None = None, pipeline: Pipeline | None = None,
                  log: logging.Logger | None = None) -> None:
@@ -176,8 +178,19 @@ class BannerSession:
             banner.job = self.pipeline.submit(request, lambda: self.route(spec, request, src), src, quiet=quiet)
             if banner.job.route is not None:  # not a cache hit
                 banner.route = self.route(spec, request, src)
+            if banner.job.kind == "generate" and not banner.job.reported and not self.started_generating:
+                self._announce_start(banner.job)
         self.banners.append(banner)
         return banner
+
+    def _announce_start(self, job: Job) -> None:
+        """Said as the build's first generation is sent, so its retry lines never come first."""
+        self.started_generating = True
+        assert job.route is not None
+        where = "in the background" if self.background else "now"
+        self.log.info("imagegen: generating new banners %s, %d at a time, starting with %s via %s (%s); "
+                      "the count follows once every page is read", where, self.settings.concurrency,
+                      job.request.model, job.route.provider.name, ", ".join(job.pages))
 
     @property
     def background(self) -> bool:
@@ -192,7 +205,7 @@ class BannerSession:
         started = time.monotonic()
         self._announce(jobs)
         waited = [job for job in jobs if not self._runs_in_background(job)]
-        self.pipeline.wait(waited, self._progress_logger(started), PROGRESS_INTERVAL)
+        self.pipeline.wait(waited, self._progress_logger(started, waited), PROGRESS_INTERVAL)
         outcomes = {job.key: _outcome(job) if job.done() else Outcome(pending=True) for job in jobs}
         for banner in self.banners:
             assert banner.job is not None
@@ -220,7 +233,8 @@ class BannerSession:
         return Published(uri, size, content=self._placeholders[name], placeholder=True)
 
     def _announce(self, jobs: list[Job]) -> None:
-        working = [job for job in jobs if job.kind == "generate" and not job.done()]
+        # Every generation this build sent, also those already done while pages were read.
+        working = [job for job in jobs if job.kind == "generate" and not job.reported]
         if not working:
             return
         routes = Counter(f"{job.request.model} via {job.route.provider.name}" for job in working)
@@ -229,11 +243,14 @@ class BannerSession:
         self.log.info("imagegen: generating %d banner(s) %s: %s; %d at a time",
                       len(working), where, described, self.settings.concurrency)
 
-    def _progress_logger(self, started: float):  # noqa: ANN202 - a callback
+    def _progress_logger(self, started: float, jobs: list[Job]):  # noqa: ANN202 - a callback
         def report(done: int, total: int) -> None:
             elapsed = time.monotonic() - started
             eta = f", about {elapsed / done * (total - done):.0f}s left" if done else ""
-            self.log.info("imagegen: %d/%d banners ready after %.0fs%s", done, total, elapsed, eta)
+            failed = sum(1 for job in jobs if job.done() and _outcome(job).error is not None)
+            problems = f" ({failed} failed)" if failed else ""
+            self.log.info("imagegen: %d/%d banners ready%s after %.0fs%s", done - failed, total, problems,
+                          elapsed, eta)
         return report
 
     def _report(self, jobs: list[Job], outcomes: dict[str, Outcome], elapsed: float) -> None:

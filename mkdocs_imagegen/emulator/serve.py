@@ -7,11 +7,41 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from .models import ExtraModels, parse_model_specs
 from .server import Emulator
+from .wire import Reply
+
+
+class LoggingEmulator(Emulator):
+    """The emulator as `mkdocs-imagegen emulator` runs it: one stderr line per request, a count at the end.
+
+    Tests construct Emulator itself, which prints nothing. The line shows the path, never the query
+    (Gemini's `?key=`) or headers, where a key travels.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answered = 0
+        self._count_lock = threading.Lock()
+
+    def handle(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> Reply:
+        started = time.monotonic()
+        reply = super().handle(method, target, headers, raw)
+        with self._count_lock:
+            self.answered += 1
+            number = self.answered
+        status = {"reset": "connection reset", "drop": "hung up"}.get(reply.close or "", str(reply.status))
+        print(f"#{number} {method} {target.split('?', 1)[0]} -> {status} in {time.monotonic() - started:.2f}s",
+              file=sys.stderr, flush=True)
+        return reply
+
+    def summary(self) -> str:
+        images = len(self.image_requests())
+        return f"mkdocs-imagegen emulator: {self.answered} request(s) answered, {images} of them image generation(s)"
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -38,7 +68,7 @@ def run(port: int = 8765, latency: float = 0.0, extra_models: ExtraModels | None
     repeatable `--serve-model`); a malformed one raises ValueError before anything is served.
     """
     extras = parse_model_specs(extra_models)
-    emulator = Emulator(latency=latency, port=port, extra_models=extras).start()
+    emulator = LoggingEmulator(latency=latency, port=port, extra_models=extras).start()
     try:
         with _sigterm_interrupts():
             for name, value in emulator.env().items():
@@ -56,3 +86,4 @@ def run(port: int = 8765, latency: float = 0.0, extra_models: ExtraModels | None
         pass
     finally:
         emulator.stop()
+        print(emulator.summary(), file=sys.stderr, flush=True)

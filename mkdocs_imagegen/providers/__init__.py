@@ -20,7 +20,8 @@ class ProviderSpec:
     families: tuple[str, ...]  # the catalogue's model families it serves (catalogue.json "families")
     key_variables: tuple[str, ...]  # credentials, in precedence order
     environment: tuple[str, ...] = ()  # every other variable it reads (endpoints, modes)
-    # Its block under `providers:` in mkdocs.yml: option name -> "text" (a string or null) | "mapping".
+    # Its block under `providers:` in mkdocs.yml: option name -> "text" (a string or null), "url" (one with a
+    # scheme, or null) or "mapping" (names to names).
     options: dict[str, str] = field(default_factory=dict)
 
 
@@ -33,7 +34,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         key_variables=("GOOGLE_API_KEY", "GEMINI_API_KEY"),  # GOOGLE_API_KEY wins, as in the SDK
         environment=("GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT",
                      "GOOGLE_CLOUD_LOCATION"),
-        options={"base_url": "text"},
+        options={"base_url": "url"},
     ),
     ProviderSpec(
         name="foundry", label="Azure AI Foundry",
@@ -43,7 +44,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         key_variables=("AZURE_OPENAI_API_KEY",),
         environment=("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_VERSION", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
                      "MSI_ENDPOINT", "MSI_SECRET"),
-        options={"endpoint": "text", "api_version": "text", "deployments": "mapping"},
+        options={"endpoint": "url", "api_version": "text", "deployments": "mapping"},
     ),
     ProviderSpec(
         name="openai", label="OpenAI",
@@ -52,7 +53,7 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         families=("gpt-image", "chatgpt-image"),
         key_variables=("OPENAI_API_KEY",),
         environment=("OPENAI_BASE_URL",),
-        options={"base_url": "text"},
+        options={"base_url": "url"},
     ),
 )
 
