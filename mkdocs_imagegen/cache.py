@@ -12,7 +12,13 @@ A warm build reads no file: one listing of each folder per build says which keys
 provenance and a rendition, and a page's request alone names the rendition's <request> part.
 
 Every write goes to a temp file in the same directory and is renamed into place, so a reader
-(or a build killed mid-write) never sees half a file.
+(or a build killed mid-write) never sees half a file. Files get the umask's usual mode.
+
+The cache is committed and merged from pull requests, so it is read as untrusted input: every path
+comes from a key (never from a provenance's text), only regular files count (a link, or a cache
+folder that is a link, is never followed out of `cache_dir`), and an entry is read through one
+checking function, `CacheStore.read_original`, and found through one, `CacheStore.lookup`, that a
+build, `plan` and `prune` share. An unusable entry counts as missing, with the file named.
 """
 
 from __future__ import annotations
@@ -23,20 +29,29 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import secrets
+import stat
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .imaging import FORMAT_SUFFIX, RENDITION_VERSION, SourceImage, encode, fit, load_source
+from .errors import ImagegenError, InvalidImageError
+from .imaging import ACCEPTED_FORMATS, FORMAT_SUFFIX, RENDITION_VERSION, SourceImage, encode, fit, load_source
 from .providers.base import ProviderImage
 from .request import GenerationRequest, Size
 
 TEMP_PREFIX = ".tmp-"
 _KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+_ORIGINAL_FORMATS = frozenset(ACCEPTED_FORMATS.values())
+MAX_PROVENANCE_BYTES = 1 << 20  # ours are about 1 kB
 _GITIGNORE = "# written by mkdocs-imagegen: commit the banners, not its scratch files\n.tmp-*\n.locks/\n"
+
+
+class CacheEntryError(ImagegenError):
+    """A cache file that cannot be used (a link, corrupt, inconsistent): names the file. The entry
+    then counts as missing."""
 
 
 @dataclass(frozen=True)
@@ -68,19 +83,41 @@ def rendition_name(key: str, digest: str, size: Size, fmt: str) -> str:
 
 @dataclass(frozen=True)
 class Listing:
-    """Which originals have their provenance, and the renditions by request part: one folder read each."""
+    """Which originals have their provenance, and the renditions by request part: one folder read each.
+
+    Only regular files are listed (the listing itself says which entries are, no file is stat'ed);
+    a cache folder that is a link lists nothing and is the `problem`.
+    """
 
     provenance: frozenset[str]
     renditions: dict[str, list[str]]
+    problem: str | None = None
 
     @classmethod
     def read(cls, originals: Path, renditions: Path) -> Listing:
+        problem = _folder_problem(originals) or _folder_problem(renditions)
+        if problem is not None:
+            return cls(frozenset(), {}, problem)
         by_stem: dict[str, list[str]] = {}
-        for name in _names(renditions):
+        for name in _regular_names(renditions):
             stem, dash, _ = name.partition("-")
             if dash:
                 by_stem.setdefault(stem, []).append(name)
-        return cls(frozenset(name for name in _names(originals) if name.endswith(".json")), by_stem)
+        return cls(frozenset(name for name in _regular_names(originals) if name.endswith(".json")), by_stem)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the cache holds for one request, as a build, `plan` and `prune` all see it."""
+
+    key: str  # the key that holds the banner (a former one, if the catalogue renamed its model)
+    rendition: Path | None = None  # the published file, when it is there
+    original: Original | None = None  # read only when the listing alone could not name the rendition
+    problem: str | None = None  # why what is cached cannot be used (so counts as missing): names the file
+
+    @property
+    def cached(self) -> bool:
+        return self.rendition is not None or self.original is not None
 
 
 def _names(folder: Path) -> list[str]:
@@ -90,9 +127,104 @@ def _names(folder: Path) -> list[str]:
         return []
 
 
+def _regular_names(folder: Path) -> list[str]:
+    """The regular files in `folder`: links and anything else are left out, from the listing alone."""
+    try:
+        with os.scandir(folder) as entries:
+            return [entry.name for entry in entries if entry.is_file(follow_symlinks=False)]
+    except OSError:  # not there yet
+        return []
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why a cache folder must not be used: it is a link (never followed out of cache_dir) or no folder."""
+    try:
+        mode = os.lstat(folder).st_mode
+    except OSError:  # not there yet: made when needed
+        return None
+    if stat.S_ISLNK(mode):
+        return (f"cache folder {folder} is a symbolic link, and links are never followed out of cache_dir: "
+                "the cache is not used, and banners missing from it get placeholders")
+    if not stat.S_ISDIR(mode):
+        return f"cache folder {folder} is not a folder: the cache is not used, and banners get placeholders"
+    return None
+
+
+def _is_regular(path: Path) -> bool:
+    """A regular file, not a link to one: one lstat."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of a regular file in the cache, never through a link. FileNotFoundError if it is not
+    there; CacheEntryError if it is a link, not a regular file, or over `limit` bytes."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as error:
+        if _is_link(path):
+            raise CacheEntryError(f"cache file {path} is a symbolic link, which is never followed") from None
+        raise CacheEntryError(f"cache file {path} cannot be read ({error.strerror or error})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CacheEntryError(f"cache file {path} is not a regular file")
+        if limit is not None and info.st_size > limit:
+            raise CacheEntryError(f"cache file {path} is {info.st_size:,} bytes, too big to be ours")
+        return handle.read()
+
+
+def _is_link(path: Path) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _checked_provenance(path: Path, data: bytes, key: str) -> dict[str, Any]:
+    """The provenance's fields, checked; CacheEntryError naming the file and what is wrong."""
+    def wrong(what: str) -> CacheEntryError:
+        return CacheEntryError(f"cache file {path} {what}")
+
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise wrong("is not JSON") from None
+    if not isinstance(record, dict):
+        raise wrong("is not a JSON object")
+    if record.get("key", key) != key:
+        raise wrong("holds the provenance of another key")
+    if record.get("format") not in _ORIGINAL_FORMATS:
+        raise wrong(f"names no image format ({', '.join(sorted(_ORIGINAL_FORMATS))})")
+    digest = record.get("sha256")
+    if not isinstance(digest, str) or not _KEY_PATTERN.match(digest):
+        raise wrong("has no valid sha256")
+    for name in ("width", "height"):
+        value = record.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise wrong(f"has no valid {name}")
+    return record
+
+
+def _create_temp(folder: Path) -> tuple[int, Path]:
+    """A new temp file in `folder`, created with the umask's usual mode (mkstemp's is always 0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        path = folder / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temp file name in {folder}")
+
+
 def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent)
+    fd, tmp = _create_temp(path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -111,10 +243,15 @@ class CacheStore:
         self.originals = self.root / "originals"
         self.renditions = self.root / "renditions"
         self._listing: Listing | None = None
+        self._unwritable: str | None = None  # "" once the folders were found writable in this build
+        self._condemned: dict[str, str] = {}  # key -> sha256 of an original found corrupt in this build
 
     def rescan(self) -> None:
-        """Forget the folder listing: the next lookup reads the folders again (once per build)."""
+        """Forget the folder listing and what was checked: the next lookup reads the folders again
+        (once per build)."""
         self._listing = None
+        self._unwritable = None
+        self._condemned = {}
 
     # -- originals -------------------------------------------------------------------------------
 
@@ -124,13 +261,53 @@ class CacheStore:
         return self.originals / f"{key}.json"
 
     def original(self, key: str) -> Original | None:
-        """The cached original for `key`, or None. One small file read, no directory scan."""
+        """The cached original for `key`, or None if it is missing or unusable (see `read_original`)."""
         try:
-            provenance = json.loads(self.provenance_path(key).read_text(encoding="utf-8"))
-            path = self.originals / provenance["file"]
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return self.read_original(key)
+        except CacheEntryError:
             return None
-        return Original(key, path, provenance) if path.is_file() else None
+
+    def read_original(self, key: str) -> Original | None:
+        """The cached original for `key`, checked: every cache entry is read through here.
+
+        None when it is not cached (or was found corrupt earlier in this build); CacheEntryError,
+        naming the file, when it is there but unusable: a link, not JSON, fields missing, no image
+        file beside it. The image's path comes from the key and the format, never from the
+        provenance's text. One small file read and one lstat, no directory scan.
+        """
+        path = self.provenance_path(key)
+        problem = _folder_problem(self.originals)
+        if problem is not None:
+            raise CacheEntryError(problem)
+        try:
+            data = _read_regular(path, MAX_PROVENANCE_BYTES)
+        except FileNotFoundError:
+            return None
+        provenance = _checked_provenance(path, data, key)
+        if self._condemned.get(key) == provenance["sha256"]:
+            return None
+        image = self.originals / f"{key}.{provenance['format']}"
+        if not _is_regular(image):
+            what = "is a symbolic link, which is never followed" if _is_link(image) else "is missing"
+            raise CacheEntryError(f"cache file {image} {what}; its provenance {path.name} is there")
+        return Original(key, image, provenance)
+
+    def load_original(self, original: Original) -> SourceImage:
+        """The original's image, decoded; CacheEntryError naming the file if its bytes are not the ones
+        its provenance describes, or no image (a git-lfs pointer, a truncated or edited file)."""
+        data = _read_regular(original.path)
+        if hashlib.sha256(data).hexdigest() != original.digest:
+            raise CacheEntryError(f"cache file {original.path} is corrupt: its sha256 is not the one its "
+                                  "provenance records")
+        try:
+            return load_source(data)
+        except InvalidImageError as error:
+            reason = error.message.removeprefix("returned ")
+            raise CacheEntryError(f"cache file {original.path} is corrupt: {reason}") from None
+
+    def condemn(self, original: Original) -> None:
+        """Count `original` as missing for the rest of this build: it was found corrupt."""
+        self._condemned[original.key] = original.digest
 
     def store_original(self, request: GenerationRequest, image: ProviderImage, source: SourceImage) -> Original:
         key = request.cache_key
@@ -148,12 +325,14 @@ class CacheStore:
             "bytes": len(image.data),
             "sha256": hashlib.sha256(image.data).hexdigest(),
             "file": file_name,
-            "details": image.details,
         }
+        # Nothing of the provider's answer beyond the image: what it echoes (revised prompts, usage,
+        # request ids, text parts) may quote the request and its key, and this file is committed.
         self._ensure_root()
         atomic_write(self.originals / file_name, image.data, durable=True)
         text = json.dumps(provenance, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
         atomic_write(self.provenance_path(key), text.encode("utf-8"), durable=True)
+        self._condemned.pop(key, None)
         return Original(key, self.originals / file_name, provenance)
 
     def keys(self) -> list[str]:
@@ -173,6 +352,26 @@ class CacheStore:
             if f"{key}.json" in listing.provenance:
                 return key
         return request.cache_key
+
+    def lookup(self, request: GenerationRequest, fmt: str) -> Entry:
+        """What the cache holds for `request` in `fmt`: the one way a build, `plan` and `prune` find a
+        banner, so they never disagree. The listing alone answers a warm build; the provenance is read
+        (and checked) only when it cannot."""
+        key = self.key_for(request)
+        problem = self._read_listing().problem
+        if problem is not None:
+            return Entry(key, problem=problem)
+        rendition = self.cached_rendition(key, request.size, fmt)
+        if rendition is not None:
+            return Entry(key, rendition)
+        try:
+            original = self.read_original(key)
+        except CacheEntryError as error:
+            return Entry(key, problem=f"{error.message}: the banner counts as missing")
+        if original is None:
+            return Entry(key)
+        path = self.rendition_path(original, request.size, fmt)
+        return Entry(key, path if _is_regular(path) else None, original)
 
     def _read_listing(self) -> Listing:
         if self._listing is None:
@@ -199,12 +398,36 @@ class CacheStore:
     def rendition(self, original: Original, size: Size, fmt: str, source: SourceImage | None = None) -> Path:
         """The published file for `original` at `size` in `fmt`, derived now if missing."""
         path = self.rendition_path(original, size, fmt)
-        if path.is_file():
+        if _is_regular(path):
             return path
         if source is None:
-            source = load_source(original.path.read_bytes(), provider=original.provenance.get("provider"))
-        atomic_write(path, encode(fit(source.image, size), fmt))
+            source = self.load_original(original)  # CacheEntryError if it is corrupt
+        atomic_write(path, encode(fit(source.image, size), fmt))  # replaces a link, never writes through it
         return path
+
+    def unwritable(self) -> str | None:
+        """Why a new banner could not be kept, or None: found before anything is paid for, by making
+        (and removing) a scratch file in each cache folder, once per build."""
+        if self._unwritable is None:
+            self._unwritable = self._read_listing().problem or self._probe() or ""
+        return self._unwritable or None
+
+    def _probe(self) -> str | None:
+        folder = self.root
+        try:
+            self._ensure_root()
+            for folder in (self.originals, self.renditions, self.root / ".locks"):
+                problem = _folder_problem(folder)
+                if problem is not None:
+                    return problem
+                folder.mkdir(exist_ok=True)
+                fd, scratch = _create_temp(folder)
+                os.close(fd)
+                scratch.unlink()
+        except OSError as error:
+            return (f"cache folder {folder} is not writable ({error.strerror or error}): banners missing from "
+                    "the cache are not generated (nothing is paid for), placeholders are used")
+        return None
 
     # -- cross-process locking -------------------------------------------------------------------
 
@@ -215,12 +438,37 @@ class CacheStore:
         self._ensure_root()  # the .gitignore first: lock files must never be committed
         lock_dir = self.root / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
-        with open(lock_dir / f"{key}.lock", "a+b") as handle:
+        fd = os.open(lock_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        with os.fdopen(fd, "r+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def lock_keys(self) -> list[str]:
+        """The keys that have a lock file."""
+        return sorted(name[:-5] for name in _names(self.root / ".locks")
+                      if name.endswith(".lock") and _KEY_PATTERN.match(name[:-5]))
+
+    def drop_lock(self, key: str) -> bool:
+        """Remove `key`'s lock file, unless a build holds it right now. True if it was removed."""
+        self.provenance_path(key)  # validates the key before it becomes a file name
+        path = self.root / ".locks" / f"{key}.lock"
+        if _folder_problem(path.parent) is not None:
+            return False
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            path.unlink()
+        except OSError:  # held by a build, or gone
+            return False
+        finally:
+            os.close(fd)
+        return True
 
     # -- housekeeping ----------------------------------------------------------------------------
 
@@ -236,6 +484,8 @@ class CacheStore:
         removed = 0
         now = time.time()
         for folder in (self.root, self.originals, self.renditions):
+            if folder != self.root and _folder_problem(folder) is not None:
+                continue  # never clean up outside cache_dir
             for tmp in (folder / name for name in _names(folder) if name.startswith(TEMP_PREFIX)):
                 if _writer_is_dead(tmp.name) or now - _mtime(tmp) > older_than:
                     with contextlib.suppress(OSError):

@@ -32,7 +32,7 @@ from .request import MAX_PROMPT_CHARS, QUALITIES, Size
 if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig
 
-    from .cache import CacheStore, Original
+    from .cache import CacheStore
     from .discovery import LiveProvider
     from .frontmatter import BannerSpec
     from .plugin import ImagegenPlugin
@@ -567,12 +567,16 @@ def _plan(site: Site) -> list[PlannedBanner]:
     new = 0
     for src, spec in site.specs:
         request = site.session.request(spec, src)
-        original = site.cache.original(site.cache.key_for(request))
-        if original is not None:  # as in a build: a cached banner is not routed, needs no credentials
-            row = PlannedBanner(src, request, "cached", str(original.provenance.get("provider", "")))
+        entry = site.cache.lookup(request, site.settings.fmt)  # what a build finds, the way it finds it
+        if entry.cached:  # as in a build: a cached banner is not routed, needs no credentials
+            original = entry.original or site.cache.original(entry.key)  # only to name its provider
+            row = PlannedBanner(src, request, "cached", str(original.provenance.get("provider", "")) if original
+                                else "")
         else:
             row = _uncached_row(site, src, spec, request, first_for_key.get(request.cache_key), new)
             new += row.status == "generate" and row.reason is None
+            if entry.problem is not None:  # a build warns about it, then treats the banner as missing
+                row.reason = entry.problem if row.reason is None else f"{entry.problem}; {row.reason}"
         first_for_key.setdefault(request.cache_key, row)
         planned.append(row)
     return planned
@@ -668,21 +672,28 @@ def _used_entries(site: Site) -> tuple[set[str], set[str]]:
         # Routing does not change the cache key: a `banner_provider` that cannot serve the model (on
         # a draft the build skips, say) must not hide a page's key, nor stop the prune.
         request = site.session.request(spec, src, checked=False)
-        key = site.cache.key_for(request)  # a banner cached under a former model name is still in use
-        keys.add(key)
-        original: Original | None = site.cache.original(key)
-        if original is not None:
-            renditions.add(site.cache.rendition_path(original, request.size, site.settings.fmt).name)
+        # Found exactly as a build finds it: the rendition a build publishes is the one kept. A banner
+        # cached under a former model name is still in use.
+        entry = site.cache.lookup(request, site.settings.fmt)
+        keys.add(entry.key)
+        if entry.rendition is not None:
+            renditions.add(entry.rendition.name)
+        elif entry.original is not None:
+            renditions.add(site.cache.rendition_path(entry.original, request.size, site.settings.fmt).name)
     return keys, renditions
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.iterdir() if path.is_file()) if folder.is_dir() else []
+    """The files in a cache folder, links among them (removed, never followed); none in a folder that
+    is itself a link: prune never removes anything outside cache_dir."""
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.is_symlink() or path.is_file())
 
 
 def _written_before(path: Path, started: float) -> bool:
     try:
-        return path.stat().st_mtime < started
+        return path.lstat().st_mtime < started
     except OSError:  # gone already
         return False
 
@@ -706,7 +717,7 @@ def _remove(paths: list[Path], root: Path, dry_run: bool) -> int:
     removed = 0
     for path in paths:
         try:
-            size = path.stat().st_size
+            size = path.lstat().st_size
             if not dry_run:
                 path.unlink()
         except FileNotFoundError:  # removed by someone else meanwhile
@@ -739,6 +750,9 @@ def prune(config_file: Path, dry_run: bool) -> None:
     cache = site.cache
     doomed = _unused_files(cache, keys, renditions, started)
     freed = _remove(doomed, cache.root, dry_run)
+    if not dry_run:  # scratch files, not committed: removed with their keys, unless a build holds one now
+        for key in set(cache.lock_keys()) - keys:
+            cache.drop_lock(key)
     kept = f"kept {len(keys & set(cache.keys()))} original(s) and {len(renditions)} rendition(s) in use"
     if not doomed:
         click.echo(f"nothing to prune in {cache.root}: {kept}")

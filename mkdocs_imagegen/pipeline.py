@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from .cache import CacheStore, Original
+from .cache import CacheEntryError, CacheStore, Original
 from .errors import ImagegenError, RateLimitedError
 from .imaging import SourceImage, load_source
 from .providers.base import ProviderImage
@@ -304,7 +304,8 @@ class Pipeline:
         self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
         self.stop_event = threading.Event()
         self.jobs: dict[str, Job] = {}
-        self.new_submitted = 0
+        self.new_submitted = 0  # generations sent in this build, for `max_new`
+        self._told: set[str] = set()  # cache problems already warned about in this build
         self._limiters: dict[str, AdaptiveLimiter] = {}
         self._limiters_lock = threading.Lock()  # workers take this one, never `_lock` (held while preparing)
         self._prepared: set[str] = set()  # providers whose client is made
@@ -316,6 +317,21 @@ class Pipeline:
         self._cpu = threading.BoundedSemaphore(CORES)  # decoding, resizing, encoding: one image per core
 
     # -- submitting ------------------------------------------------------------------------------
+
+    def new_build(self) -> None:
+        """A build starts (a pipeline lives across `mkdocs serve` rebuilds): read what is cached now, warn
+        about cache problems again, and count `max_new` afresh, from the generations still running."""
+        self.cache.rescan()
+        with self._lock:
+            self._told = set()
+            self.new_submitted = sum(1 for job in self.jobs.values() if job.kind == "generate" and not job.done())
+
+    def _tell(self, problem: str | None) -> None:
+        """One warning per cache problem (it names the file or folder) in a build."""
+        if problem is None or problem in self._told:
+            return
+        self._told.add(problem)
+        self.log.warning("imagegen: %s", problem)
 
     def submit(self, request: GenerationRequest, route: Route | Callable[[], Route], page: str, *,
                quiet: float = 0.0) -> Job:
@@ -342,10 +358,7 @@ class Pipeline:
             return True
         if job.kind not in ("placeholder", "skipped"):
             return False
-        key = self.cache.key_for(request)
-        if self.cache.cached_rendition(key, request.size, self.settings.fmt) is not None:
-            return True
-        if self.cache.original(key) is not None:
+        if self.cache.lookup(request, self.settings.fmt).cached:
             return True
         return not (route() if callable(route) else route).is_placeholder
 
@@ -361,19 +374,27 @@ class Pipeline:
         return cancelled
 
     def _new_job(self, request: GenerationRequest, route: Route | Callable[[], Route], quiet: float = 0.0) -> Job:
-        key = self.cache.key_for(request)
-        rendition = self.cache.cached_rendition(key, request.size, self.settings.fmt)
-        if rendition is not None:
-            return Job(request, None, Settled(Outcome(rendition=rendition)), kind="cached")
-        original = self.cache.original(key)
+        entry = self.cache.lookup(request, self.settings.fmt)
+        if entry.rendition is not None:
+            return Job(request, None, Settled(Outcome(entry.original, entry.rendition)), kind="cached")
+        self._tell(entry.problem)  # an unusable entry counts as missing
+        original = entry.original
         if original is not None:
-            rendition = self.cache.rendition_path(original, request.size, self.settings.fmt)
-            if rendition.is_file():
-                return Job(request, None, Settled(Outcome(original, rendition)), kind="cached")
-            return Job(request, None, self._render_submit(lambda: self._derive(request, original)), kind="derive")
+            return Job(request, None, self._render_submit(lambda: self._derive(request, original, route)),
+                       kind="derive")
+        return self._generation_job(request, route, quiet)
+
+    def _generation_job(self, request: GenerationRequest, route: Route | Callable[[], Route],
+                        quiet: float = 0.0) -> Job:
+        """A job that pays for the banner, unless no provider is routed, the cache could not keep it,
+        or this build's `max_new` is reached. Called holding `_lock`."""
         if callable(route):
             route = route()
         if route.is_placeholder:
+            return Job(request, route, Settled(Outcome()), kind="placeholder")
+        unwritable = self.cache.unwritable()  # checked before paying, not after
+        if unwritable is not None:
+            self._tell(unwritable)
             return Job(request, route, Settled(Outcome()), kind="placeholder")
         if self.settings.max_new is not None and self.new_submitted >= self.settings.max_new:
             return Job(request, route, Settled(Outcome()), kind="skipped")
@@ -412,9 +433,19 @@ class Pipeline:
 
     # -- working (on pool threads) ---------------------------------------------------------------
 
-    def _derive(self, request: GenerationRequest, original: Original) -> Outcome:
-        with self._cpu:
-            rendition = self.cache.rendition(original, request.size, self.settings.fmt)
+    def _derive(self, request: GenerationRequest, original: Original,
+                route: Route | Callable[[], Route]) -> Outcome | Future[Outcome]:
+        try:
+            with self._cpu:
+                rendition = self.cache.rendition(original, request.size, self.settings.fmt)
+        except CacheEntryError as error:
+            # A corrupt original (a git-lfs pointer, a bad merge): named once, then it counts as missing
+            # for the rest of the build and is generated again, once.
+            self.cache.condemn(original)
+            with self._lock:
+                self._tell(f"{error.message}: generating the banner again")
+                job = self._generation_job(request, route)
+            return job.future if isinstance(job.future, Future) else job.future.result()
         return Outcome(original, rendition)
 
     def _generate(self, request: GenerationRequest, route: Route) -> Outcome | Future[Outcome]:
@@ -422,7 +453,7 @@ class Pipeline:
         with self.cache.lock(request.cache_key):
             original = self.cache.original(request.cache_key)
             if original is not None:  # another build paid for it while we waited on the lock
-                return self._render_submit(lambda: self._derive(request, original))
+                return self._render_submit(lambda: self._derive(request, original, route))
             try:
                 return generate_with_retries(
                     request, route, retries=self.settings.retries, timeout=self.settings.timeout,

@@ -89,7 +89,7 @@ class BannerSession:
         self.pipeline = pipeline or Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(),
                                              log=self.log)
         self.cache = self.pipeline.cache
-        self.cache.rescan()  # a session is one build: what is cached now, not at the last rebuild
+        self.pipeline.new_build()  # a session is one build: what is cached now, max_new counted afresh
         self.banners: list[PageBanner] = []
         # Asked once per model in a build: aliases, the catalogue and credentials do not change meanwhile.
         self._models: dict[tuple[str, str | None], Resolution] = {}  # (name, forced provider) -> checked model

@@ -155,7 +155,7 @@ def test_entra_id_tokens_never_appear_anywhere(site_root: Path) -> None:
     assert_nowhere(secrets, result.stdout + result.stderr, site_root / ".banners", site_root / "site")
     assert_provenance_clean(site_root / ".banners", secrets)
     [record] = provenance_records(site_root / ".banners")
-    assert record["details"]["auth"] == "entra-id"
+    assert "details" not in record  # provider echoes are not kept (issue 14, defect 5)
 
 
 def test_cli_shows_keys_masked_at_most(tmp_path: Path) -> None:
