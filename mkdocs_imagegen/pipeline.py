@@ -197,11 +197,17 @@ class PipelineSettings:
     max_new: int | None = None
 
 
+# The most one banner waits, in all, on the provider's retry hints (429 `retry-after`, Gemini `RetryInfo`).
+# A hint that would take it past this gives the banner up for this build instead of sleeping for hours.
+RETRY_HINT_CAP = 60.0
+
+
 def backoff(attempt: int, retry_after: float | None) -> float:
-    """Seconds to wait before retry `attempt + 1`: never sooner than the provider asked,
-    otherwise exponential with jitter so parallel workers do not retry in lockstep."""
+    """Seconds to wait before retry `attempt + 1`: never sooner than the provider asked (up to
+    RETRY_HINT_CAP, see `_with_retries`), otherwise exponential with jitter so parallel workers
+    do not retry in lockstep."""
     if retry_after is not None and retry_after >= 0:
-        return retry_after * random.uniform(1.0, 1.15)
+        return min(retry_after * random.uniform(1.0, 1.15), max(retry_after, RETRY_HINT_CAP))
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)
     return random.uniform(ceiling / 2, ceiling)
 
@@ -251,8 +257,9 @@ def _with_retries(request: GenerationRequest, route: Route, *, retries: int, tim
                   limiter: AdaptiveLimiter, slots: AdaptiveLimiter | None, cpu: threading.Semaphore | None,
                   stop: threading.Event, log: logging.Logger | None,
                   accept: Callable[[ProviderImage, SourceImage], T]) -> T:
-    """One provider, retried on what is worth retrying."""
+    """One provider, retried on what is worth retrying; retry hints honoured up to RETRY_HINT_CAP in all."""
     provider = route.provider
+    hinted = 0.0  # seconds already waited on the provider's hints for this banner
     for attempt in range(retries + 1):
         if stop.is_set():
             raise Cancelled()
@@ -263,7 +270,15 @@ def _with_retries(request: GenerationRequest, route: Route, *, retries: int, tim
         except ImagegenError as error:
             if not error.retryable or attempt >= retries:
                 raise
-            delay = backoff(attempt, getattr(error, "retry_after", None))
+            hint = getattr(error, "retry_after", None)
+            if hint is not None and hinted + hint > RETRY_HINT_CAP:
+                already = f", after {hinted:.0f} s of waits already" if hinted else ""
+                raise ImagegenError(
+                    f"{error.message}; it asked to wait {hint:,.0f} s before a retry, more than the "
+                    f"{RETRY_HINT_CAP:g} s a banner waits{already}: no banner this build",
+                    provider=error.provider, model=error.model) from None
+            delay = backoff(attempt, hint)
+            hinted += delay if hint is not None else 0.0
             if log:
                 log.info("imagegen: %s; retry %d/%d in %.1fs", error, attempt + 1, retries, delay)
         if stop.wait(delay):

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ContentRefusedError, ImagegenError, InvalidImageError
-from .openai_common import check_complete, scrub
-from .openai_common import retry_after as retry_after_headers
+from .answers import check_complete, scrub
+from .answers import retry_after as retry_after_headers
 
 MAX_QUOTED_TEXT = 200
 # A finish reason that is not a refusal: an empty answer with one of these is a glitch, not a "no".
@@ -92,39 +92,42 @@ def decode_base64(text: Any, *, provider: str, model: str) -> bytes:
     raise InvalidImageError("returned truncated or invalid base64 image data", provider=provider, model=model)
 
 
-def extract_image(payload: Mapping[str, Any], *, provider: str, model: str) -> GeminiImage:
-    """The last non-thought inline image; otherwise the refusal or glitch that explains its absence."""
+def extract_image(payload: Mapping[str, Any], *, provider: str, model: str,
+                  secret: str | None = None) -> GeminiImage:
+    """The last non-thought inline image; otherwise the refusal or glitch that explains its absence.
+
+    `secret` (the API key) is redacted from every piece of the model's text that is quoted."""
     parts = candidate_parts(first_candidate(payload))
     finals = [part for part in parts if not part.get("thought") and inline_image(part) is not None]
     if not finals:
-        raise no_image_error(payload, parts, provider=provider, model=model)
+        raise no_image_error(payload, parts, provider=provider, model=model, secret=secret)
     blob = inline_image(finals[-1])
     assert blob is not None
     data = decode_base64(pick(blob, "data"), provider=provider, model=model)
     skipped = sum(1 for part in parts if part.get("thought") and inline_image(part) is not None)
     return GeminiImage(data=data, mime_type=str(pick(blob, "mimeType", "mime_type") or "image/png"),
-                       details=response_details(payload, parts, skipped=skipped))
+                       details=response_details(payload, parts, skipped=skipped, secret=secret))
 
 
 def no_image_error(payload: Mapping[str, Any], parts: list[Mapping[str, Any]], *, provider: str,
-                   model: str) -> ImagegenError:
+                   model: str, secret: str | None = None) -> ImagegenError:
     feedback = pick(payload, "promptFeedback", "prompt_feedback")
     block = pick(feedback, "blockReason", "block_reason")
     if block and block != "BLOCKED_REASON_UNSPECIFIED":
         text = pick(feedback, "blockReasonMessage", "block_reason_message")
-        message = f": {quote_text(text)}" if text else ""
+        message = f": {quote_text(text, secret)}" if text else ""
         return ContentRefusedError(f"refused the prompt: blockReason {block}{message}",
                                    provider=provider, model=model)
     candidate = first_candidate(payload)
     finish = pick(candidate, "finishReason", "finish_reason")
     if finish and finish not in NOT_REFUSALS:
         text = pick(candidate, "finishMessage", "finish_message")
-        message = f": {quote_text(text)}" if text else ""
+        message = f": {quote_text(text, secret)}" if text else ""
         return ContentRefusedError(f"returned no image: finishReason {finish}{message}",
                                    provider=provider, model=model)
     text = answer_text(parts)
     if text:
-        return ContentRefusedError(f"answered with text instead of an image: {quote_text(text)!r}",
+        return ContentRefusedError(f"answered with text instead of an image: {quote_text(text, secret)!r}",
                                    provider=provider, model=model)
     reason = f" (finishReason {finish})" if finish else ""
     return InvalidImageError(f"returned no image and no reason{reason}", provider=provider, model=model)
@@ -136,12 +139,13 @@ def answer_text(parts: list[Mapping[str, Any]]) -> str:
                     if part.get("text") and not part.get("thought")).strip()
 
 
-def quote_text(text: Any, limit: int = MAX_QUOTED_TEXT) -> str:
-    return scrub(str(text or ""), None, limit)
+def quote_text(text: Any, secret: str | None = None, limit: int = MAX_QUOTED_TEXT) -> str:
+    """The model's own words, fit to quote: one line, shortened, the key redacted."""
+    return scrub(str(text or ""), secret, limit)
 
 
 def response_details(payload: Mapping[str, Any], parts: list[Mapping[str, Any]], *,
-                     skipped: int) -> dict[str, Any]:
+                     skipped: int, secret: str | None = None) -> dict[str, Any]:
     details: dict[str, Any] = {}
     for camel, key in (("responseId", "response_id"), ("modelVersion", "model_version"),
                        ("usageMetadata", "usage")):
@@ -153,7 +157,7 @@ def response_details(payload: Mapping[str, Any], parts: list[Mapping[str, Any]],
         details["finish_reason"] = finish
     text = answer_text(parts)
     if text:
-        details["text"] = quote_text(text)
+        details["text"] = quote_text(text, secret)
     if skipped:
         details["thought_images_skipped"] = skipped
     return details

@@ -20,9 +20,9 @@ from ..errors import (
     TransientError,
 )
 from ..request import GenerationRequest
+from .answers import is_redirect, refused_redirect, scrub
 from .base import LiveCheck, Provider, ProviderContext, ProviderImage, safe_url
 from .gemini_answers import error_reasons, extract_image, is_zero_quota, parse_body, retry_delay
-from .openai_common import scrub
 
 if TYPE_CHECKING:
     from google.genai import Client
@@ -52,6 +52,7 @@ class GoogleProvider(Provider):
     def __init__(self, context: ProviderContext | None = None, *, transport: Any = None) -> None:
         super().__init__(context)
         self._transport = transport  # an httpx transport, for tests
+        self._httpx: Any = None  # our httpx.Client, handed to the SDK
         self._client: Client | None = None
         self._lock = threading.Lock()
 
@@ -106,12 +107,18 @@ class GoogleProvider(Provider):
         from google import genai
         from google.genai import types
 
-        client_args = {"transport": self._transport} if self._transport is not None else None
+        from .transport import guarded_client
+
+        # Our httpx client instead of the SDK's: `timeout` bounds the whole request, the body is capped
+        # (transport.py), and no redirect is followed (the SDK's own client follows one to any host, key
+        # included). The SDK leaves a client it was given open: close() closes it.
+        if self._httpx is None:
+            self._httpx = guarded_client(self._transport)
         vertex = self.vertex()
         if vertex is not None:
             http_options = types.HttpOptions(base_url=self.options.get("base_url") or None,
                                              retry_options=types.HttpRetryOptions(attempts=1),
-                                             client_args=client_args)
+                                             httpx_client=self._httpx)
             try:
                 return genai.Client(vertexai=True, project=vertex[0], location=vertex[1],
                                     http_options=http_options)
@@ -124,7 +131,7 @@ class GoogleProvider(Provider):
             raise AuthenticationError(f"no API key: {self.auth_hint()}", provider=self.name, model=model)
         http_options = types.HttpOptions(base_url=self.base_url or None,
                                          retry_options=types.HttpRetryOptions(attempts=1),
-                                         client_args=client_args)
+                                         httpx_client=self._httpx)
         return genai.Client(vertexai=False, api_key=key[0], http_options=http_options)
 
     # --- generation --------------------------------------------------------------------------------
@@ -162,7 +169,7 @@ class GoogleProvider(Provider):
             raise self._error(exc, request.model, timeout) from None
         raw = response.sdk_http_response.body if response.sdk_http_response else None
         payload = parse_body(raw, provider=self.name, model=request.model)
-        image = extract_image(payload, provider=self.name, model=request.model)
+        image = extract_image(payload, provider=self.name, model=request.model, secret=self._secret())
         return ProviderImage(data=image.data, provider=self.name, model=request.model,
                              mime_type=image.mime_type, requested=requested, details=image.details)
 
@@ -192,7 +199,8 @@ class GoogleProvider(Provider):
     def _error(self, exc: Exception, model: str, timeout: float) -> ImagegenError:
         from google.genai import errors as genai_errors
 
-        if isinstance(exc, ImagegenError):
+        if isinstance(exc, ImagegenError):  # ours, or GuardedTransport's (an answer too large)
+            exc.provider, exc.model = exc.provider or self.name, exc.model or model
             return exc
         if isinstance(exc, genai_errors.APIError):
             return self._api_error(exc, model)
@@ -214,6 +222,11 @@ class GoogleProvider(Provider):
         status = exc.status or ""
         message = scrub(exc.message or "", self._secret())
         where = f"{code} {status}".strip()
+        if is_redirect(code):
+            location = getattr(getattr(exc, "response", None), "headers", {}).get("location")
+            return refused_redirect(code, location, secret=self._secret(),
+                                    fix=f"check {BASE_URL_VARIABLE} or providers.google.base_url",
+                                    provider=self.name, model=model)
         reasons = error_reasons(exc)
         if "API_KEY_INVALID" in reasons or code in (401, 403):
             return self._auth_error(code, status, reasons, model)
@@ -244,8 +257,11 @@ class GoogleProvider(Provider):
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
+            http, self._httpx = self._httpx, None
         if client is not None:
             client.close()
+        if http is not None:
+            http.close()
 
 
 def _exception_types(*names: str) -> tuple[type[BaseException], ...]:

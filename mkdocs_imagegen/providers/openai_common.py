@@ -29,13 +29,14 @@ from ..errors import (
     TransientError,
 )
 from ..request import GenerationRequest, Size
+from .answers import MAX_QUOTED_CHARS, REDACTED, check_complete, is_redirect, refused_redirect, retry_after, scrub
+
+__all__ = ["MAX_QUOTED_CHARS", "REDACTED", "check_complete", "retry_after", "scrub"]  # provider-neutral: answers.py
 
 # A wrong aspect ratio costs cropped content; a wrong area only costs a resize.
 ASPECT_WEIGHT = 4.0
 
 OUTPUT_FORMAT = "png"
-MAX_QUOTED_CHARS = 300
-REDACTED = "[redacted]"
 
 
 # --- sizes -----------------------------------------------------------------------------------------
@@ -99,19 +100,6 @@ def sniff_mime_type(data: bytes, default: str = f"image/{OUTPUT_FORMAT}") -> str
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return default
-
-
-def check_complete(data: bytes, *, provider: str, model: str) -> bytes:
-    """Refuse PNG/JPEG bytes cut short (base64 truncated on a 4-character boundary still decodes).
-
-    Anything else is left for the core's full image check.
-    """
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" not in data[-16:]:
-        raise InvalidImageError("returned a truncated PNG (no IEND chunk)", provider=provider, model=model)
-    if data.startswith(b"\xff\xd8\xff") and b"\xff\xd9" not in data[-32:]:
-        raise InvalidImageError("returned a truncated JPEG (no end-of-image marker)",
-                                provider=provider, model=model)
-    return data
 
 
 @dataclass
@@ -230,29 +218,6 @@ def filtered_categories(results: Any) -> tuple[str, ...]:
                  if isinstance(result, Mapping) and result.get("filtered"))
 
 
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms` (preferred) or `retry-after` (seconds); None if absent."""
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value.strip()) / scale
-        except ValueError:
-            continue  # an HTTP date: rare for these APIs, let the pipeline's backoff decide
-        if math.isfinite(seconds) and seconds >= 0:
-            return seconds
-    return None
-
-
-def scrub(text: str, secret: str | None, limit: int = MAX_QUOTED_CHARS) -> str:
-    """Provider text made safe to show: never the secret, never a wall of text."""
-    text = " ".join(str(text).split())
-    if secret:
-        text = text.replace(secret, REDACTED)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def describe(error: ApiError, secret: str | None) -> str:
     """`code: message` for messages that quote the provider."""
     label = error.code or error.type or f"HTTP {error.status}"
@@ -302,7 +267,8 @@ def bad_request(error: ApiError, *, provider: str, model: str, secret: str | Non
 
 
 class HttpClientHolder:
-    """One lazily created, thread-safe `httpx.Client` per provider (no transport retries)."""
+    """One lazily created, thread-safe `httpx.Client` per provider (no transport retries, no redirects),
+    sending through `transport.GuardedTransport`: `timeout` bounds the whole request, the body is capped."""
 
     def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
         self._transport = transport
@@ -310,12 +276,11 @@ class HttpClientHolder:
         self._lock = threading.Lock()
 
     def get(self) -> httpx.Client:
-        import httpx
+        from .transport import guarded_client
 
         with self._lock:
             if self._client is None:
-                self._client = httpx.Client(transport=self._transport, follow_redirects=False,
-                                            headers={"user-agent": "mkdocs-imagegen"})
+                self._client = guarded_client(self._transport, headers={"user-agent": "mkdocs-imagegen"})
             return self._client
 
     def close(self) -> None:
@@ -343,12 +308,16 @@ def listed_ids(response: httpx.Response) -> list[str]:
 
 def send(client: httpx.Client, method: str, url: str, *, headers: Mapping[str, str],
          body: Mapping[str, Any] | None, timeout: float, provider: str, model: str | None) -> httpx.Response:
-    """One request; timeouts and connection failures become `TransientError`."""
+    """One request, `timeout` its wall-clock limit (GuardedTransport); timeouts and connection failures
+    become `TransientError`, a redirect (never followed) or an oversized answer a permanent error."""
     import httpx
 
     try:
-        return client.request(method, url, headers=dict(headers), json=dict(body) if body is not None else None,
-                              timeout=httpx.Timeout(timeout))
+        response = client.request(method, url, headers=dict(headers),
+                                  json=dict(body) if body is not None else None, timeout=httpx.Timeout(timeout))
+    except ImagegenError as error:  # from GuardedTransport: the answer is too large
+        error.provider, error.model = error.provider or provider, error.model or model
+        raise
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise BadRequestError(f"cannot send a request to {url.split('?')[0]!r} ({type(exc).__name__}): "
                               "check the configured base URL / endpoint", provider=provider, model=model) from None
@@ -358,3 +327,12 @@ def send(client: httpx.Client, method: str, url: str, *, headers: Mapping[str, s
     except httpx.TransportError as exc:
         raise TransientError(f"connection failed ({type(exc).__name__}: {scrub(str(exc), None)})",
                              provider=provider, model=model) from None
+    except httpx.RequestError as exc:  # DecodingError and the like: an answer that cannot be read
+        raise TransientError(f"sent an answer that cannot be read ({type(exc).__name__}: {scrub(str(exc), None)})",
+                             provider=provider, model=model) from None
+    if is_redirect(response.status_code):
+        # `headers` holds only the credential (`api-key: K` or `authorization: Bearer K`): never quote it back.
+        secret = next((value.split()[-1] for value in headers.values() if value.split()), None)
+        raise refused_redirect(response.status_code, response.headers.get("location"), secret=secret,
+                               fix="check the configured base URL / endpoint", provider=provider, model=model)
+    return response
