@@ -137,3 +137,15 @@ def test_generate_with_a_retired_name_says_what_it_sends(tmp_path: Path, emu: Em
     assert "note: model 'gemini-3-pro-image-preview' was retired on 2026-06-25; sending its successor " \
            "'gemini-3-pro-image'" in result.stderr
     assert [r.model for r in emu.image_requests()] == ["gemini-3-pro-image"] and out.is_file()
+
+
+def test_an_endpoint_password_never_reaches_a_warning_or_doctor(site_root: Path, emu: Emulator) -> None:
+    secret = "HUNTER2SECRET"
+    with_password = {**emu.env(), "AZURE_OPENAI_ENDPOINT": emu.env()["AZURE_OPENAI_ENDPOINT"].replace(
+        "http://", f"http://me:{secret}@"), "GOOGLE_GEMINI_BASE_URL": f"http://me:{secret}@127.0.0.1:{emu.port}/wrong"}
+    config = write_site(site_root, {"p.md": page("x", title="P", banner_model="gpt-image-2")},
+                        {"providers": {"order": ["foundry"], "foundry": {"deployments": {"gpt-image-2": "nope"}}}})
+    result = build(config, env=with_password)
+    assert "no deployment 'nope'" in result.stderr and secret not in result.stderr
+    doctor = cli("doctor", "--live", env=with_password)
+    assert "live: FAILED" in doctor.stdout and secret not in doctor.stdout + doctor.stderr

@@ -312,8 +312,9 @@ class FoundryProvider(Provider):
                    secret: str | None) -> ImagegenError:
         if "deploymentnotfound" in error.codes:
             return self.model_not_found(model, (
-                f"no deployment {deployment!r} at {self.endpoint}; if your deployment of {model} has another "
-                f"name, set `providers.foundry.deployments: {{{model}: <your deployment name>}}` in mkdocs.yml"))
+                f"no deployment {deployment!r} at {safe_url(self.endpoint or '')}; if your deployment of {model} "
+                f"has another name, set `providers.foundry.deployments: {{{model}: <your deployment name>}}` "
+                "in mkdocs.yml"))
         return BadRequestError(
             f"404 with api-version {self.api_version}: check {ENDPOINT_VARIABLE} (or providers.foundry.endpoint) "
             f"and providers.foundry.api_version ({common.describe(error, secret)})",

@@ -187,7 +187,8 @@ class GoogleProvider(Provider):
                      for model in self._get_client("").models.list(config=config)]
         except Exception as exc:
             if isinstance(exc, genai_errors.APIError) and exc.code == 404:
-                return LiveCheck(False, f"listing models answered 404 at {self.base_url or 'the default endpoint'}: "
+                where = safe_url(self.base_url) if self.base_url else "the default endpoint"
+                return LiveCheck(False, f"listing models answered 404 at {where}: "
                                         f"check {BASE_URL_VARIABLE} or providers.google.base_url")
             error = self._error(exc, "", timeout)
             suffix = f": check {BASE_URL_VARIABLE} or providers.google.base_url" if error.retryable else ""
