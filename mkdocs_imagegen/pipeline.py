@@ -225,12 +225,14 @@ def generate_with_retries(
     stop: threading.Event | None = None,
     log: logging.Logger | None = None,
     accept: Callable[[ProviderImage, SourceImage], T] = lambda image, source: (image, source),
+    unserved: dict[tuple[str, str], ImagegenError] | None = None,
 ) -> T:
     """Ask the routed provider for one image, retrying what is worth retrying.
 
     `limiter` bounds the requests in flight to this provider, `slots` those of the whole build.
     When the provider answers that it has no such model (or may not serve it to this account),
-    the route's next authenticated provider is tried, with its own limiter from `limiter_for`.
+    the route's next authenticated provider is tried, with its own limiter from `limiter_for`;
+    `unserved` remembers that answer for the build, so later banners skip that provider at once.
     Both are held only while the request is on the wire. The answer is then decoded (which
     validates it) and handed to `accept` while one `cpu` slot is held, so the decoded image is
     used up before another is decoded: there are never more decoded images than `cpu` allows.
@@ -238,17 +240,29 @@ def generate_with_retries(
     last ImagegenError, or Cancelled when `stop` is set.
     """
     stop = stop or threading.Event()
+    unserved = {} if unserved is None else unserved
+    first = route
+    while (known := unserved.get((route.provider.name, request.model))) is not None:
+        following = route.falling_through()
+        if following is None:
+            raise known
+        route = following
     limiter = limiter or AdaptiveLimiter(1, stop)
+    if route is not first:
+        limiter = limiter_for(route.provider.name) if limiter_for else AdaptiveLimiter(1, stop)
     while True:
         try:
             return _with_retries(request, route, retries=retries, timeout=timeout, limiter=limiter, slots=slots,
-                                 cpu=cpu, stop=stop, log=log, accept=accept)
+                                 cpu=cpu, stop=stop, log=log, accept=accept, unserved=unserved)
         except ImagegenError as error:
             following = route.falling_through() if error.falls_through else None
             if following is None:
                 raise
-            if log:
-                log.info("imagegen: %s; trying %s instead", error, following.provider.label)
+            told = (route.provider.name, request.model) in unserved
+            unserved.setdefault((route.provider.name, request.model), error)
+            if log and not told:
+                log.info("imagegen: %s; trying %s instead, for every banner of %s in this build", error,
+                         following.provider.label, request.model)
             route = following
             limiter = limiter_for(route.provider.name) if limiter_for else AdaptiveLimiter(1, stop)
 
@@ -256,7 +270,8 @@ def generate_with_retries(
 def _with_retries(request: GenerationRequest, route: Route, *, retries: int, timeout: float,
                   limiter: AdaptiveLimiter, slots: AdaptiveLimiter | None, cpu: threading.Semaphore | None,
                   stop: threading.Event, log: logging.Logger | None,
-                  accept: Callable[[ProviderImage, SourceImage], T]) -> T:
+                  accept: Callable[[ProviderImage, SourceImage], T],
+                  unserved: dict[tuple[str, str], ImagegenError] | None = None) -> T:
     """One provider, retried on what is worth retrying; retry hints honoured up to RETRY_HINT_CAP in all."""
     provider = route.provider
     hinted = 0.0  # seconds already waited on the provider's hints for this banner
@@ -264,7 +279,7 @@ def _with_retries(request: GenerationRequest, route: Route, *, retries: int, tim
         if stop.is_set():
             raise Cancelled()
         try:
-            image = _send(request, route, timeout, limiter, slots)
+            image = _send(request, route, timeout, limiter, slots, unserved)
             with cpu or contextlib.nullcontext():
                 return accept(image, load_source(image.data, provider=provider.name, model=request.model))
         except ImagegenError as error:
@@ -287,14 +302,19 @@ def _with_retries(request: GenerationRequest, route: Route, *, retries: int, tim
 
 
 def _send(request: GenerationRequest, route: Route, timeout: float, limiter: AdaptiveLimiter,
-          slots: AdaptiveLimiter | None) -> ProviderImage:
-    """One provider call, holding a slot of the provider's limiter, then one of the build's."""
+          slots: AdaptiveLimiter | None,
+          unserved: dict[tuple[str, str], ImagegenError] | None = None) -> ProviderImage:
+    """One provider call, holding a slot of the provider's limiter, then one of the build's. A provider that
+    said, while this banner waited for its slot, that it has no such model is not asked again."""
     limiter.acquire()
     rate_limited = False
     try:
         if slots is not None:
             slots.acquire()
         try:
+            known = unserved.get((route.provider.name, request.model)) if unserved else None
+            if known is not None:
+                raise known
             return route.provider.generate(request, timeout=timeout)
         finally:
             if slots is not None:
@@ -324,6 +344,8 @@ class Pipeline:
         self._limiters: dict[str, AdaptiveLimiter] = {}
         self._limiters_lock = threading.Lock()  # workers take this one, never `_lock` (held while preparing)
         self._prepared: set[str] = set()  # providers whose client is made
+        # (provider, model) -> its "no such model" answer in this build: later banners skip that provider.
+        self._unserved: dict[tuple[str, str], ImagegenError] = {}
         # `concurrency` requests in flight over all providers; it is never told of a 429, so never shrinks.
         self._slots = AdaptiveLimiter(settings.concurrency, self.stop_event)
         self._lock = threading.Lock()
@@ -337,6 +359,7 @@ class Pipeline:
         """A build starts (a pipeline lives across `mkdocs serve` rebuilds): read what is cached now, warn
         about cache problems again, and count `max_new` afresh, from the generations still running."""
         self.cache.rescan()
+        self._unserved.clear()
         with self._lock:
             self._told = set()
             self.new_submitted = sum(1 for job in self.jobs.values() if job.kind == "generate" and not job.done())
@@ -473,7 +496,7 @@ class Pipeline:
                 return generate_with_retries(
                     request, route, retries=self.settings.retries, timeout=self.settings.timeout,
                     limiter=self._limiter(route.provider.name), limiter_for=self._limiter, slots=self._slots,
-                    cpu=self._cpu,
+                    cpu=self._cpu, unserved=self._unserved,
                     stop=self.stop_event, log=self.log,
                     accept=functools.partial(self._commit, request))
             except ImagegenError as error:

@@ -267,3 +267,15 @@ def test_a_bad_models_price_stops_the_build_before_anything_is_paid(site_root: P
     result = build(config, env=emulator.env())
     assert result.returncode != 0 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and emulator.image_requests() == []
+
+
+def test_a_provider_without_the_model_is_asked_once_per_build_not_once_per_page(site_root: Path, emulator) -> None:
+    emulator.add_model("openai", "gpt-image-9")  # served by OpenAI only; Foundry has no such deployment
+    pages = {f"p{i}.md": page(f"a lighthouse number {i}", title=f"P{i}", banner_model="gpt-image-9")
+             for i in range(4)}
+    config = write_site(site_root, pages, {"providers": {"order": ["foundry", "openai"]}, "concurrency": 1})
+    result = build(config, "--strict", env=emulator.env())
+    assert result.returncode == 0, result.stderr
+    asked = [(r.provider, r.status) for r in emulator.image_requests()]
+    assert asked.count(("foundry", 404)) == 1 and asked.count(("openai", 200)) == 4, asked
+    assert result.stderr.count("trying OpenAI instead") == 1
