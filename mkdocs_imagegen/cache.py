@@ -32,12 +32,13 @@ import re
 import secrets
 import stat
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import ImagegenError, InvalidImageError
+from .errors import CacheEntryError, InvalidImageError
 from .imaging import ACCEPTED_FORMATS, FORMAT_SUFFIX, RENDITION_VERSION, SourceImage, encode, fit, load_source
 from .providers.base import ProviderImage
 from .request import GenerationRequest, Size
@@ -49,9 +50,6 @@ MAX_PROVENANCE_BYTES = 1 << 20  # ours are about 1 kB
 _GITIGNORE = "# written by mkdocs-imagegen: commit the banners, not its scratch files\n.tmp-*\n.locks/\n"
 
 
-class CacheEntryError(ImagegenError):
-    """A cache file that cannot be used (a link, corrupt, inconsistent): names the file. The entry
-    then counts as missing."""
 
 
 @dataclass(frozen=True)

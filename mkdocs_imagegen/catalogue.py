@@ -23,7 +23,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from .errors import ConfigError
+from .errors import CatalogueError
 from .providers import PROVIDERS
 from .request import BASE_QUALITIES, Size
 
@@ -34,8 +34,6 @@ GEMINI_1K_PIXELS = 1376 * 768
 GEMINI_TIER_SCALE = {"512": 0.25, "1K": 1.0, "2K": 4.0, "4K": 16.0}
 
 
-class CatalogueError(ConfigError):
-    """A catalogue entry (packaged or from `models:` in mkdocs.yml) that does not fit the schema."""
 
 
 def ratio_value(ratio: str) -> float:

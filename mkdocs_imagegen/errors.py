@@ -1,7 +1,30 @@
-"""One error taxonomy for every provider.
+"""Every error mkdocs-imagegen raises, in one hierarchy.
 
-Each error says which provider and model failed and why, in one line a user can act on.
-Messages are built from the provider's own reason text, never from a credential.
+Each says what failed and why, in one line a user can act on. Messages are built from the
+provider's own reason text (redacted), never from a credential. The pipeline stamps `provider` and
+`model` on whatever a provider raises, so a message names them.
+
+    ImagegenError                   base: one line for the user
+    ├── ConfigError                 fix the input (an option, a page's front matter, a model name)
+    │   ├── UnknownModelError       no catalogue entry or family knows the model
+    │   ├── CatalogueError          a catalogue entry (packaged or `models:`) does not fit the schema
+    │   ├── FrontMatterError        a wrong banner_* value; names the page file and the key
+    │   └── PageError               a page's banner cannot be planned; names the page file and the key
+    ├── AuthenticationError         a credential is missing or refused; says what to set
+    │   └── UnverifiedOrganizationError  OpenAI's 403: verify the organization (falls through)
+    ├── ContentRefusedError         a safety refusal of the prompt or the image
+    ├── BadRequestError             the provider rejected the request itself
+    │   └── ModelNotFoundError      the provider has no such model (falls through)
+    ├── QuotaExhaustedError         a quota that will never allow this request
+    ├── RetryHintTooLongError       the provider asked to wait longer than a banner waits
+    ├── ResponseTooLargeError       the answer was larger than any image answer may be
+    ├── CacheEntryError             a cache file that cannot be used; names the file
+    └── TransientError              worth another try (retryable)
+        ├── RateLimitedError        429, with the provider's retry hint
+        └── InvalidImageError       the answer is not a usable image
+
+Not retried unless `retryable`; `falls_through` errors send the banner to the next provider that
+serves the model.
 """
 
 from __future__ import annotations
@@ -35,6 +58,18 @@ class UnknownModelError(ConfigError):
     """No provider knows this model."""
 
 
+class CatalogueError(ConfigError):
+    """A catalogue entry (packaged or from `models:` in mkdocs.yml) that does not fit the schema."""
+
+
+class FrontMatterError(ConfigError):
+    """A wrong banner_* value: one line naming the page file and the key."""
+
+
+class PageError(ConfigError):
+    """A page's banner cannot be planned: names the page file and the front-matter key."""
+
+
 class AuthenticationError(ImagegenError):
     """The provider rejected or lacks a credential; the message names what to set."""
 
@@ -59,6 +94,19 @@ class ModelNotFoundError(BadRequestError):
     another provider that serves the model is tried instead."""
 
     falls_through = True
+
+
+class RetryHintTooLongError(ImagegenError):
+    """The provider asked to wait longer than a banner waits on retry hints: no banner this build."""
+
+
+class ResponseTooLargeError(ImagegenError):
+    """The provider sent more than an image answer may be. Not retried: it would be downloaded again."""
+
+
+class CacheEntryError(ImagegenError):
+    """A cache file that cannot be used (a link, corrupt, inconsistent): names the file. The entry
+    then counts as missing."""
 
 
 class QuotaExhaustedError(ImagegenError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import size_value, whole_number
+from .errors import FrontMatterError
 from .providers import PROVIDER_CHOICES
 from .request import MAX_PROMPT_CHARS, QUALITIES, Size
 
@@ -71,8 +72,6 @@ class BannerSpec:
     variant: int = 0
 
 
-class FrontMatterError(Exception):
-    """One line naming the page file and the key."""
 
 
 def _short(value: Any) -> str:

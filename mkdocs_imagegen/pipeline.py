@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from .cache import CacheEntryError, CacheStore, Original
-from .errors import ImagegenError, RateLimitedError
+from .cache import CacheStore, Original
+from .errors import CacheEntryError, ImagegenError, RateLimitedError, RetryHintTooLongError
 from .imaging import SourceImage, load_source
 from .providers.base import ProviderImage
 from .registry import Route
@@ -288,7 +288,7 @@ def _with_retries(request: GenerationRequest, route: Route, *, retries: int, tim
             hint = getattr(error, "retry_after", None)
             if hint is not None and hinted + hint > RETRY_HINT_CAP:
                 already = f", after {hinted:.0f} s of waits already" if hinted else ""
-                raise ImagegenError(
+                raise RetryHintTooLongError(
                     f"{error.message}; it asked to wait {hint:,.0f} s before a retry, more than the "
                     f"{RETRY_HINT_CAP:g} s a banner waits{already}: no banner this build",
                     provider=error.provider, model=error.model) from None
@@ -315,7 +315,12 @@ def _send(request: GenerationRequest, route: Route, timeout: float, limiter: Ada
             known = unserved.get((route.provider.name, request.model)) if unserved else None
             if known is not None:
                 raise known
-            return route.provider.generate(request, timeout=timeout)
+            try:
+                return route.provider.generate(request, timeout=timeout)
+            except ImagegenError as error:  # every message names who failed at what
+                error.provider = error.provider or route.provider.name
+                error.model = error.model or request.model
+                raise
         finally:
             if slots is not None:
                 slots.release()

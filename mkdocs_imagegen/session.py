@@ -17,7 +17,7 @@ from typing import Any
 from .cache import CacheStore
 from .catalogue import Resolution, catalogue_with
 from .credentials import Credentials
-from .errors import ConfigError, ImagegenError
+from .errors import ImagegenError, PageError
 from .frontmatter import BannerSpec
 from .imaging import FORMAT_SUFFIX, encode, placeholder_image
 from .pipeline import Cancelled, Job, Outcome, Pipeline, PipelineSettings, Settled
@@ -73,8 +73,6 @@ class PageBanner:
     published: Published | None = None
 
 
-class PageError(ConfigError):
-    """A page's banner cannot be planned: names the page file and the front-matter key."""
 
 
 class BannerSession:

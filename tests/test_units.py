@@ -165,3 +165,38 @@ def test_social_tags_go_before_the_first_head_end_in_any_case() -> None:
     assert end == html.index("</HEAD >")
     assert inject_head(html, "<meta name=x>", end).index("<meta name=x>") < html.index("<body>")
     assert inject_head("<p>no head</p>", "<meta name=x>", head_end("<p>no head</p>")) == "<p>no head</p>"
+
+
+def test_the_pipeline_names_the_provider_and_model_of_any_error_a_provider_raises() -> None:
+    from mkdocs_imagegen.errors import BadRequestError, ImagegenError
+    from mkdocs_imagegen.pipeline import generate_with_retries
+    from mkdocs_imagegen.providers.base import Provider
+    from mkdocs_imagegen.registry import Route
+
+    class Terse(Provider):  # a provider that says why, but not who or what
+        name, label = "openai", "OpenAI"
+
+        def is_authenticated(self) -> bool:
+            return True
+
+        def auth_hint(self) -> str:
+            return ""
+
+        def generate(self, request, *, timeout):  # noqa: ANN001, ANN201
+            raise BadRequestError("size not accepted")
+
+    request = GenerationRequest(prompt="p", model="gpt-image-2", size=Size(64, 64))
+    with pytest.raises(ImagegenError) as caught:
+        generate_with_retries(request, Route("gpt-image-2", Terse()), retries=0, timeout=1)
+    assert str(caught.value) == "openai gpt-image-2: size not accepted"
+
+
+def test_every_error_class_is_in_the_documented_tree() -> None:
+    import inspect
+
+    from mkdocs_imagegen import errors
+
+    documented = errors.__doc__ or ""
+    for name, cls in inspect.getmembers(errors, inspect.isclass):
+        if issubclass(cls, errors.ImagegenError):
+            assert f" {name} " in documented, f"{name} is missing from the tree in errors.py"

@@ -22,7 +22,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from ..errors import ImagegenError
+from ..errors import ResponseTooLargeError
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # far above any real image answer (a 4K PNG in base64 is ~30 MB)
 ACCEPT_ENCODING = "gzip, deflate"  # what GuardedTransport can decode under its cap
@@ -30,8 +30,6 @@ ACCEPT_ENCODING = "gzip, deflate"  # what GuardedTransport can decode under its 
 _local = threading.local()  # .deadline: time.monotonic() by which this thread's request must be done
 
 
-class ResponseTooLargeError(ImagegenError):
-    """The provider sent more than MAX_RESPONSE_BYTES. Not retried: it would be downloaded again."""
 
 
 def too_large(limit: int, detail: str) -> ResponseTooLargeError:
