@@ -79,6 +79,19 @@ def rendition_name(key: str, digest: str, size: Size, fmt: str) -> str:
     return f"{rendition_stem(key, size, fmt)}-{digest[:12]}.{FORMAT_SUFFIX[fmt]}"
 
 
+def width_height(size: Size, width: int) -> int:
+    """The height of a `width`-pixel-wide copy of a `size` banner: its aspect ratio kept."""
+    return max(1, round(size.height * width / size.width))
+
+
+def width_name(key: str, digest: str, size: Size, fmt: str, width: int) -> str:
+    """A narrower copy's name: its own request part (so the listing never takes it for the full-size
+    rendition), the original's content part, and `-w<width>` (which `prune`'s rendition pattern
+    does not match)."""
+    stem = hashlib.sha256(f"{key}:{size}:{fmt}:w{width}:{RENDITION_VERSION}".encode()).hexdigest()[:16]
+    return f"{stem}-{digest[:12]}-w{width}.{FORMAT_SUFFIX[fmt]}"
+
+
 @dataclass(frozen=True)
 class Listing:
     """Which originals have their provenance, and the renditions by request part: one folder read each.
@@ -403,6 +416,34 @@ class CacheStore:
         atomic_write(path, encode(fit(source.image, size), fmt))  # replaces a link, never writes through it
         return path
 
+    # -- narrower widths of a rendition (srcset) ----------------------------------------------------
+
+    def width_path(self, key: str, digest: str, size: Size, fmt: str, width: int) -> Path:
+        """Where the `width`-pixel-wide copy of a rendition lives, beside it in renditions/."""
+        return self.renditions / width_name(key, digest, size, fmt, width)
+
+    def cached_width(self, key: str, digest: str, size: Size, fmt: str, width: int) -> Path | None:
+        """That copy, found in this build's listing (no file is read), or None."""
+        path = self.width_path(key, digest, size, fmt, width)
+        names = self._read_listing().renditions.get(path.name.partition("-")[0], ())
+        return path if path.name in names else None
+
+    def width_rendition(self, original: Original, size: Size, fmt: str, width: int,
+                        source: SourceImage | None = None) -> Path:
+        """The `width`-pixel-wide copy of `original`'s rendition at `size`, derived now if missing:
+        fitted to `size` exactly as the rendition is, then scaled down."""
+        path = self.width_path(original.key, original.digest, size, fmt, width)
+        if _is_regular(path):
+            return path
+        from PIL import Image
+
+        if source is None:
+            source = self.load_original(original)  # CacheEntryError if it is corrupt
+        fitted = fit(source.image, size)
+        scaled = fitted.resize((width, width_height(size, width)), Image.Resampling.LANCZOS)
+        atomic_write(path, encode(scaled, fmt))
+        return path
+
     def unwritable(self) -> str | None:
         """Why a new banner could not be kept, or None: found before anything is paid for, by making
         (and removing) a scratch file in each cache folder, once per build."""
@@ -490,6 +531,74 @@ class CacheStore:
                         tmp.unlink()
                         removed += 1
         return removed
+
+    # -- what pages use, and what they do not (prune) ------------------------------------------
+
+    def in_use(self, requests: Iterable[GenerationRequest], fmt: str,
+               widths: Iterable[int] = ()) -> tuple[set[str], set[str]]:
+        """Cache keys and rendition file names (narrower copies included) these requests use, found exactly
+        as a build finds them: the rendition a build publishes is the one kept, and a banner cached under a
+        former model name is still in use."""
+        keys: set[str] = set()
+        renditions: set[str] = set()
+        widths = tuple(widths)
+        for request in requests:
+            entry = self.lookup(request, fmt)
+            keys.add(entry.key)
+            if entry.rendition is not None:
+                name = entry.rendition.name
+            elif entry.original is not None:
+                name = self.rendition_path(entry.original, request.size, fmt).name
+            else:
+                continue
+            renditions.add(name)
+            _, dash, digest = name.split(".", 1)[0].partition("-")  # <request>-<content>: the original's part
+            if dash:  # 0.1's <hash>.<suffix> renditions have no narrower copies
+                renditions.update(width_name(entry.key, digest, request.size, fmt, width)
+                                  for width in widths if 0 < width < request.size.width)
+        return keys, renditions
+
+    def unused_files(self, keys: set[str], renditions: set[str], started: float) -> list[Path]:
+        """Cache files outside `keys` and `renditions`, provenance first (once it is gone the entry is no
+        longer a cache hit, whatever happens next). Files written after `started` (by a build running
+        now) are left alone; links are listed (to be removed, never followed); a cache folder that is
+        itself a link lists nothing, so nothing outside cache_dir is ever named."""
+        doomed = []
+        for path in _cache_files(self.originals):
+            match = _KEY_FILE.match(path.name)
+            if match and match.group(1) not in keys:
+                doomed.append(path)
+        for path in _cache_files(self.renditions):
+            if (_RENDITION_FILE.match(path.name) or _WIDTH_FILE.match(path.name)) and path.name not in renditions:
+                doomed.append(path)
+        doomed = [path for path in doomed if _written_before(path, started)]
+        return sorted(doomed, key=lambda path: (path.parent.name, path.suffix != ".json", path.name))
+
+    def own_temp_files(self) -> list[Path]:
+        """Temp files this process is writing (or left behind) in the cache folders."""
+        mine = f"{TEMP_PREFIX}{os.getpid()}-"
+        return [folder / name for folder in (self.root, self.originals, self.renditions)
+                for name in _names(folder) if name.startswith(mine)]
+
+
+_KEY_FILE = re.compile(r"^([0-9a-f]{64})\.[a-z]+$")  # originals/<key>.json and originals/<key>.<format>
+# renditions/<request>-<content>.<suffix> (rendition_name), and <hash>.<suffix> from version 0.1
+_RENDITION_FILE = re.compile(r"^(?:[0-9a-f]{16}-[0-9a-f]{12}|[0-9a-f]{20})\.[a-z]+$")
+_WIDTH_FILE = re.compile(r"^[0-9a-f]{16}-[0-9a-f]{12}-w\d+\.[a-z]+$")  # renditions/ narrower copies (width_name)
+
+
+def _cache_files(folder: Path) -> list[Path]:
+    """The files in a cache folder, links among them; none in a folder that is itself a link."""
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.is_symlink() or path.is_file())
+
+
+def _written_before(path: Path, started: float) -> bool:
+    try:
+        return path.lstat().st_mtime < started
+    except OSError:  # gone already
+        return False
 
 
 def _mtime(path: Path) -> float:

@@ -10,14 +10,11 @@ provider SDKs are imported inside the commands, so `--help` stays fast.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,25 +27,17 @@ from .providers import PROVIDER_CHOICES, PROVIDERS
 from .request import MAX_PROMPT_CHARS, QUALITIES, Size
 
 if TYPE_CHECKING:
-    from mkdocs.config.defaults import MkDocsConfig
-
-    from .cache import CacheStore
     from .discovery import LiveProvider
-    from .frontmatter import BannerSpec
-    from .plugin import ImagegenPlugin
+    from .planning import PlannedBanner
     from .registry import Registry, Route
     from .request import GenerationRequest
-    from .session import BannerSession, Settings
+    from .site import Site
 
 PROG = "mkdocs-imagegen"
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 SUFFIX_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-_KEY_FILE = re.compile(r"^([0-9a-f]{64})\.[a-z]+$")  # originals/<key>.json and originals/<key>.<format>
-# renditions/<request>-<content>.<suffix> (cache.rendition_name), and <hash>.<suffix> from version 0.1
-_RENDITION_FILE = re.compile(r"^(?:[0-9a-f]{16}-[0-9a-f]{12}|[0-9a-f]{20})\.[a-z]+$")
 
 
 # --- errors: one line on stderr, the contract's exit codes ------------------------------------------
@@ -424,187 +413,13 @@ def doctor(live: bool, config_file: Path | None) -> None:
         raise Failure(f"live check failed for {', '.join(failed)}: see the lines above")
 
 
-# --- plan and prune: read the site like a build would, without building ------------------------------
+# --- plan: read the site like a build would, without building ------------------------------------------
 
 
-@dataclass
-class Site:
-    config_file: Path
-    settings: Settings
-    enabled: bool
-    session: BannerSession
-    specs: list[tuple[str, BannerSpec]]
+def _load_site(config_file: Path, **options: Any) -> Site:
+    from .site import load_site
 
-    @property
-    def cache(self) -> CacheStore:
-        return self.session.cache
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextlib.contextmanager
-def _mkdocs_messages() -> Iterator[list[logging.LogRecord]]:
-    """Collect what MkDocs logs while loading, so its errors become our one line."""
-    logger = logging.getLogger("mkdocs")
-    handler = _Collect()
-    logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
-
-
-def _load_mkdocs_config(config_file: Path) -> MkDocsConfig:
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import MkDocsException
-
-    with _mkdocs_messages() as records:
-        try:
-            config = load_config(config_file=str(config_file))
-        except MkDocsException as error:  # ConfigurationError, or Abort after logging each error
-            errors = [r.getMessage() for r in records if r.levelno >= logging.ERROR]
-            raise Failure(f"{config_file}: {errors[0] if errors else error}", EXIT_USAGE) from None
-    for record in records:
-        click.echo(f"warning: {_one_line(record.getMessage())}", err=True)
-    return config
-
-
-def _find_plugin(config: MkDocsConfig, config_file: Path) -> ImagegenPlugin:
-    """MkDocs 1.6 keeps plugin instances in `config.plugins` (a dict keyed by name, e.g. 'imagegen')."""
-    from .plugin import ImagegenPlugin
-
-    for plugin in config.plugins.values():
-        if isinstance(plugin, ImagegenPlugin):
-            return plugin
-    raise Failure(f"{config_file}: the imagegen plugin is not enabled; add `plugins: [imagegen]`", EXIT_USAGE)
-
-
-def _page_specs(config: MkDocsConfig, every_file: bool) -> list[tuple[str, BannerSpec]]:
-    """Each Markdown page's banner request from its front matter, read like a build reads it."""
-    from mkdocs.structure.files import InclusionLevel, get_files
-    from mkdocs.utils.meta import get_data
-
-    from .frontmatter import FrontMatterError, parse_banner
-
-    inclusion: Callable[[InclusionLevel], bool] = (lambda level: True) if every_file else InclusionLevel.is_included
-    with _mkdocs_messages():
-        files = get_files(config)
-    specs = []
-    for file in files.documentation_pages(inclusion=inclusion):
-        try:
-            text = Path(file.abs_src_path or "").read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            raise Failure(f"{file.src_uri}: cannot read the page: {error}", EXIT_USAGE) from None
-        _, meta = get_data(text)
-        try:
-            spec, warnings = parse_banner(meta, file.src_uri)
-        except FrontMatterError as error:
-            raise Failure(str(error), EXIT_USAGE) from None
-        for warning in warnings:
-            click.echo(f"warning: imagegen: {warning}", err=True)
-        if spec is not None:
-            specs.append((file.src_uri, spec))
-    return specs
-
-
-def _load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: bool = False) -> Site:
-    from mkdocs.exceptions import PluginError
-
-    from .plugin import settings_from
-    from .session import BannerSession
-
-    config = _load_mkdocs_config(config_file)
-    plugin = _find_plugin(config, config_file)
-    try:
-        settings = settings_from(plugin.config, config)
-    except PluginError as error:
-        raise Failure(str(error), EXIT_USAGE) from None
-    enabled = bool(plugin.config.enabled)
-    specs = [] if skip_if_disabled and not enabled else _page_specs(config, every_file)
-    session = BannerSession(settings, log=logging.getLogger("mkdocs_imagegen.cli.quiet"))
-    return Site(config_file, settings, enabled, session, specs)
-
-
-# --- plan -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class PlannedBanner:
-    src: str
-    request: GenerationRequest
-    status: str  # generate | cached | placeholder | skipped
-    provider: str
-    estimate: float | None = None
-    reason: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        request = self.request
-        return {"page": self.src, "status": self.status, "model": request.model, "provider": self.provider,
-                "size": str(request.size), "quality": request.quality, "variant": request.variant,
-                "cache_key": request.cache_key, "estimated_cost_usd": self.estimate, "reason": self.reason}
-
-
-def _placeholder_reason(route: Route, spec: BannerSpec, settings: Settings) -> str:
-    if route.unauthenticated:
-        hints = "; ".join(f"{p.name}: {p.auth_hint()}" for p in route.unauthenticated)
-        return f"no provider serving {route.model} is authenticated ({hints})"
-    if settings.offline:
-        return "offline: true in mkdocs.yml, so no provider is called"
-    return "banner_provider: placeholder"
-
-
-def _plan(site: Site) -> list[PlannedBanner]:
-    """What a build would do for each page, in the order the build visits them; nothing is sent."""
-    planned: list[PlannedBanner] = []
-    first_for_key: dict[str, PlannedBanner] = {}
-    new = 0
-    for src, spec in site.specs:
-        request = site.session.request(spec, src)
-        entry = site.cache.lookup(request, site.settings.fmt)  # what a build finds, the way it finds it
-        if entry.cached:  # as in a build: a cached banner is not routed, needs no credentials
-            original = entry.original or site.cache.original(entry.key)  # only to name its provider
-            row = PlannedBanner(src, request, "cached", str(original.provenance.get("provider", "")) if original
-                                else "")
-        else:
-            row = _uncached_row(site, src, spec, request, first_for_key.get(request.cache_key), new)
-            new += row.status == "generate" and row.reason is None
-            if entry.problem is not None:  # a build warns about it, then treats the banner as missing
-                row.reason = entry.problem if row.reason is None else f"{entry.problem}; {row.reason}"
-        first_for_key.setdefault(request.cache_key, row)
-        planned.append(row)
-    return planned
-
-
-def _uncached_row(site: Site, src: str, spec: BannerSpec, request: GenerationRequest,
-                  first: PlannedBanner | None, new: int) -> PlannedBanner:
-    route = site.session.route(spec, request, src)
-    max_new = site.settings.max_new
-    if first is not None and first.status == "generate":
-        return PlannedBanner(src, request, "generate", first.provider, 0.0 if first.estimate is not None else None,
-                             f"same banner as {first.src}, made once")
-    if route.is_placeholder:
-        return PlannedBanner(src, request, "placeholder", "placeholder",
-                             reason=_placeholder_reason(route, spec, site.settings))
-    if max_new is not None and new >= max_new:
-        return PlannedBanner(src, request, "skipped", route.provider.name,
-                             reason=f"max_new ({max_new}) reached: a placeholder this build, made by a later one")
-    info = site.session.registry.catalogue.get(request.model)
-    estimate = info.estimate(request.size, request.quality) if info else None
-    return PlannedBanner(src, request, "generate", route.provider.name, estimate)
-
-
-def _plan_summary(planned: list[PlannedBanner]) -> dict[str, Any]:
-    counts = {status: sum(1 for row in planned if row.status == status)
-              for status in ("generate", "cached", "placeholder", "skipped")}
-    cost = sum(row.estimate or 0.0 for row in planned if row.status == "generate")
-    return {"pages": len(planned), **counts, "estimated_cost_usd": round(cost, 4)}
+    return load_site(config_file, **options)
 
 
 def _plan_line(row: PlannedBanner, width: int) -> str:
@@ -647,12 +462,15 @@ def plan(config_file: Path, as_json: bool) -> None:
     request. Banners already in the cache are counted as cached; pages that would get a
     placeholder are listed with the reason.
     """
+    from .planning import plan_banners
+    from .planning import summary as plan_summary
+
     site = _load_site(config_file, skip_if_disabled=True)
     try:
-        planned = _plan(site)
+        planned = plan_banners(site, site.specs)
     finally:
         site.session.close()
-    summary = _plan_summary(planned)
+    summary = plan_summary(planned)
     if as_json:
         click.echo(json.dumps({"config_file": str(config_file), "cache_dir": str(site.settings.cache_dir),
                                "format": site.settings.fmt, "enabled": site.enabled,
@@ -661,56 +479,150 @@ def plan(config_file: Path, as_json: bool) -> None:
         _print_plan(site, planned, summary)
 
 
-# --- prune ----------------------------------------------------------------------------------------------
+# --- compare and pick: candidates side by side, then one into the page -------------------------------
+
+COMPARE_FOLDER = ".imagegen-compare"  # next to mkdocs.yml, unless --out
 
 
-def _used_entries(site: Site) -> tuple[set[str], set[str]]:
-    """Cache keys and rendition file names some page (draft and excluded ones too) still uses."""
-    keys: set[str] = set()
-    renditions: set[str] = set()
-    for src, spec in site.specs:
-        # Routing does not change the cache key: a `banner_provider` that cannot serve the model (on
-        # a draft the build skips, say) must not hide a page's key, nor stop the prune.
-        request = site.session.request(spec, src, checked=False)
-        # Found exactly as a build finds it: the rendition a build publishes is the one kept. A banner
-        # cached under a former model name is still in use.
-        entry = site.cache.lookup(request, site.settings.fmt)
-        keys.add(entry.key)
-        if entry.rendition is not None:
-            renditions.add(entry.rendition.name)
-        elif entry.original is not None:
-            renditions.add(site.cache.rendition_path(entry.original, request.size, site.settings.fmt).name)
-    return keys, renditions
+def _print_comparison_plan(comparison: Any, count_pages: int) -> None:
+    from .modeltable import usd
+
+    for candidate in comparison.to_generate:
+        request = candidate.request
+        click.echo(f"  generate     {candidate.src}  {candidate.id} via {candidate.planned.provider}, "
+                   f"{request.size} {request.quality}, {usd(candidate.cost)}")
+    for candidate in comparison.unusable:
+        click.echo(f"  not made     {candidate.src}  {candidate.id}: {candidate.planned.reason}")
+    click.echo(f"{len(comparison.candidates)} candidate(s) for {count_pages} page(s): "
+               f"{len(comparison.cached)} cached, {len(comparison.to_generate)} to generate"
+               + (f", {len(comparison.unusable)} not made" if comparison.unusable else "")
+               + f"; estimated cost ${comparison.cost:.2f} (catalogue list prices)")
 
 
-def _files(folder: Path) -> list[Path]:
-    """The files in a cache folder, links among them (removed, never followed); none in a folder that
-    is itself a link: prune never removes anything outside cache_dir."""
-    if folder.is_symlink() or not folder.is_dir():
-        return []
-    return sorted(path for path in folder.iterdir() if path.is_symlink() or path.is_file())
+@cli.command(short_help="Candidates per page, model and variant, side by side in a contact sheet.")
+@click.argument("pages", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-m", "--model", "models", multiple=True, required=True, help="A model to compare (repeatable).")
+@click.option("-n", "--variants", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="Variants per model: the page's current banner_variant and the next ones.")
+@click.option("--size", type=SizeType(), metavar="WxH", help="Size of the candidates.  [default: the page's]")
+@click.option("--quality", type=click.Choice(QUALITIES), help="Quality of the candidates.  [default: the page's]")
+@click.option("--prompt", help="Compare this prompt instead of pages' banner_prompt.")
+@click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="mkdocs.yml", show_default=True, help="The MkDocs configuration file.")
+@click.option("-o", "--out", type=click.Path(file_okay=False, path_type=Path),
+              help=f"Folder for the contact sheet.  [default: {COMPARE_FOLDER} next to mkdocs.yml]")
+@click.option("--yes", is_flag=True, help="Generate without asking.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and its cost; generate nothing.")
+def compare(pages: tuple[Path, ...], models: tuple[str, ...], variants: int, size: Size | None,
+            quality: str | None, prompt: str | None, config_file: Path, out: Path | None, yes: bool,
+            dry_run: bool) -> None:
+    """Make candidates for PAGES (default: every page with a banner_prompt): each model x variant.
 
+    Each candidate is the banner `banner_model: M` + `banner_variant: V` would give the page, cached
+    like a build caches it, so `pick` costs nothing. Variants of one model come from one request
+    where the provider takes `n` (OpenAI, Foundry). Prints the plan and its cost first, asks on a
+    terminal (--yes skips, --dry-run stops). The sheet folder is the last line of output.
+    """
+    from . import compare as comparing
+    from . import sheet
 
-def _written_before(path: Path, started: float) -> bool:
+    if yes and dry_run:
+        raise click.UsageError("--yes and --dry-run do not go together")
+    if prompt is not None and pages:
+        raise click.UsageError("give PAGES or --prompt, not both")
+    site = _load_site(config_file, log=_stderr_logger(), unlimited=True)
+    folder = out or config_file.parent / COMPARE_FOLDER
     try:
-        return path.lstat().st_mtime < started
-    except OSError:  # gone already
-        return False
+        chosen = comparing.page_specs(site, list(pages), prompt)
+        if not chosen:
+            raise Failure(f"{config_file}: no page has a banner_prompt; give --prompt TEXT", EXIT_USAGE)
+        comparison = comparing.plan(site, chosen, list(models), variants, size, quality)
+        _print_comparison_plan(comparison, len(chosen))
+        if dry_run:
+            return
+        if comparison.to_generate and not yes:
+            if not _stdin_is_terminal():
+                raise Failure(f"not a terminal: pass --yes to generate {len(comparison.to_generate)} candidate(s) "
+                              f"(estimated ${comparison.cost:.2f})", EXIT_USAGE)
+            click.confirm(f"Generate {len(comparison.to_generate)} candidate(s) for about "
+                          f"${comparison.cost:.2f}?", abort=True)
+        try:
+            comparing.run(site, comparison, lambda line: click.echo(line, err=True))
+        except comparing.Interrupted as stop:
+            raise Failure(f"interrupted: {stop.kept} of {stop.total} candidate(s) are in the cache; the same "
+                          "command makes only the rest", 130) from None
+        comparing.settle(comparison, comparing.read_times(folder))
+    finally:
+        site.session.pipeline.close()
+        site.session.close()
+    made = sum(1 for c in comparison.candidates if c.image is not None)
+    for candidate in comparison.candidates:
+        if candidate.error is not None:
+            click.echo(f"not made: {candidate.src} {candidate.id}: {_one_line(candidate.error)}", err=True)
+    sheet.write(folder, comparison, PROG, f"{config_file}: {len(comparison.candidates)} candidate(s)")
+    click.echo(f"{made} of {len(comparison.candidates)} candidate(s) in the sheet "
+               f"(index.html, sheet.png); pick one with `{PROG} pick PAGE MODEL/VARIANT`")
+    click.echo(str(folder))
 
 
-def _unused_files(cache: CacheStore, keys: set[str], renditions: set[str], started: float) -> list[Path]:
-    """Cache files no page uses. Files written after `started` (by a build running now) are left alone."""
-    doomed = []
-    for path in _files(cache.originals):
-        match = _KEY_FILE.match(path.name)
-        if match and match.group(1) not in keys:
-            doomed.append(path)
-    for path in _files(cache.renditions):
-        if _RENDITION_FILE.match(path.name) and path.name not in renditions:
-            doomed.append(path)
-    doomed = [path for path in doomed if _written_before(path, started)]
-    # Provenance first: once it is gone the entry is no longer a cache hit, whatever happens next.
-    return sorted(doomed, key=lambda path: (path.parent.name, path.suffix != ".json", path.name))
+@cli.command(short_help="Write a compared candidate into a page's front matter.")
+@click.argument("page", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("candidate", metavar="MODEL/VARIANT")
+@click.option("--size", type=SizeType(), metavar="WxH", help="Also write banner_size (as compared with --size).")
+@click.option("--quality", type=click.Choice(QUALITIES), help="Also write banner_quality (as compared).")
+@click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="mkdocs.yml", show_default=True, help="The MkDocs configuration file.")
+def pick(page: Path, candidate: str, size: Size | None, quality: str | None, config_file: Path) -> None:
+    """Set banner_model and banner_variant in PAGE to a candidate `compare` made (e.g. gpt-image-2/2).
+
+    Only those lines change (and banner_size / banner_quality with --size / --quality); comments,
+    quoting, key order, line endings and the body stay byte for byte. Refuses a candidate that is
+    not in the cache, so the next build makes no request.
+    """
+    from dataclasses import replace
+
+    from .cache import atomic_write
+    from .frontmatter_edit import EditError, set_keys
+
+    model, slash, number = candidate.rpartition("/")
+    if not slash or not model or not number.isdigit():
+        raise click.BadParameter(f"expected MODEL/VARIANT as the sheet shows it, like gpt-image-2/2; got {candidate!r}",
+                                 param_hint="CANDIDATE")
+    variant = int(number)
+    site = _load_site(config_file, every_file=True)
+    try:
+        src = site.src_of(page)
+        spec = dict(site.specs).get(src or "")
+        if src is None or spec is None:
+            raise Failure(f"{page}: not a page of {config_file} with a banner_prompt", EXIT_USAGE)
+        chosen = replace(spec, model=model, variant=variant, size=size or spec.size, quality=quality or spec.quality)
+        request = site.session.request(chosen, src)
+        if not site.cache.lookup(request, site.settings.fmt).cached:
+            raise Failure(f"{candidate} is not in the cache for {src} at {request.size} {request.quality}: "
+                          f"`{PROG} compare {page} -m {model}` makes it")
+    finally:
+        site.session.close()
+    values: dict[str, str | int] = {"banner_model": request.model, "banner_variant": variant}
+    if size is not None:
+        values["banner_size"] = str(size)
+    if quality is not None:
+        values["banner_quality"] = quality
+    data = page.read_bytes()
+    try:
+        edited = set_keys(data, values)
+    except EditError as error:
+        lines = ", ".join(f"{key}: {value}" for key, value in values.items())
+        raise Failure(f"{page}: cannot edit the front matter safely ({error}); set {lines} by hand",
+                      EXIT_USAGE) from None
+    if edited != data:
+        mode = page.stat().st_mode & 0o7777
+        atomic_write(page, edited)
+        page.chmod(mode)
+    click.echo(f"{page}: banner_model: {request.model}, banner_variant: {variant} (cached; the next build "
+               "makes no request)")
+
+
+# --- prune ----------------------------------------------------------------------------------------------
 
 
 def _remove(paths: list[Path], root: Path, dry_run: bool) -> int:
@@ -743,12 +655,15 @@ def prune(config_file: Path, dry_run: bool) -> None:
     """
     started = time.time()
     site = _load_site(config_file, every_file=True)
+    cache = site.cache
     try:
-        keys, renditions = _used_entries(site)
+        # Routing does not change the cache key: a `banner_provider` that cannot serve the model (on a
+        # draft the build skips, say) must not hide a page's key, nor stop the prune.
+        requests = [site.session.request(spec, src, checked=False) for src, spec in site.specs]
+        keys, renditions = cache.in_use(requests, site.settings.fmt, site.settings.widths)
     finally:
         site.session.close()
-    cache = site.cache
-    doomed = _unused_files(cache, keys, renditions, started)
+    doomed = cache.unused_files(keys, renditions, started)
     freed = _remove(doomed, cache.root, dry_run)
     if not dry_run:  # scratch files, not committed: removed with their keys, unless a build holds one now
         for key in set(cache.lock_keys()) - keys:
@@ -761,6 +676,37 @@ def prune(config_file: Path, dry_run: bool) -> None:
                    "run without --dry-run to remove them")
     else:
         click.echo(f"removed {len(doomed)} file(s), {_human_bytes(freed)}; {kept}")
+
+
+@cli.command(short_help="Banners for Zensical: generate what is missing, publish it into docs_dir.")
+@click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="mkdocs.yml", show_default=True, help="The MkDocs configuration file.")
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if a banner is missing or stale (for CI).")
+def sync(config_file: Path, check: bool) -> None:
+    """Give a site built by Zensical (which skips plugins it does not know) the plugin's banners.
+
+    Generates the banners missing from the cache exactly as `mkdocs build` would, copies them to
+    <docs_dir>/<output_dir>/ (the one folder of docs_dir it owns), and writes the templates that
+    show them under theme.custom_dir. A second run writes nothing. Then run `zensical build`.
+    """
+    from . import sync as syncing
+
+    try:
+        site = syncing.load_site(config_file)
+        report = syncing.check(site) if check else syncing.sync(site, _stderr_logger())
+    except syncing.SyncError as error:
+        raise Failure(str(error), error.exit_code) from None
+    for problem in report.problems:
+        click.echo(f"{'stale' if check else 'warning'}: {_one_line(problem)}", err=True)
+    if check:
+        if report.problems:
+            raise Failure(f"{len(report.problems)} problem(s): run `{PROG} sync -f {config_file}`")
+        click.echo(f"{report.banners} banner(s) up to date in {site.published_dir}")
+        return
+    for path in report.placeholders:
+        click.echo(f"warning: {path}: a placeholder is published (no provider could make its banner)", err=True)
+    click.echo(f"{report.banners} banner(s): wrote {len(report.written)} file(s), removed {len(report.removed)}"
+               f"{'' if report.written or report.removed else ' (nothing changed)'}")
 
 
 # --- keys -----------------------------------------------------------------------------------------------

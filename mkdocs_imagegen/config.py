@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mkdocs.config import base
 from mkdocs.config import config_options as c
+from mkdocs.exceptions import PluginError
 
+from .catalogue import catalogue_with
 from .defaults import DEFAULT_MODEL, DEFAULT_SIZE
+from .errors import CatalogueError
 from .imaging import PUBLISH_FORMATS
 from .providers import PROVIDERS, REAL_PROVIDERS
 from .request import QUALITIES, Size
 
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
+
+    from .session import Settings
+
 SERVE_MODES = ("background", "placeholders", "cached")
+_URL_DELIMITERS = frozenset("?#")  # a URL's path ends at either
 
 
 def size_value(value: object) -> Size:
@@ -124,8 +134,81 @@ class ImagegenConfig(base.Config):
     providers = c.SubConfig(ProvidersOptions)
     serve = c.Choice(SERVE_MODES, default="background")
     output_dir = c.Type(str, default="assets/banners")
+    # Narrower copies of each banner for `srcset` (pixels wide; none by default), and the `sizes` it is shown at.
+    widths = c.ListOfItems(StrictInt(minimum=16, maximum=8192), default=[])
+    sizes = c.Type(str, default="(min-width: 76.25em) 48rem, 100vw")
+    index_banners = c.Type(bool, default=False)  # each post's banner on Material's blog index, archive, categories
 
 
 def providers_dict(options: base.Config) -> dict[str, Any]:
     """Plain dicts for the registry, so providers never depend on MkDocs config classes."""
     return {"order": list(options["order"]), **{spec.name: dict(options[spec.name]) for spec in PROVIDERS}}
+
+
+# --- from mkdocs.yml to Settings: shared by the plugin and the CLI -------------------------------------
+
+
+def resolve_cache_dir(cache_dir: str, config_file: str | None) -> Path:
+    """`cache_dir` relative to mkdocs.yml; leaving the project needs an explicit absolute path."""
+    raw = Path(cache_dir).expanduser()
+    if raw.is_absolute():
+        return raw
+    project = Path(config_file).resolve().parent if config_file else Path.cwd()
+    resolved = (project / raw).resolve()
+    if not resolved.is_relative_to(project):
+        raise PluginError(f"imagegen: cache_dir '{cache_dir}' points outside the project; "
+                          "use an absolute path if that is what you mean")
+    return resolved
+
+
+def _check_cache_folder(cache_dir: str, path: Path) -> None:
+    """One line, not a traceback on the first page, when `cache_dir` (or a folder above it) is a file."""
+    for folder in (path, *path.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                where = "is a file" if folder == path else f"is inside {folder}, which is a file"
+                raise PluginError(f"imagegen: cache_dir '{cache_dir}' {where}, not a folder; "
+                                  "point it at a folder (it is made if missing)")
+            return
+
+
+def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settings:
+    """The plugin options as plain Settings; PluginError names a wrong option."""
+    from .session import Settings  # session -> frontmatter -> config: imported when called
+
+    output_dir = config.output_dir.strip("/")
+    if not output_dir or ".." in Path(output_dir).parts:
+        raise PluginError(f"imagegen: output_dir '{config.output_dir}' must be a folder inside the site")
+    unsafe = sorted(set(output_dir) & _URL_DELIMITERS)
+    if unsafe:
+        raise PluginError(f"imagegen: output_dir '{config.output_dir}' contains {' and '.join(map(repr, unsafe))}, "
+                          "which ends the path of a URL, so no banner link would work; use a plain folder name")
+    cache_dir = resolve_cache_dir(config.cache_dir, mkdocs_config.config_file_path)
+    _check_cache_folder(config.cache_dir, cache_dir)
+    return Settings(
+        model=config.model,
+        size=config.size,
+        quality=config.quality,
+        fmt=config.format,
+        cache_dir=cache_dir,
+        output_dir=output_dir,
+        offline=config.offline,
+        concurrency=config.concurrency,
+        timeout=float(config.timeout),
+        retries=config.retries,
+        max_new=config.max_new,
+        aliases={str(k): str(v) for k, v in config.aliases.items()},
+        models=_models_option(config.models),
+        providers=providers_dict(config.providers),
+        widths=tuple(config.widths),
+    )
+
+
+def _models_option(models: dict[Any, Any]) -> dict[str, Any]:
+    """The `models:` block, checked against the catalogue's schema now rather than on first use."""
+    entries = {str(name): entry for name, entry in models.items()}
+    try:
+        catalogue_with(entries)
+    except CatalogueError as error:
+        raise PluginError(f"imagegen: {error}") from None
+    return entries

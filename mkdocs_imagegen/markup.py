@@ -22,11 +22,32 @@ _HEAD_TOKEN = re.compile(
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
-def banner_img(src: str, alt: str, size: Size) -> str:
+def banner_img(src: str, alt: str, size: Size, *, srcset: str | None = None, sizes: str | None = None) -> str:
+    """The banner on top of a page: the page's largest element, so fetched first (`fetchpriority`)."""
+    return banner_markup(escape(src), escape(alt), size, srcset=escape(srcset) if srcset else None,
+                         sizes=escape(sizes) if sizes else None)
+
+
+def index_banner(href: str, src: str, alt: str, size: Size, *, srcset: str | None = None,
+                 sizes: str | None = None) -> str:
+    """A post's banner on a blog index, archive or category page: linked to the post, loaded lazily."""
+    img = _img(escape(src), escape(alt), size, srcset=escape(srcset) if srcset else None,
+               sizes=escape(sizes) if sizes else None, lazy=True)
+    return f'<a class="imagegen-index-banner" href="{escape(href)}" tabindex="-1" aria-hidden="true">{img}</a>'
+
+
+def banner_markup(src: str, alt: str, size: Size, *, srcset: str | None = None, sizes: str | None = None) -> str:
+    """`banner_img` from values already safe in an HTML attribute (the `sync` templates pass Jinja
+    expressions here)."""
+    return f'<p class="imagegen-banner">{_img(src, alt, size, srcset=srcset, sizes=sizes, lazy=False)}</p>'
+
+
+def _img(src: str, alt: str, size: Size, *, srcset: str | None, sizes: str | None, lazy: bool) -> str:
+    responsive = f'srcset="{srcset}" sizes="{sizes}" ' if srcset and sizes else ""
+    loading = 'loading="lazy"' if lazy else 'loading="eager" fetchpriority="high"'
     return (
-        f'<p class="imagegen-banner"><img src="{escape(src)}" alt="{escape(alt)}" '
-        f'width="{size.width}" height="{size.height}" loading="eager" decoding="async" '
-        f'style="width:100%;height:auto;aspect-ratio:{size.width}/{size.height}"></p>'
+        f'<img src="{src}" alt="{alt}" {responsive}width="{size.width}" height="{size.height}" '
+        f'{loading} decoding="async" style="width:100%;height:auto;aspect-ratio:{size.width}/{size.height}">'
     )
 
 

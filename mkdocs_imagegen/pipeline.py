@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from .cache import CacheStore, Original
-from .errors import CacheEntryError, ImagegenError, RateLimitedError, RetryHintTooLongError
+from .cache import CacheStore, Entry, Original
+from .errors import CacheEntryError, ImagegenError, InvalidImageError, RateLimitedError, RetryHintTooLongError
 from .imaging import SourceImage, load_source
-from .providers.base import ProviderImage
+from .providers.base import Provider, ProviderImage
 from .registry import Route
 from .request import GenerationRequest
 
@@ -331,6 +331,65 @@ def _send(request: GenerationRequest, route: Route, timeout: float, limiter: Ada
         limiter.release(rate_limited=rate_limited)
 
 
+@dataclass(frozen=True)
+class Step:
+    """What a build does for one request: the one decision the pipeline, `plan` and `compare` share."""
+
+    kind: str  # cached | derive | generate | placeholder | skipped
+    route: Route | None = None  # set unless the cache answers
+    problem: str | None = None  # why a new banner could not be kept (an unwritable cache): a placeholder
+
+
+def next_step(entry: Entry, route: Route | Callable[[], Route], *, new: int, max_new: int | None,
+              unwritable: Callable[[], str | None] = lambda: None) -> Step:
+    """The step for a request whose cache entry is `entry`, after `new` generations in this build.
+
+    A cached banner (a rendition, or an original to derive one from) is never routed: `route` may
+    be a function, called only when the banner has to be made. `unwritable` is asked before
+    anything is paid for (`plan` does not ask: it writes nothing).
+    """
+    if entry.rendition is not None:
+        return Step("cached")
+    if entry.original is not None:
+        return Step("derive")
+    chosen = route() if callable(route) else route
+    if chosen.is_placeholder:
+        return Step("placeholder", chosen)
+    problem = unwritable()
+    if problem is not None:
+        return Step("placeholder", chosen, problem)
+    if max_new is not None and new >= max_new:
+        return Step("skipped", chosen)
+    return Step("generate", chosen)
+
+
+class VariantBatch:
+    """A provider stand-in that asks the real one for several variants in one request: the pipeline's
+    retries, limiters and fall-through see one request; `first` and `rest` are its images."""
+
+    def __init__(self, provider: Provider, requests: list[GenerationRequest]) -> None:
+        self.provider = provider
+        self.requests = requests
+        self.first: ProviderImage | None = None
+        self.rest: list[ProviderImage] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.provider, name)
+
+    def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
+        self.first, self.rest = None, []
+        images = self.provider.generate_variants(self.requests, timeout=timeout)
+        if len(images) < len(self.requests):
+            raise InvalidImageError(f"returned {len(images)} image(s) for n={len(self.requests)}",
+                                    provider=self.provider.name, model=request.model)
+        self.first, self.rest = images[0], images[1:len(self.requests)]
+        return self.first
+
+
+def _takes_n(route: Route, model: str) -> bool:
+    return route.provider.variants_per_request(model) > 1
+
+
 class Pipeline:
     def __init__(
         self,
@@ -418,32 +477,148 @@ class Pipeline:
 
     def _new_job(self, request: GenerationRequest, route: Route | Callable[[], Route], quiet: float = 0.0) -> Job:
         entry = self.cache.lookup(request, self.settings.fmt)
-        if entry.rendition is not None:
-            return Job(request, None, Settled(Outcome(entry.original, entry.rendition)), kind="cached")
-        self._tell(entry.problem)  # an unusable entry counts as missing
-        original = entry.original
-        if original is not None:
-            return Job(request, None, self._render_submit(lambda: self._derive(request, original, route)),
-                       kind="derive")
-        return self._generation_job(request, route, quiet)
+        if entry.rendition is None:
+            self._tell(entry.problem)  # an unusable entry counts as missing
+        return self._job(request, entry, self._step(entry, route), route, quiet)
 
     def _generation_job(self, request: GenerationRequest, route: Route | Callable[[], Route],
                         quiet: float = 0.0) -> Job:
         """A job that pays for the banner, unless no provider is routed, the cache could not keep it,
         or this build's `max_new` is reached. Called holding `_lock`."""
-        if callable(route):
-            route = route()
-        if route.is_placeholder:
-            return Job(request, route, Settled(Outcome()), kind="placeholder")
-        unwritable = self.cache.unwritable()  # checked before paying, not after
-        if unwritable is not None:
-            self._tell(unwritable)
-            return Job(request, route, Settled(Outcome()), kind="placeholder")
-        if self.settings.max_new is not None and self.new_submitted >= self.settings.max_new:
-            return Job(request, route, Settled(Outcome()), kind="skipped")
+        entry = Entry(request.cache_key)
+        return self._job(request, entry, self._step(entry, route), route, quiet)
+
+    def _step(self, entry: Entry, route: Route | Callable[[], Route]) -> Step:
+        return next_step(entry, route, new=self.new_submitted, max_new=self.settings.max_new,
+                         unwritable=self.cache.unwritable)
+
+    def _job(self, request: GenerationRequest, entry: Entry, step: Step, route: Route | Callable[[], Route],
+             quiet: float = 0.0) -> Job:
+        """The job that carries out `step` for `request`. Called holding `_lock`."""
+        if step.kind == "cached":
+            return Job(request, None, Settled(Outcome(entry.original, entry.rendition)), kind="cached")
+        original = entry.original
+        if step.kind == "derive" and original is not None:
+            return Job(request, None, self._render_submit(lambda: self._derive(request, original, route)),
+                       kind="derive")
+        chosen = step.route
+        assert chosen is not None
+        self._tell(step.problem)
+        if step.kind != "generate":
+            return Job(request, chosen, Settled(Outcome()), kind=step.kind)
         self.new_submitted += 1
+        self._prepare(chosen)
+        return Job(request, chosen, self._pool_submit(lambda: self._generate(request, chosen), delay=quiet))
+
+    def submit_variants(self, requests: list[GenerationRequest], route: Route | Callable[[], Route],
+                        page: str) -> list[Job]:
+        """Jobs for requests that differ only in `variant` (`compare`). Those to generate go to the
+        routed provider together, as one request for n images where it takes `n`
+        (`Provider.variants_per_request`), each image committed under its own variant's key; the
+        others are the jobs `submit` makes. Cache, limiter, retries and `max_new` as for any job."""
+        jobs: dict[str, Job] = {}
+        batch: list[GenerationRequest] = []
+        chosen: Route | None = None
+        with self._lock:
+            for request in requests:
+                job = self.jobs.get(request.cache_key)
+                if job is None or self._stale(job, request, route):
+                    entry = self.cache.lookup(request, self.settings.fmt)
+                    if entry.rendition is None:
+                        self._tell(entry.problem)
+                    step = self._step(entry, route)
+                    if step.kind == "generate" and step.route is not None and _takes_n(step.route, request.model):
+                        chosen = step.route
+                        batch.append(request)
+                        self.new_submitted += 1
+                        continue
+                    job = self._job(request, entry, step, route)
+                    self.jobs[request.cache_key] = job
+                jobs[request.cache_key] = job
+            if chosen is not None:
+                per_request = chosen.provider.variants_per_request(chosen.model)
+                for start in range(0, len(batch), per_request):
+                    for job in self._batch_jobs(batch[start:start + per_request], chosen):
+                        self.jobs[job.key] = jobs[job.key] = job
+            for job in jobs.values():
+                if page not in job.pages:
+                    job.pages.append(page)
+        return [jobs[request.cache_key] for request in requests]
+
+    def _batch_jobs(self, requests: list[GenerationRequest], route: Route) -> list[Job]:
+        """One pool task asking for every request of `requests` at once; a job (a future) per request."""
         self._prepare(route)
-        return Job(request, route, self._pool_submit(lambda: self._generate(request, route), delay=quiet))
+        futures: list[Future[Outcome]] = [Future() for _ in requests[1:]]
+        for future in futures:
+            future.set_running_or_notify_cancel()
+
+        def work() -> Outcome:
+            try:
+                outcomes = self._generate_variants(requests, route)
+            except BaseException as error:
+                for future in futures:
+                    future.set_exception(error)
+                raise
+            for request, future in zip(requests[1:], futures, strict=True):
+                future.set_result(outcomes[request.cache_key])
+            return outcomes[requests[0].cache_key]
+
+        first = self._pool_submit(work)
+        return [Job(request, route, future) for request, future in zip(requests, [first, *futures], strict=True)]
+
+    def _generate_variants(self, requests: list[GenerationRequest], route: Route) -> dict[str, Outcome]:
+        """Pay for several variants in one request, under every key's lock; commit each as it is checked."""
+        outcomes: dict[str, Outcome] = {}
+        with contextlib.ExitStack() as locks:
+            for key in sorted({request.cache_key for request in requests}):
+                locks.enter_context(self.cache.lock(key))
+            todo = []
+            for request in requests:
+                original = self.cache.original(request.cache_key)
+                if original is None:
+                    todo.append(request)
+                    continue
+                derived = self._derive(request, original, route)  # another build paid for it meanwhile
+                outcomes[request.cache_key] = derived.result() if isinstance(derived, Future) else derived
+            if not todo:
+                return outcomes
+            batch = VariantBatch(route.provider, todo)
+            try:
+                generate_with_retries(
+                    todo[0], Route(route.model, batch, route.unauthenticated, route.fallbacks),  # type: ignore[arg-type]
+                    retries=self.settings.retries, timeout=self.settings.timeout,
+                    limiter=self._limiter(route.provider.name), limiter_for=self._limiter, slots=self._slots,
+                    cpu=self._cpu, stop=self.stop_event, log=self.log,
+                    accept=functools.partial(self._commit_variants, todo, batch, outcomes))
+            except ImagegenError as error:
+                for request in todo:
+                    outcomes.setdefault(request.cache_key, Outcome(error=error))
+            for request in todo:  # not answered by the batch (it fell through to a provider without `n`)
+                if request.cache_key not in outcomes:
+                    try:
+                        outcomes[request.cache_key] = generate_with_retries(
+                            request, route, retries=self.settings.retries, timeout=self.settings.timeout,
+                            limiter=self._limiter(route.provider.name), limiter_for=self._limiter,
+                            slots=self._slots, cpu=self._cpu, stop=self.stop_event, log=self.log,
+                            accept=functools.partial(self._commit, request))
+                    except ImagegenError as error:
+                        outcomes[request.cache_key] = Outcome(error=error)
+        return outcomes
+
+    def _commit_variants(self, requests: list[GenerationRequest], batch: VariantBatch, outcomes: dict[str, Outcome],
+                         image: ProviderImage, source: SourceImage) -> Outcome:
+        """The first image is checked already; each other one is checked, then committed under its own key."""
+        outcomes[requests[0].cache_key] = self._commit(requests[0], image, source)
+        if image is not batch.first:  # a fallback provider answered for the first request only
+            return outcomes[requests[0].cache_key]
+        for request, extra in zip(requests[1:], batch.rest, strict=False):
+            try:
+                checked = load_source(extra.data, provider=extra.provider, model=request.model)
+            except ImagegenError as error:
+                outcomes[request.cache_key] = Outcome(error=error)
+                continue
+            outcomes[request.cache_key] = self._commit(request, extra, checked)
+        return outcomes[requests[0].cache_key]
 
     def _prepare(self, route: Route) -> None:
         """Let the provider import its client library here, on the thread that reads the pages.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -18,81 +19,16 @@ from mkdocs.structure.pages import Page
 from mkdocs.utils import get_relative_url
 
 from .cache import CacheStore
-from .catalogue import CatalogueError, catalogue_with
-from .config import ImagegenConfig, providers_dict
+from .config import ImagegenConfig, resolve_cache_dir, settings_from  # noqa: F401 - resolve_cache_dir: re-exported
 from .errors import ImagegenError
 from .frontmatter import FrontMatterError, parse_banner
-from .markup import absolute_url, banner_img, head_end, inject_head, social_meta_names, social_tags
+from .markup import absolute_url, banner_img, head_end, index_banner, inject_head, social_meta_names, social_tags
 from .pipeline import Pipeline
 from .registry import Registry
+from .renditions import Width, candidate_widths, srcset, widths_for
 from .session import QUIET_PERIOD, BannerSession, PageBanner, Settings, make_registry
 
 log = logging.getLogger("mkdocs.plugins.imagegen")
-
-_URL_DELIMITERS = frozenset("?#")  # a URL's path ends at either
-
-
-def resolve_cache_dir(cache_dir: str, config_file: str | None) -> Path:
-    """`cache_dir` relative to mkdocs.yml; leaving the project needs an explicit absolute path."""
-    raw = Path(cache_dir).expanduser()
-    if raw.is_absolute():
-        return raw
-    project = Path(config_file).resolve().parent if config_file else Path.cwd()
-    resolved = (project / raw).resolve()
-    if not resolved.is_relative_to(project):
-        raise PluginError(f"imagegen: cache_dir '{cache_dir}' points outside the project; "
-                          "use an absolute path if that is what you mean")
-    return resolved
-
-
-def _check_cache_folder(cache_dir: str, path: Path) -> None:
-    """One line, not a traceback on the first page, when `cache_dir` (or a folder above it) is a file."""
-    for folder in (path, *path.parents):
-        if folder.exists() or folder.is_symlink():
-            if not folder.is_dir():
-                where = "is a file" if folder == path else f"is inside {folder}, which is a file"
-                raise PluginError(f"imagegen: cache_dir '{cache_dir}' {where}, not a folder; "
-                                  "point it at a folder (it is made if missing)")
-            return
-
-
-def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settings:
-    output_dir = config.output_dir.strip("/")
-    if not output_dir or ".." in Path(output_dir).parts:
-        raise PluginError(f"imagegen: output_dir '{config.output_dir}' must be a folder inside the site")
-    unsafe = sorted(set(output_dir) & _URL_DELIMITERS)
-    if unsafe:
-        raise PluginError(f"imagegen: output_dir '{config.output_dir}' contains {' and '.join(map(repr, unsafe))}, "
-                          "which ends the path of a URL, so no banner link would work; use a plain folder name")
-    cache_dir = resolve_cache_dir(config.cache_dir, mkdocs_config.config_file_path)
-    _check_cache_folder(config.cache_dir, cache_dir)
-    return Settings(
-        model=config.model,
-        size=config.size,
-        quality=config.quality,
-        fmt=config.format,
-        cache_dir=cache_dir,
-        output_dir=output_dir,
-        offline=config.offline,
-        concurrency=config.concurrency,
-        timeout=float(config.timeout),
-        retries=config.retries,
-        max_new=config.max_new,
-        aliases={str(k): str(v) for k, v in config.aliases.items()},
-        models=_models_option(config.models),
-        providers=providers_dict(config.providers),
-    )
-
-
-def _models_option(models: dict[Any, Any]) -> dict[str, Any]:
-    """The `models:` block, checked against the catalogue's schema now rather than on first use."""
-    entries = {str(name): entry for name, entry in models.items()}
-    try:
-        catalogue_with(entries)
-    except CatalogueError as error:
-        raise PluginError(f"imagegen: {error}") from None
-    return entries
-
 
 class ImagegenPlugin(BasePlugin[ImagegenConfig]):
     supports_multiple_instances = False
@@ -108,6 +44,8 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         self.own_image: set[str] = set()
         self.page_error: str | None = None  # the first bad page of this build, reported in on_env
         self.social_base: str | None = None  # site_url, when this build writes social meta on it
+        self.widths: dict[str, list[Width]] = {}  # page -> narrower copies of its banner (option `widths`)
+        self.by_url: dict[str, PageBanner] = {}  # page URL -> its banner, for the blog's index pages
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defining this keeps the plugin (and its in-flight jobs) alive across `mkdocs serve` rebuilds."""
@@ -148,6 +86,8 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         self.own_image = set()
         self.page_error = None
         self.social_base = None
+        self.widths = {}
+        self.by_url = {}
 
     def on_files(self, files: Files, config: MkDocsConfig) -> Files | None:
         """Refuse an output_dir that is a page or file of the site (`output_dir: index.html`): MkDocs
@@ -210,7 +150,55 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             page = pages.get(src)
             if page is not None and src not in self.own_image:
                 page.meta["image"] = file.url
+            if page is not None and page.url is not None:
+                self.by_url[page.url] = banner
+        self._add_widths(config, files)
         return env
+
+    def _add_widths(self, config: MkDocsConfig, files: Files) -> None:
+        """The narrower copies of every real banner (option `widths`), derived if missing: one listing
+        answers a warm build, and a cold one encodes on as many threads as there are cores."""
+        widths = self.config.widths
+        if not widths or self.session is None:
+            return
+        todo = {src: banner for src, banner in self.by_page.items() if banner.published is not None
+                and banner.published.path is not None and candidate_widths(banner.request.size, widths)}
+        if not todo:
+            return
+        session = self.session
+
+        def find(banner: PageBanner) -> list[Width]:
+            assert banner.published is not None and banner.published.path is not None
+            return widths_for(session.cache, banner.request, banner.published.path, session.settings.fmt,
+                              widths, log=log) or []
+
+        cold = {src: banner for src, banner in todo.items()
+                if widths_for(session.cache, banner.request, banner.published.path, session.settings.fmt, widths,
+                              derive=False) is None}
+        found = {src: find(banner) for src, banner in todo.items() if src not in cold}
+        if cold:
+            import os
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(len(cold), os.cpu_count() or 1)) as pool:
+                found.update(zip(cold, pool.map(find, cold.values()), strict=True))
+        output_dir = session.settings.output_dir
+        for src, entries in found.items():
+            self.widths[src] = entries
+            for entry in entries:
+                uri = f"{output_dir}/{entry.path.name}"
+                if uri not in files.src_uris:
+                    files.append(File.generated(config, uri, abs_src_path=str(entry.path)))
+
+    def _srcset(self, src: str, banner: PageBanner, page: Page) -> tuple[str | None, str | None]:
+        """The page's `srcset` (narrower copies, then the banner itself) and `sizes`, or (None, None)."""
+        entries = self.widths.get(src)
+        if not entries or banner.published is None or self.session is None:
+            return None, None
+        output_dir = self.session.settings.output_dir
+        pairs = [(_relative_url(f"{output_dir}/{entry.path.name}", page), entry.width) for entry in entries]
+        pairs.append((_relative_url(banner.published.uri, page), banner.published.size.width))
+        return srcset(pairs), self.config.sizes
 
     def _social_base(self, config: MkDocsConfig) -> str | None:
         """site_url when this build can write og:/twitter: tags on it; else None, said once per build."""
@@ -254,10 +242,14 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             return context
         alt = banner.spec.alt or _title(page, page.file.src_uri)
         src = _relative_url(banner.published.uri, page)
-        page.content = f"{banner_img(src, alt, banner.published.size)}\n{page.content or ''}"
+        responsive, sizes = self._srcset(page.file.src_uri, banner, page)
+        page.content = f"{banner_img(src, alt, banner.published.size, srcset=responsive, sizes=sizes)}\n" \
+                       f"{page.content or ''}"
         return context
 
     def on_post_page(self, output: str, page: Page, config: MkDocsConfig) -> str | None:
+        if self.config.index_banners and self.by_url and _EXCERPT in output:
+            output = self._index_banners(output, page)
         banner = self.by_page.get(page.file.src_uri)
         if banner is None or self.social_base is None:
             return output
@@ -294,6 +286,42 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         # Forget the settings too, so the next on_config builds a fresh registry and pipeline.
         self.settings = None
         self.pipeline = self.registry = self.session = None
+
+
+    def _index_banners(self, output: str, page: Page) -> str:
+        """Each post excerpt on a Material blog index, archive or category page gets its post's banner,
+        linked to the post, above the excerpt: found by the post link in the excerpt's heading."""
+        def insert(match: re.Match[str]) -> str:
+            href = html.unescape(match.group("href"))
+            banner = self.by_url.get(_site_url_of(href, page))
+            if banner is None or banner.published is None:
+                return match.group(0)
+            src = _relative_url(banner.published.uri, page)
+            alt = banner.spec.alt or html.unescape(re.sub(r"<[^>]+>", "", match.group("title"))).strip()
+            responsive, sizes = self._srcset(banner.src, banner, page)
+            image = index_banner(href, src, alt, banner.published.size, srcset=responsive, sizes=sizes)
+            return f"{match.group('open')}{image}{match.group('rest')}"
+
+        return _EXCERPT_HEADING.sub(insert, output)
+
+
+_EXCERPT = '<article class="md-post md-post--excerpt">'
+# An excerpt's content, up to the link in its first heading: Material's partials/post.html renders
+# `<div class="md-post__content md-typeset">` and then the post's own `# Title`, linked to the post.
+_EXCERPT_HEADING = re.compile(
+    r'(?P<open><div class="md-post__content md-typeset">)'
+    r'(?P<rest>\s*<h[12][^>]*>\s*<a\s[^>]*?\bhref="(?P<href>[^"]+)"[^>]*>(?P<title>.*?)</a>)', re.DOTALL)
+
+
+def _site_url_of(href: str, page: Page) -> str:
+    """A link on `page` as a site URL like MkDocs' `page.url` (`blog/2026/01/02/post/`)."""
+    import posixpath
+
+    base = page.url or ""
+    directory = base if base.endswith("/") or not base else posixpath.dirname(base) + "/"
+    joined = posixpath.normpath(posixpath.join(directory, href.split("#", 1)[0]))
+    joined = "" if joined == "." else joined
+    return joined + "/" if href.endswith("/") and joined else joined
 
 
 def _stop_on_sigterm() -> None:

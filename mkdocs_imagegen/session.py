@@ -48,6 +48,7 @@ class Settings:
     models: dict[str, Any] = field(default_factory=dict)  # catalogue entries from mkdocs.yml
     providers: dict[str, Any] = field(default_factory=dict)
     serve_mode: str | None = None  # set while `mkdocs serve` runs: background | placeholders | cached
+    widths: tuple[int, ...] = ()  # narrower copies of each banner (option `widths`), for srcset
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),

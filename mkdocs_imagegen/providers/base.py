@@ -116,6 +116,15 @@ class Provider(ABC):
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
         """Make one image. Raise an `errors.ImagegenError` subclass on failure."""
 
+    def variants_per_request(self, model: str) -> int:
+        """How many images of `model` one request may ask for (the `n` of OpenAI's API); 1: no `n`."""
+        return 1
+
+    def generate_variants(self, requests: list[GenerationRequest], *, timeout: float) -> list[ProviderImage]:
+        """One image per request, for requests that differ only in `variant` (`compare`): providers that
+        take `n` make them in one request; the others make one request each."""
+        return [self.generate(request, timeout=timeout) for request in requests]
+
     def model_not_found(self, model: str, detail: str) -> ModelNotFoundError:
         """The error for "this provider has no such model", with what to use instead."""
         info = self.context.catalogue.get(model)

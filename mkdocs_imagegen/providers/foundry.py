@@ -197,6 +197,17 @@ class FoundryProvider(Provider):
         self._http.get()
 
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
+        return self.generate_variants([request], timeout=timeout)[0]
+
+    def variants_per_request(self, model: str) -> int:
+        info = self.context.catalogue.get(model)
+        return 1 if info is not None and info.api == "mai" else common.MAX_N  # the MAI route takes no `n`
+
+    def generate_variants(self, requests: list[GenerationRequest], *, timeout: float) -> list[ProviderImage]:
+        """One request with `n` = len(requests) (at most MAX_N); they differ only in `variant`."""
+        if len(requests) > self.variants_per_request(requests[0].model):
+            return super().generate_variants(requests, timeout=timeout)
+        request = requests[0]
         endpoint = self.endpoint
         if endpoint is None:
             raise AuthenticationError(f"no endpoint: {self.auth_hint()}",
@@ -205,17 +216,20 @@ class FoundryProvider(Provider):
         auth = self._auth(request.model)
         size = common.wire_size(self.context.catalogue.get(request.model), request.size)
         route, url, body = self._call(endpoint, request, deployment, size)
+        if len(requests) > 1:
+            body["n"] = len(requests)
         response = common.post_json(self._http.get(), url, headers=auth.headers, body=body, timeout=timeout,
                                     provider=self.name, model=request.model)
         if response.status_code != 200:
             raise self._error(response, request.model, deployment, auth)
-        image = common.decode_response(response, provider=self.name, model=request.model)
+        images = common.decode_images(response, provider=self.name, model=request.model, count=len(requests))
         requested = {"size": size, "deployment": deployment, "route": route}
         if route != "mai":
             requested.update(quality=request.quality, output_format=common.OUTPUT_FORMAT, api_version=self.api_version)
-        details = {**image.details, **common.header_details(response, RESPONSE_HEADERS), "auth": auth.kind}
-        return ProviderImage(data=image.data, provider=self.name, model=request.model,
-                             mime_type=image.mime_type, requested=requested, details=details)
+        headers = common.header_details(response, RESPONSE_HEADERS)
+        return [ProviderImage(data=image.data, provider=self.name, model=request.model, mime_type=image.mime_type,
+                              requested=requested, details={**image.details, **headers, "auth": auth.kind})
+                for image in images]
 
     def _call(self, endpoint: str, request: GenerationRequest, deployment: str,
               size: str) -> tuple[str, str, dict[str, Any]]:

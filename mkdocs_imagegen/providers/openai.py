@@ -50,25 +50,33 @@ class OpenAIProvider(Provider):
         self._http.get()
 
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
+        return self.generate_variants([request], timeout=timeout)[0]
+
+    def variants_per_request(self, model: str) -> int:
+        return common.MAX_N
+
+    def generate_variants(self, requests: list[GenerationRequest], *, timeout: float) -> list[ProviderImage]:
+        """One request with `n` = len(requests) (at most MAX_N); they differ only in `variant`."""
+        request = requests[0]
         key = self._key()
         if key is None:
             raise AuthenticationError(f"no API key: {self.auth_hint()}",
                                       provider=self.name, model=request.model)
         secret, source = key
         size = common.wire_size(self.context.catalogue.get(request.model), request.size)
-        body = common.request_body(request, size, model=request.model)
+        body = common.request_body(request, size, model=request.model, n=len(requests))
         response = common.post_json(
             self._http.get(), f"{self.base_url}/images/generations",
             headers={"authorization": f"Bearer {secret}"}, body=body, timeout=timeout,
             provider=self.name, model=request.model)
         if response.status_code != 200:
             raise self._error(response, request.model, secret, source)
-        image = common.decode_response(response, provider=self.name, model=request.model)
-        details = {**image.details, **common.header_details(response, RESPONSE_HEADERS)}
-        return ProviderImage(
+        images = common.decode_images(response, provider=self.name, model=request.model, count=len(requests))
+        headers = common.header_details(response, RESPONSE_HEADERS)
+        return [ProviderImage(
             data=image.data, provider=self.name, model=request.model, mime_type=image.mime_type,
             requested={"size": size, "quality": request.quality, "output_format": common.OUTPUT_FORMAT},
-            details=details)
+            details={**image.details, **headers}) for image in images]
 
     def live(self, *, timeout: float = 20.0) -> LiveCheck:
         key = self._key()

@@ -78,11 +78,11 @@ def custom_size(rule: SizeRule, target: Size) -> Size:
 # --- request and response --------------------------------------------------------------------------
 
 
-def request_body(request: GenerationRequest, size: str, *, model: str | None = None) -> dict[str, Any]:
-    """The JSON body of `images/generations`. Never `response_format`: gpt-image models reject it."""
+def request_body(request: GenerationRequest, size: str, *, model: str | None = None, n: int = 1) -> dict[str, Any]:
+    """The JSON body of `images/generations` (`n` images). Never `response_format`: gpt-image models reject it."""
     body: dict[str, Any] = {
         "prompt": request.prompt,
-        "n": 1,
+        "n": n,
         "size": size,
         "quality": request.quality,
         "output_format": OUTPUT_FORMAT,
@@ -118,7 +118,30 @@ def decode_response(response: httpx.Response, *, provider: str, model: str) -> D
                                 provider=provider, model=model) from None
     if not isinstance(payload, Mapping):
         raise InvalidImageError("returned an unexpected JSON document", provider=provider, model=model)
-    item = first_item(payload)
+    return _decode_item(payload, first_item(payload), provider=provider, model=model)
+
+
+# The most images one `images/generations` request asks for (the API's `n` goes from 1 to 10).
+MAX_N = 10
+
+
+def decode_images(response: httpx.Response, *, provider: str, model: str, count: int) -> list[DecodedImage]:
+    """Strictly decode the first `count` images of a 200 answer to a request with `n` = `count`."""
+    if count == 1:
+        return [decode_response(response, provider=provider, model=model)]
+    try:
+        payload = response.json()
+    except ValueError:
+        raise InvalidImageError("returned a response that is not valid JSON (truncated?)",
+                                provider=provider, model=model) from None
+    data = payload.get("data") if isinstance(payload, Mapping) else None
+    items = [item for item in data if isinstance(item, Mapping)] if isinstance(data, list) else []
+    if len(items) < count:
+        raise InvalidImageError(f"returned {len(items)} image(s) for n={count}", provider=provider, model=model)
+    return [_decode_item(payload, item, provider=provider, model=model) for item in items[:count]]
+
+
+def _decode_item(payload: Mapping[str, Any], item: Mapping[str, Any], *, provider: str, model: str) -> DecodedImage:
     encoded = item.get("b64_json")
     if not isinstance(encoded, str) or not encoded:
         raise InvalidImageError(f"returned no image data ({no_image_reason(item)})",
