@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .credentials import KEY_PROVIDERS, Credentials, KeyStore, mask
-from .defaults import DEFAULT_MODEL, DEFAULT_SIZE
+from .defaults import COMPARE_FOLDER, DEFAULT_MODEL, DEFAULT_SIZE
 from .errors import ConfigError, ImagegenError
 from .providers import PROVIDER_CHOICES, PROVIDERS
 from .request import MAX_PROMPT_CHARS, QUALITIES, Size
@@ -481,7 +481,6 @@ def plan(config_file: Path, as_json: bool) -> None:
 
 # --- compare and pick: candidates side by side, then one into the page -------------------------------
 
-COMPARE_FOLDER = ".imagegen-compare"  # next to mkdocs.yml, unless --out
 
 
 def _print_comparison_plan(comparison: Any, count_pages: int) -> None:

@@ -3,3 +3,5 @@
 
 DEFAULT_MODEL = "gemini-3.1-flash-image"  # Nano Banana 2; its retired -preview name still works
 DEFAULT_SIZE = "1792x1024"
+COMPARE_FOLDER = ".imagegen-compare"  # where `compare` writes its contact sheet, next to mkdocs.yml
+SERVED_SHEET = ".imagegen/compare"  # where `mkdocs serve` shows that sheet: no page of docs_dir is in a dot folder

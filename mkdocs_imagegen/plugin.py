@@ -274,6 +274,10 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
 
     def on_post_build(self, config: MkDocsConfig) -> None:
         self.builds += 1
+        if self.serving and config.config_file_path:  # the last `compare` sheet, at /.imagegen/compare/
+            from .sheet import publish
+
+            publish(Path(config.config_file_path).resolve().parent, Path(config.site_dir))
 
     def on_shutdown(self) -> None:
         self._close_runtime()

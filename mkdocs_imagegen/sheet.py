@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .cache import atomic_write
 from .compare import TIMES_FILE, Candidate, Comparison, as_json
+from .defaults import COMPARE_FOLDER, SERVED_SHEET
 
 THUMB_WIDTH = 360  # sheet.png column width
 PAD = 12
@@ -35,6 +36,20 @@ code { display: block; font: .8rem ui-monospace, SFMono-Regular, Menlo, monospac
        border-radius: 4px; background: rgba(127,127,127,.15); overflow-wrap: anywhere; user-select: all; }
 .failed { padding: 1rem; color: var(--bad); aspect-ratio: var(--ratio); overflow: auto; }
 """
+
+
+
+
+def publish(project: Path, site_dir: Path) -> Path | None:
+    """Copy the last `compare` sheet into the served site (read-only: picking stays a command)."""
+    folder = project / COMPARE_FOLDER
+    if folder.is_symlink() or not (folder / "index.html").is_file():
+        return None
+    target = site_dir / SERVED_SHEET
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(folder, target, ignore=shutil.ignore_patterns(".gitignore", ".tmp-*"), symlinks=False)
+    return target
 
 
 def write(folder: Path, comparison: Comparison, prog: str, title: str) -> Path:

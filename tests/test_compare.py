@@ -249,3 +249,29 @@ def test_sheet_opens_from_disk_in_chromium_with_every_image_at_its_size(
             browser.close()
     assert fetched and all(url.startswith("file://") for url in fetched), [u for u in fetched if
                                                                            not u.startswith("file://")]
+
+
+def test_mkdocs_serve_shows_the_last_sheet_read_only_at_a_path_no_page_can_take(site_root: Path) -> None:
+    from test_serve import Server
+
+    config = write_site(site_root, {"index.md": page("a lighthouse", title="Home")}, site_url=None)
+    sheet = config.parent / ".imagegen-compare"
+    (sheet / "images").mkdir(parents=True)
+    (sheet / "index.html").write_text("<h1>the contact sheet</h1>", encoding="utf-8")
+    (sheet / "images" / "000-a.webp").write_bytes(b"RIFF0000WEBP")
+    (sheet / ".gitignore").write_text("*\n", encoding="utf-8")
+    server = Server(config.parent, {})
+    try:
+        deadline = time.monotonic() + 30
+        response = None
+        while time.monotonic() < deadline:
+            response = server.get("/.imagegen/compare/")
+            if response is not None and response.status_code == 200:
+                break
+            time.sleep(0.1)  # polling for the server to come up, not guessing at a duration
+        assert response is not None and response.status_code == 200 and "the contact sheet" in response.text
+        image = server.get("/.imagegen/compare/images/000-a.webp")
+        assert image is not None and image.content == b"RIFF0000WEBP"
+        assert server.get("/.imagegen/compare/.gitignore").status_code == 404
+    finally:
+        server.stop()
