@@ -25,6 +25,9 @@ BYTES = """() => performance.getEntriesByType("resource")
     .reduce((sum, e) => sum + e.transferSize, 0)"""
 
 
+INDEX_SHOT = Path(__file__).resolve().parent.parent / "example_site" / "blog-index.png"
+
+
 def views_of(site: Path) -> list[str]:
     return [path.parent.relative_to(site).as_posix() for path in site.glob("blog/**/index.html")
             if not re.match(r"blog/\d{4}/\d\d/\d\d/", path.relative_to(site).as_posix())]
@@ -108,6 +111,20 @@ def banner_bytes(browser: Any, url: str, viewport: dict[str, int]) -> tuple[int,
     return total, states
 
 
+def shot(browser: Any, url: str) -> None:
+    """The blog index with its banners, for the README (`IMAGEGEN_UPDATE_SCREENSHOT=1` rewrites it)."""
+    import os
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    tab = context.new_page()
+    tab.goto(url)
+    tab.evaluate("async () => { for (const img of document.querySelectorAll('a.imagegen-index-banner img')) {"
+                 " img.scrollIntoView(); await img.decode(); } window.scrollTo(0, 0); }")
+    if os.environ.get("IMAGEGEN_UPDATE_SCREENSHOT") == "1":
+        tab.screenshot(path=str(INDEX_SHOT))
+    context.close()
+
+
 def test_index_banners_load_in_chromium(sites: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -118,6 +135,7 @@ def test_index_banners_load_in_chromium(sites: dict[str, str], capsys: pytest.Ca
             total, states = banner_bytes(browser, sites["widths"] + view + "/", {"width": 1280, "height": 900})
             assert states and all(complete and width > 0 for complete, width, _ in states), (view, states)
             assert all("/blog/2026/" in href for _, _, href in states)
+        shot(browser, sites["widths"] + "blog/")
         for name in ("full", "widths"):
             for label, viewport in (("desktop 1280", {"width": 1280, "height": 900}),
                                     ("phone 390", {"width": 390, "height": 844})):
