@@ -262,8 +262,13 @@ def warm_up_bytecode(work: Path, args: argparse.Namespace, env: Mapping[str, str
             shutil.rmtree(config.parent)
 
 
+SIZES = "(min-width: 76.25em) 48rem, 100vw"  # the plugin's default `sizes`, also on the by-hand site
+
+
 def plugin_options(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
-    return {"model": args.model, "size": args.size, "format": args.format, "cache_dir": ".banners", **extra}
+    widths = {"widths": list(args.widths)} if args.widths else {}
+    return {"model": args.model, "size": args.size, "format": args.format, "cache_dir": ".banners", **widths,
+            **extra}
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -419,7 +424,17 @@ def seed_cache(config_file: Path, args: argparse.Namespace, n: int) -> dict[int,
             path = cache.rendition_path(original, size, args.format)
             atomic_write(path, rendition)
             renditions[i] = path
+            for width in args.widths:  # what a cold build with `widths` leaves (its bytes are never decoded warm)
+                if width < size.width:
+                    atomic_write(cache.width_path(original.key, original.digest, size, args.format, width), rendition)
     return renditions
+
+
+def width_files(rendition: Path, args: argparse.Namespace) -> list[tuple[Path, int]]:
+    """The narrower copies seeded beside a rendition (found by its content part and width), with their widths."""
+    digest = rendition.stem.split("-")[1]
+    width = int(args.size.split("x")[0])
+    return [(next(rendition.parent.glob(f"*-{digest}-w{w}{rendition.suffix}")), w) for w in args.widths if w < width]
 
 
 def bench_warm(work: Path, args: argparse.Namespace, env: Mapping[str, str], report: Report) -> None:
@@ -444,7 +459,12 @@ def bench_warm(work: Path, args: argparse.Namespace, env: Mapping[str, str], rep
         images = {}
         for i, path in renditions.items():
             shutil.copyfile(path, banners / path.name)
-            images[i] = banner_img(banner_src(path.name, site), f"Post {i:04d}", size)
+            copies = width_files(path, args)  # with --widths, the by-hand site commits them and writes srcset
+            for copy, _ in copies:
+                shutil.copyfile(copy, banners / copy.name)
+            srcset = ", ".join(f"{banner_src(copy.name, site)} {w}w" for copy, w in copies) or None
+            images[i] = banner_img(banner_src(path.name, site), f"Post {i:04d}", size, srcset=srcset,
+                                   sizes=SIZES if srcset else None)
         hand_config = write_site(hand_root, p, plugin=None, images=images, site=site)
         os.sync()  # the kernel writing back the new files must not take CPU from the timed builds
         compare_warm(site, plugin_config, hand_config, args, env, report)
@@ -547,6 +567,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-m", "--model", default="gpt-image-2")
     parser.add_argument("--size", default="1792x1024")
     parser.add_argument("--format", default="webp", choices=("webp", "png", "jpeg"))
+    parser.add_argument("--widths", type=lambda text: [int(w) for w in text.split(",") if w], default=[],
+                        help="comma-separated `widths` (e.g. 480,960,1440): the warm sites publish narrower copies")
     parser.add_argument("--rss-mb", type=float, default=400.0, help="peak RSS limit, MB")
     parser.add_argument("--only", default=",".join(TARGETS), help=f"comma-separated subset of {','.join(TARGETS)}")
     parser.add_argument("--no-prime", action="store_true", help="let the emulator draw images inside timed runs")
