@@ -55,6 +55,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -228,7 +229,7 @@ def mkdocs_build(config_file: Path, env: Mapping[str, str], *args: str, timeout:
 def published(config_file: Path) -> tuple[int, int]:
     """(real banners, placeholders) in the built site."""
     folder = site_dir(config_file) / "assets" / "banners"
-    files = list(folder.iterdir()) if folder.is_dir() else []
+    files = [f for f in folder.iterdir() if not re.search(r"-w\d+\.", f.name)] if folder.is_dir() else []  # no widths
     placeholders = sum(1 for f in files if f.name.startswith("placeholder-"))
     return len(files) - placeholders, placeholders
 

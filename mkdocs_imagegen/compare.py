@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, ImagegenError
 from .frontmatter import BannerSpec
-from .pipeline import Cancelled, Job, Outcome
+from .pipeline import Job, Outcome
 from .planning import PlannedBanner, estimate, plan_banners
 from .registry import Route
 from .request import GenerationRequest, Size
@@ -216,7 +216,7 @@ def settle(comparison: Comparison, previous: dict[str, float]) -> None:
         if job is None:
             outcome = Outcome()
         else:
-            outcome = _outcome(job) if job.done() else Outcome(error=ImagegenError("not finished"))
+            outcome = job.outcome() if job.done() else Outcome(error=ImagegenError("not finished"))
         candidate.outcome = outcome
         key = candidate.request.cache_key
         candidate.seconds = comparison.times.get(key, previous.get(key))
@@ -231,14 +231,6 @@ def settle(comparison: Comparison, previous: dict[str, float]) -> None:
             else:
                 candidate.error = "no image"
 
-
-def _outcome(job: Job) -> Outcome:
-    try:
-        return job.future.result()
-    except Cancelled:
-        return Outcome(error=ImagegenError("cancelled"))
-    except ImagegenError as error:
-        return Outcome(error=error)
 
 
 def read_times(folder: Path) -> dict[str, float]:
@@ -293,5 +285,5 @@ def run(site: Site, comparison: Comparison, echo: Callable[[str], None], interva
             pipeline.wait(jobs)
         for path in site.cache.own_temp_files():
             path.unlink(missing_ok=True)
-        kept = sum(1 for job in jobs if job.done() and _outcome(job).rendition is not None)
+        kept = sum(1 for job in jobs if job.done() and job.outcome().rendition is not None)
         raise Interrupted(kept, len(jobs)) from None

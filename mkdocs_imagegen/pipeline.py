@@ -72,6 +72,17 @@ class Job:
         """Cancel a job still in its quiet period; a request already sent is left to finish."""
         return self.future.cancel()
 
+    def outcome(self) -> Outcome:
+        """How a finished job ended; an error a user can read, whatever went wrong."""
+        try:
+            return self.future.result()
+        except Cancelled:
+            return Outcome(error=ImagegenError("cancelled"))
+        except ImagegenError as error:
+            return Outcome(error=error)
+        except Exception as error:  # noqa: BLE001 - a bug must not take the whole build down silently
+            return Outcome(error=ImagegenError(f"unexpected {type(error).__name__}: {error}"))
+
 
 class Settled:
     """An outcome known when its job is made (a cache hit, a placeholder): the part of a Future's

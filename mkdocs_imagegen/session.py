@@ -20,7 +20,7 @@ from .credentials import Credentials
 from .errors import ImagegenError, PageError
 from .frontmatter import BannerSpec
 from .imaging import FORMAT_SUFFIX, encode, placeholder_image
-from .pipeline import Cancelled, Job, Outcome, Pipeline, PipelineSettings, Settled
+from .pipeline import Job, Outcome, Pipeline, PipelineSettings, Settled
 from .providers.base import Provider
 from .registry import Registry, Route
 from .request import GenerationRequest, Size
@@ -205,7 +205,7 @@ class BannerSession:
         self._announce(jobs)
         waited = [job for job in jobs if not self._runs_in_background(job)]
         self.pipeline.wait(waited, self._progress_logger(started, waited), PROGRESS_INTERVAL)
-        outcomes = {job.key: _outcome(job) if job.done() else Outcome(pending=True) for job in jobs}
+        outcomes = {job.key: job.outcome() if job.done() else Outcome(pending=True) for job in jobs}
         for banner in self.banners:
             assert banner.job is not None
             outcome = outcomes[banner.job.key]
@@ -246,7 +246,7 @@ class BannerSession:
         def report(done: int, total: int) -> None:
             elapsed = time.monotonic() - started
             eta = f", about {elapsed / done * (total - done):.0f}s left" if done else ""
-            failed = sum(1 for job in jobs if job.done() and _outcome(job).error is not None)
+            failed = sum(1 for job in jobs if job.done() and job.outcome().error is not None)
             problems = f" ({failed} failed)" if failed else ""
             self.log.info("imagegen: %d/%d banners ready%s after %.0fs%s", done - failed, total, problems,
                           elapsed, eta)
@@ -349,13 +349,3 @@ def _model_key(spec: BannerSpec) -> str:
 def _route_key(spec: BannerSpec) -> str:
     return "banner_provider" if spec.provider else _model_key(spec)
 
-
-def _outcome(job: Job) -> Outcome:
-    try:
-        return job.future.result()
-    except Cancelled:
-        return Outcome(error=ImagegenError("cancelled"))
-    except ImagegenError as error:
-        return Outcome(error=error)
-    except Exception as error:  # noqa: BLE001 - a bug must not take the whole build down silently
-        return Outcome(error=ImagegenError(f"unexpected {type(error).__name__}: {error}"))
