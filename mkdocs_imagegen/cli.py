@@ -230,7 +230,8 @@ def _route_one(registry: Registry, prompt: str, model: str, size: Size, quality:
 def _write_image(request: GenerationRequest, route: Route, target: Path, fmt: str) -> None:
     from .cache import atomic_write
     from .imaging import encode, fit
-    from .pipeline import PipelineSettings, generate_with_retries
+    from .pipeline import PipelineSettings
+    from .sending import generate_with_retries
 
     defaults = PipelineSettings()
     try:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, ImagegenError
 from .frontmatter import BannerSpec
-from .pipeline import Job, Outcome
+from .jobs import Job, Outcome
 from .planning import PlannedBanner, estimate, plan_banners
 from .registry import Route
 from .request import GenerationRequest, Size

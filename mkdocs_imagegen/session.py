@@ -20,7 +20,8 @@ from .credentials import Credentials
 from .errors import ImagegenError, PageError
 from .frontmatter import BannerSpec
 from .imaging import FORMAT_SUFFIX, encode, placeholder_image
-from .pipeline import Job, Outcome, Pipeline, PipelineSettings, Settled
+from .jobs import Job, Outcome, Settled
+from .pipeline import Pipeline, PipelineSettings
 from .providers.base import Provider
 from .registry import Registry, Route
 from .request import GenerationRequest, Size

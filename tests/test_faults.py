@@ -321,9 +321,9 @@ def fault_emulator() -> Iterator[Emulator]:
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process builds back off for milliseconds, not seconds (retry counts are what is tested)."""
-    from mkdocs_imagegen import pipeline
+    from mkdocs_imagegen import sending
 
-    monkeypatch.setattr(pipeline, "BACKOFF_BASE", 0.01)
+    monkeypatch.setattr(sending, "BACKOFF_BASE", 0.01)
 
 
 @pytest.mark.parametrize("shape", ["google", "openai", "foundry"])

@@ -237,7 +237,7 @@ def test_progress_line_counts_failures_apart_from_ready_banners(tmp_path: Path,
     from concurrent.futures import Future
 
     from mkdocs_imagegen.errors import ImagegenError
-    from mkdocs_imagegen.pipeline import Job, Outcome, Settled
+    from mkdocs_imagegen.jobs import Job, Outcome, Settled
     from mkdocs_imagegen.request import GenerationRequest
     from mkdocs_imagegen.session import BannerSession, Settings
 

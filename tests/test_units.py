@@ -169,9 +169,9 @@ def test_social_tags_go_before_the_first_head_end_in_any_case() -> None:
 
 def test_the_pipeline_names_the_provider_and_model_of_any_error_a_provider_raises() -> None:
     from mkdocs_imagegen.errors import BadRequestError, ImagegenError
-    from mkdocs_imagegen.pipeline import generate_with_retries
     from mkdocs_imagegen.providers.base import Provider
     from mkdocs_imagegen.registry import Route
+    from mkdocs_imagegen.sending import generate_with_retries
 
     class Terse(Provider):  # a provider that says why, but not who or what
         name, label = "openai", "OpenAI"
