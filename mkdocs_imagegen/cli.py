@@ -530,8 +530,11 @@ def compare(pages: tuple[Path, ...], models: tuple[str, ...], variants: int, siz
         raise click.UsageError("--yes and --dry-run do not go together")
     if prompt is not None and pages:
         raise click.UsageError("give PAGES or --prompt, not both")
-    site = _load_site(config_file, log=_stderr_logger(), unlimited=True)
     folder = out or config_file.parent / COMPARE_FOLDER
+    problem = sheet.unusable(folder)  # before anything is paid for
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'-o' / '--out'")
+    site = _load_site(config_file, log=_stderr_logger(), unlimited=True)
     try:
         chosen = comparing.page_specs(site, list(pages), prompt)
         if not chosen:
@@ -615,9 +618,10 @@ def pick(page: Path, candidate: str, size: Size | None, quality: str | None, con
         raise Failure(f"{page}: cannot edit the front matter safely ({error}); set {lines} by hand",
                       EXIT_USAGE) from None
     if edited != data:
-        mode = page.stat().st_mode & 0o7777
-        atomic_write(page, edited)
-        page.chmod(mode)
+        target = page.resolve()  # a linked page stays a link: its target is what changes
+        mode = target.stat().st_mode & 0o7777
+        atomic_write(target, edited)
+        target.chmod(mode)
     click.echo(f"{page}: banner_model: {request.model}, banner_variant: {variant} (cached; the next build "
                "makes no request)")
 

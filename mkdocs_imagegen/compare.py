@@ -123,6 +123,11 @@ def plan(site: Site, pages: list[tuple[str, Path | None, BannerSpec]], models: l
          size: Size | None, quality: str | None) -> Comparison:
     """Every candidate, planned exactly as a build plans a banner: cached, to generate (and its cost), or not."""
     settings = site.settings
+    models = _distinct_models(site, models)
+    first: dict[str, tuple[str, Path | None, BannerSpec]] = {}
+    for page in pages:  # a page named twice is compared once
+        first.setdefault(page[0], page)
+    pages = list(first.values())
     rows: list[tuple[str, Path | None, BannerSpec, tuple[str, ...]]] = []
     for src, path, spec in pages:
         extra: list[str] = []
@@ -154,6 +159,18 @@ def plan(site: Site, pages: list[tuple[str, Path | None, BannerSpec]], models: l
             row.estimate = estimate(site, row.request)  # what it cost when it was made, for the sheet
         candidates.append(Candidate(src, path, spec, row.request, row, extra, provider=row.provider))
     return Comparison(candidates)
+
+
+def _distinct_models(site: Site, models: list[str]) -> list[str]:
+    """The models as written, each once: a repeat, or an alias of one already named, would pay twice."""
+    kept: dict[str, str] = {}
+    for model in models:
+        try:
+            key = site.session.registry.resolve(model)
+        except ImagegenError:
+            key = model  # reported per candidate, as a build would
+        kept.setdefault(key, model)
+    return list(kept.values())
 
 
 class _Timed:

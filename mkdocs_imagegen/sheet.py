@@ -52,6 +52,16 @@ def publish(project: Path, site_dir: Path) -> Path | None:
     return target
 
 
+def unusable(folder: Path) -> str | None:
+    """Why the sheet cannot go into `folder`: compare writes only into a new or empty folder, or one it
+    made before (it has compare's candidates file), because it replaces what it wrote there."""
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        return f"{folder} is not a folder"
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / TIMES_FILE).is_file():
+        return f"{folder} holds files compare did not write; give an empty or new folder"
+    return None
+
+
 def write(folder: Path, comparison: Comparison, prog: str, title: str) -> Path:
     """Write the sheet into `folder` (made if missing; files from an earlier compare are replaced)."""
     images = folder / "images"

@@ -221,9 +221,20 @@ def _url(uri: str) -> str:
 
 
 def _chain(shown: list[Shown], render: Any) -> str:
-    branches: dict[str, str] = {}
+    """One branch per distinct banner front matter; pages that share it (one prompt on two pages) but
+    show differently (their titles, so alt and og:title) get a branch each, on their title, first."""
+    by_test: dict[str, list[Shown]] = {}
     for banner in shown:
-        branches.setdefault(_matches(banner.meta), render(banner))
+        by_test.setdefault(_matches(banner.meta), []).append(banner)
+    specific: dict[str, str] = {}
+    general: dict[str, str] = {}
+    for test, banners in by_test.items():
+        bodies = {banner.title: render(banner) for banner in banners}
+        if len(set(bodies.values())) > 1:
+            for title, body in bodies.items():
+                specific.setdefault(f"{test} and page.title == {json.dumps(title)}", body)
+        general[test] = render(banners[0])
+    branches = {**specific, **general}
     if not branches:
         return ""
     lines = []

@@ -275,3 +275,25 @@ def test_mkdocs_serve_shows_the_last_sheet_read_only_at_a_path_no_page_can_take(
         assert server.get("/.imagegen/compare/.gitignore").status_code == 404
     finally:
         server.stop()
+
+
+def test_compare_never_writes_into_a_folder_of_yours(site_root: Path, emulator: Emulator,
+                                                     env: dict[str, str]) -> None:
+    config = four_pages(site_root)
+    mine = site_root / "docs" / "images"
+    mine.mkdir()
+    (mine / "logo.png").write_bytes(b"my logo")
+    result = compare(config, "-m", OPENAI_MODEL, "-o", str(site_root / "docs"), "--yes")
+    assert result.exit_code == 2 and "holds files compare did not write" in result.stderr, result.stderr
+    assert (mine / "logo.png").read_bytes() == b"my logo" and not (site_root / "docs" / ".gitignore").exists()
+    assert emulator.image_requests() == []  # refused before anything was paid for
+
+
+def test_a_model_named_twice_or_by_alias_is_one_candidate_paid_once(site_root: Path, emulator: Emulator,
+                                                                    env: dict[str, str]) -> None:
+    config = four_pages(site_root, aliases={"hero": OPENAI_MODEL})
+    result = compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-m", OPENAI_MODEL, "-m", "hero", "-n", "2", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "2 candidate(s) for 1 page(s): 0 cached, 2 to generate" in result.stdout
+    [request] = emulator.image_requests()
+    assert request.body["n"] == 2

@@ -15,7 +15,7 @@ from test_cli import run
 from mkdocs_imagegen.emulator import Emulator
 from mkdocs_imagegen.frontmatter_edit import EditError, set_keys
 
-from sitekit import banner_file, build, write_site
+from sitekit import banner_file, build, page, write_site
 
 MODEL = "gpt-image-2"
 SIZE = "640x360"
@@ -116,3 +116,19 @@ def test_pick_refuses_a_candidate_not_in_the_cache_in_one_line(site_root: Path, 
     assert page.read_bytes() == PAGES["unquoted.md"]
     bad = run("pick", "-f", str(config), str(page), "no-variant")
     assert bad.exit_code == 2 and "MODEL/VARIANT" in bad.stderr
+
+
+def test_pick_writes_through_a_linked_page_and_keeps_the_link(site_root: Path, emulator, monkeypatch) -> None:
+    import os
+
+    from test_compare import OPENAI_MODEL, compare
+
+    for name, value in emulator.env().items():
+        monkeypatch.setenv(name, value)
+    config = write_site(site_root, {"real.md": page("a lighthouse", title="Real")}, {"size": "640x360"})
+    link = site_root / "docs" / "index.md"
+    os.symlink("real.md", link)
+    assert compare(config, "real.md", "-m", OPENAI_MODEL, "-n", "2", "--yes").exit_code == 0
+    result = run("pick", "-f", str(config), str(link), f"{OPENAI_MODEL}/1")
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and "banner_variant: 1" in (site_root / "docs" / "real.md").read_text()

@@ -221,3 +221,20 @@ def test_zensical_build_shows_every_banner_and_one_og_image(zensical_built: tupl
             assert tab.locator('meta[property="og:image"]').count() == 0
         assert failures == []
         browser.close()
+
+
+def test_two_pages_with_one_prompt_keep_their_own_titles_under_zensical(tmp_path: Path, emulator: Any) -> None:
+    command = zensical_command()
+    config = zensical_site(tmp_path)
+    docs = config.parent / "docs"
+    for name, title in (("part-one.md", "Part one"), ("part-two.md", "Part two")):
+        (docs / name).write_text(f"---\ntitle: {title}\nbanner_prompt: a shared lighthouse\n---\n\n# {title}\n\n"
+                                 "Text.\n", encoding="utf-8")
+    assert sync(config, env=emulator.env()).returncode == 0
+    built = subprocess.run([*command, "build", "-f", str(config)], capture_output=True, text=True, cwd=config.parent,
+                           timeout=300)
+    assert built.returncode == 0, built.stdout + built.stderr
+    for slug, title in (("part-one", "Part one"), ("part-two", "Part two")):
+        html = (config.parent / "site" / slug / "index.html").read_text(encoding="utf-8")
+        assert f'alt="{title}"' in html, (slug, re.findall(r'alt="[^"]*"', html))
+        assert f'property="og:title" content="{title}"' in html, slug
