@@ -177,7 +177,7 @@ def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settin
     from .session import Settings  # session -> frontmatter -> config: imported when called
 
     output_dir = config.output_dir.strip("/")
-    if not output_dir or ".." in Path(output_dir).parts:
+    if not output_dir or ".." in Path(output_dir).parts or Path(output_dir) == Path("."):
         raise PluginError(f"imagegen: output_dir '{config.output_dir}' must be a folder inside the site")
     unsafe = sorted(set(output_dir) & _URL_DELIMITERS)
     if unsafe:

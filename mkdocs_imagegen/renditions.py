@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from .cache import CacheEntryError, CacheStore, width_height
 from .request import GenerationRequest, Size
@@ -70,6 +71,10 @@ def widths_for(cache: CacheStore, request: GenerationRequest, rendition: Path, f
     return found
 
 
+_URL_SAFE = "/:@!$&'()*+;=%~.-_"  # what a URL keeps as it is: only spaces, commas and the like are encoded
+
+
 def srcset(entries: Iterable[tuple[str, int]]) -> str:
-    """`url 480w, url 960w, ...` from (url, width) pairs."""
-    return ", ".join(f"{url} {width}w" for url, width in entries)
+    """`url 480w, url 960w, ...` from (url, width) pairs; each URL percent-encoded, since a space or a comma
+    in it (an `output_dir` of "my banners") would split the candidate."""
+    return ", ".join(f"{quote(url, safe=_URL_SAFE)} {width}w" for url, width in entries)

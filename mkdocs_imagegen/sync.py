@@ -155,7 +155,7 @@ def _pages(site: SyncSite, exclude_docs: Any) -> list[tuple[str, BannerSpec, dic
     found = []
     for path in sorted(site.docs_dir.rglob("*.md")):
         src = path.relative_to(site.docs_dir).as_posix()
-        if excluded.match_file(src) or path.is_relative_to(site.published_dir):
+        if excluded.match_file(src):  # a page in the banners' folder is still a page: sync writes no .md there
             continue
         try:
             text = path.read_text(encoding="utf-8-sig")

@@ -129,3 +129,25 @@ def test_a_phone_loads_the_narrowest_sufficient_width(served: tuple[Path, str], 
             assert loaded == best, (post.name, info, best)
             assert loaded >= info["shown"] * scale, "the copy is narrower than the banner is shown"
         browser.close()
+
+
+def test_an_output_dir_with_a_space_keeps_every_srcset_candidate_whole(site_root: Path, emulator: Any) -> None:
+    from sitekit import page, write_site
+
+    config = write_site(site_root, {"p.md": page("a lighthouse", title="P")},
+                        {"output_dir": "my banners", "widths": [320], "size": "640x360"})
+    assert build(config, "--strict", env=emulator.env()).returncode == 0
+    html = (config.parent / "site" / "p" / "index.html").read_text(encoding="utf-8")
+    [srcset] = re.findall(r'srcset="([^"]+)"', html)
+    candidates = [candidate.rsplit(" ", 1) for candidate in srcset.split(", ")]
+    assert [width for _, width in candidates] == ["320w", "640w"], srcset
+    assert all("my%20banners/" in url and " " not in url for url, _ in candidates), srcset
+
+
+def test_output_dir_dot_is_refused_in_one_line(site_root: Path) -> None:
+    from sitekit import page, write_site
+
+    config = write_site(site_root, {"p.md": page("a lighthouse", title="P")}, {"output_dir": "."})
+    result = build(config)
+    assert result.returncode != 0 and "output_dir '.' must be a folder inside the site" in result.stderr
+    assert "Traceback" not in result.stderr
