@@ -30,3 +30,12 @@ def emulator() -> Iterator[object]:
 @pytest.fixture
 def site_root(tmp_path: Path) -> Path:
     return tmp_path / "site-project"
+
+
+@pytest.fixture
+def env(emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # noqa: ANN001
+    """This process's environment with every provider pointed at the emulator (for in-process CLI runs)."""
+    for name, value in emulator.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NO_MKDOCS_2_WARNING", "1")
+    return dict(os.environ)

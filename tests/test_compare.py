@@ -27,14 +27,6 @@ SIZE = "640x360"
 README_SHOT = Path(__file__).resolve().parent.parent / "example_site" / "compare-sheet.png"
 
 
-@pytest.fixture
-def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name, value in emulator.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("NO_MKDOCS_2_WARNING", "1")
-    return dict(os.environ)
-
-
 def four_pages(root: Path, **options: object) -> Path:
     pages = {f"posts/p{i}.md": page(f"compare prompt {i}", title=f"Post {i}") for i in range(4)}
     return write_site(root, pages, {"size": SIZE, **options})

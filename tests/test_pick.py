@@ -67,14 +67,6 @@ def test_set_keys_refuses_front_matter_it_cannot_edit_safely() -> None:
         set_keys(b"---\n{banner_prompt: p, banner_model: x}\n---\n", {"banner_model": MODEL})
 
 
-@pytest.fixture
-def env(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name, value in emulator.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("NO_MKDOCS_2_WARNING", "1")
-    return dict(os.environ)
-
-
 def test_pick_round_trip_next_build_makes_no_request_and_publishes_the_candidate(
         site_root: Path, emulator: Emulator, env: dict[str, str]) -> None:
     config = write_site(site_root, {}, {"size": SIZE})
@@ -118,13 +110,9 @@ def test_pick_refuses_a_candidate_not_in_the_cache_in_one_line(site_root: Path, 
     assert bad.exit_code == 2 and "MODEL/VARIANT" in bad.stderr
 
 
-def test_pick_writes_through_a_linked_page_and_keeps_the_link(site_root: Path, emulator, monkeypatch) -> None:
-    import os
-
+def test_pick_writes_through_a_linked_page_and_keeps_the_link(site_root: Path, env: dict[str, str]) -> None:
     from test_compare import OPENAI_MODEL, compare
 
-    for name, value in emulator.env().items():
-        monkeypatch.setenv(name, value)
     config = write_site(site_root, {"real.md": page("a lighthouse", title="Real")}, {"size": "640x360"})
     link = site_root / "docs" / "index.md"
     os.symlink("real.md", link)
