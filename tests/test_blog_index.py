@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import CHROMIUM_ARGS, _QuietHandler, chromium_executable
+from test_browser import CHROMIUM_ARGS, _QuietHandler, chromium_executable, require_chromium
 from test_material import example_posts, html_of
 from test_responsive import responsive_site
 
@@ -76,8 +76,7 @@ def serve(site: Path) -> tuple[ThreadingHTTPServer, str]:
 @pytest.fixture(scope="module")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """example_site with index banners: full size only (`widths: []`) and with narrower widths."""
-    if chromium_executable() is None:
-        pytest.skip("no headless Chromium: install Debian's chromium (apt-get install chromium) or set CHROMIUM")
+    require_chromium()
     from mkdocs_imagegen.emulator import Emulator
 
     root = tmp_path_factory.mktemp("index")

@@ -59,15 +59,23 @@ class Served:
         return self.base + url.removeprefix(SITE_URL)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def require_chromium() -> str:
+    """Debian's headless Chromium and Playwright's client, or skip the test saying which is missing."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         pytest.skip("Playwright's Python client is not installed (pip install playwright)")
     executable = chromium_executable()
     if executable is None:
         pytest.skip("no headless Chromium: install Debian's chromium (apt-get install chromium) or set CHROMIUM")
+    return executable
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    executable = require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, timeout=30_000)
         yield browser

@@ -196,15 +196,10 @@ def test_ctrl_c_keeps_the_finished_candidates_and_no_partial_file(site_root: Pat
 
 def test_sheet_opens_from_disk_in_chromium_with_every_image_at_its_size(
         site_root: Path, emulator: Emulator, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from test_browser import CHROMIUM_ARGS, chromium_executable
+    from test_browser import CHROMIUM_ARGS, require_chromium
 
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("Playwright's Python client is not installed (pip install playwright)")
-    executable = chromium_executable()
-    if executable is None:
-        pytest.skip("no headless Chromium: install Debian's chromium or set CHROMIUM")
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
     four_pages(site_root)
     monkeypatch.chdir(site_root)  # as a user runs it: `mkdocs-imagegen compare` next to mkdocs.yml
     result = run("compare", "-m", OPENAI_MODEL, "-m", GEMINI_MODEL, "-n", "2", "--yes")

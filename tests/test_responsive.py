@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import CHROMIUM_ARGS, _QuietHandler, chromium_executable
+from test_browser import CHROMIUM_ARGS, _QuietHandler, chromium_executable, require_chromium
 from test_material import SITE_URL, copy_example, example_posts, html_of, meta_contents
 
 from sitekit import build, image_info, warnings_of
@@ -87,8 +87,7 @@ def test_no_widths_no_srcset(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    if chromium_executable() is None:
-        pytest.skip("no headless Chromium: install Debian's chromium (apt-get install chromium) or set CHROMIUM")
+    require_chromium()
     from mkdocs_imagegen.emulator import Emulator
 
     root = tmp_path_factory.mktemp("responsive")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import CHROMIUM_ARGS, _QuietHandler, chromium_executable
+from test_browser import CHROMIUM_ARGS, _QuietHandler, chromium_executable, require_chromium
 from test_material import SITE_URL, copy_example, example_posts, html_of, meta_contents
 
 from sitekit import PROVIDER_VARIABLES, build, image_info
@@ -167,8 +167,7 @@ def zensical_command() -> list[str]:
 def zensical_built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
     """example_site after `mkdocs-imagegen sync` (against the emulator) and `zensical build`, on loopback."""
     command = zensical_command()
-    if chromium_executable() is None:
-        pytest.skip("no headless Chromium: install Debian's chromium (apt-get install chromium) or set CHROMIUM")
+    require_chromium()
     from mkdocs_imagegen.emulator import Emulator
 
     root = tmp_path_factory.mktemp("zensical")
