@@ -337,6 +337,9 @@ class CacheStore:
             "sha256": hashlib.sha256(image.data).hexdigest(),
             "file": file_name,
         }
+        if request.references:  # which files the banner was made from: their paths may move, their hashes not
+            provenance["references"] = [{"sha256": reference.digest, "path": reference.path}
+                                        for reference in request.references]
         # Nothing of the provider's answer beyond the image: what it echoes (revised prompts, usage,
         # request ids, text parts) may quote the request and its key, and this file is committed.
         self._ensure_root()

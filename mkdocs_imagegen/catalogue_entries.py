@@ -83,6 +83,27 @@ class SizeRule:
 
 
 @dataclass(frozen=True)
+class ReferenceRule:
+    """Whether a model takes reference images with its prompt, how many, and how large each may be.
+
+    `route` names how they are sent where the provider has more than one way: "edits" (OpenAI's and
+    Azure's `images/edits`, multipart), "inline" (Gemini's image parts), "mai-edit" (Foundry's MAI edit route).
+    """
+
+    max_images: int = 0  # 0: the model takes none
+    max_bytes: int = 50 * 1024 * 1024  # each image, as uploaded
+    max_edge: int = 4096  # a longer edge is downscaled locally before upload
+    total_bytes: int | None = None  # the whole request's limit, when the provider has one
+    formats: tuple[str, ...] = ("png", "jpeg", "webp")  # what is sent as it is; others become PNG
+    fidelity: bool = False  # takes `input_fidelity`
+    route: str = "edits"
+
+    @property
+    def takes_references(self) -> bool:
+        return self.max_images > 0
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     family: str
@@ -97,6 +118,7 @@ class ModelInfo:
     shutdown_at: tuple[str, ...] = ()  # the providers whose shutdown it is (empty: every provider)
     successor: str | None = None  # the documented replacement: sent once a confirmed `shutdown` has passed
     api: str | None = None  # a provider-specific route, e.g. "mai" for Foundry's MAI image models
+    references: ReferenceRule = field(default_factory=ReferenceRule)
     note: str = ""
     source: str = ""
     checked: str = ""

@@ -8,7 +8,16 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .catalogue_entries import PRICE_KINDS, SIZE_KINDS, Family, ModelInfo, Retirement, SizeRule, ratio_value
+from .catalogue_entries import (
+    PRICE_KINDS,
+    SIZE_KINDS,
+    Family,
+    ModelInfo,
+    ReferenceRule,
+    Retirement,
+    SizeRule,
+    ratio_value,
+)
 from .errors import CatalogueError
 from .providers import PROVIDERS
 from .request import Size
@@ -24,7 +33,7 @@ def merged_entry(base: dict[str, Any], entry: dict[str, Any], family: Family | N
     if "shutdown" not in entry:
         for key in RETIREMENT_FIELDS:
             base.pop(key, None)
-    for key in ("sizes", "price"):
+    for key in ("sizes", "price", "references"):
         given, packaged = entry.get(key), base.get(key)
         if isinstance(given, Mapping) and isinstance(packaged, Mapping):
             same_kind = key == "sizes" or given.get("by", packaged.get("by")) == packaged.get("by")
@@ -73,9 +82,10 @@ def parse_model(name: str, raw: Any, families: Mapping[str, Family], *, known: b
     if family is None:
         raise CatalogueError(f"{where}.family: expected one of {', '.join(families)}, got {family_name!r}")
     fields = {**family.defaults, **raw}
-    inherited = family.defaults.get("sizes")
-    if isinstance(inherited, Mapping) and isinstance(raw.get("sizes"), Mapping):  # a partial rule keeps the rest
-        fields["sizes"] = _deep_merge(inherited, raw["sizes"])
+    for rule in ("sizes", "references"):  # a partial rule keeps the rest of the family's
+        inherited = family.defaults.get(rule)
+        if isinstance(inherited, Mapping) and isinstance(raw.get(rule), Mapping):
+            fields[rule] = _deep_merge(inherited, raw[rule])
     providers = _strings(fields.get("providers"), f"{where}.providers") or family.providers
     unknown = [p for p in providers if p not in {spec.name for spec in PROVIDERS}]
     if unknown:
@@ -92,6 +102,7 @@ def parse_model(name: str, raw: Any, families: Mapping[str, Family], *, known: b
         shutdown_at=_strings(raw.get("shutdown_at"), f"{where}.shutdown_at"),
         successor=raw.get("successor") if isinstance(raw.get("successor"), str) else None,
         api=fields.get("api") if isinstance(fields.get("api"), str) else None,
+        references=_reference_rule(fields.get("references"), f"{where}.references"),
         note=str(raw.get("note", "")), source=str(raw.get("source", "")), checked=str(raw.get("checked", "")),
         known=known,
     )
@@ -122,6 +133,40 @@ def _size_rule(raw: Any, where: str) -> SizeRule:
     return SizeRule(kind=kind, fixed=fixed, aspect_ratios=ratios,
                     image_sizes=_strings(raw.get("image_sizes"), f"{where}.image_sizes"),
                     **{key: (float(v) if key == "max_ratio" else int(v)) for key, v in limits.items()})
+
+
+REFERENCE_ROUTES = ("edits", "inline", "mai-edit")
+REFERENCE_FORMATS = ("png", "jpeg", "webp")
+
+
+def _reference_rule(raw: Any, where: str) -> ReferenceRule:
+    """`references: {max_images: 16, max_bytes: ..., max_edge: ..., total_bytes: ..., route: edits}`."""
+    if raw is None:
+        return ReferenceRule()
+    if not isinstance(raw, Mapping):
+        raise CatalogueError(f"{where}: expected a mapping like {{max_images: 16}}, got {raw!r}")
+    values: dict[str, Any] = {}
+    for key in ("max_images", "max_bytes", "max_edge", "total_bytes"):
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "max_images" else 1):
+                raise CatalogueError(f"{where}.{key}: expected a whole number, got {value!r}")
+            values[key] = value
+    if "route" in raw:
+        if raw["route"] not in REFERENCE_ROUTES:
+            raise CatalogueError(f"{where}.route: expected one of {', '.join(REFERENCE_ROUTES)}, got {raw['route']!r}")
+        values["route"] = raw["route"]
+    formats = _strings(raw.get("formats"), f"{where}.formats")
+    if any(fmt not in REFERENCE_FORMATS for fmt in formats):
+        raise CatalogueError(f"{where}.formats: expected some of {', '.join(REFERENCE_FORMATS)}, got {formats!r}")
+    if formats:
+        values["formats"] = formats
+    if "fidelity" in raw:
+        values["fidelity"] = raw["fidelity"] is True
+    unknown = sorted(set(raw) - {*values, "formats", "fidelity", "source", "checked", "note"})
+    if unknown:
+        raise CatalogueError(f"{where}: unknown field {unknown[0]!r}")
+    return ReferenceRule(**values)
 
 
 def _price(raw: Any, where: str) -> dict[str, Any]:

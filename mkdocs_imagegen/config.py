@@ -138,6 +138,8 @@ class ImagegenConfig(base.Config):
     widths = c.ListOfItems(StrictInt(minimum=16, maximum=8192), default=[])
     sizes = c.Type(str, default="(min-width: 76.25em) 48rem, 100vw")
     index_banners = c.Type(bool, default=False)  # each post's banner on Material's blog index, archive, categories
+    style = c.Type(str, default="")  # appended to every prompt; a page's banner_style replaces it
+    style_reference = c.Type((str, list), default=[])  # image(s) under docs_dir sent with every prompt
 
 
 def providers_dict(options: base.Config) -> dict[str, Any]:
@@ -201,7 +203,28 @@ def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settin
         models=_models_option(config.models),
         providers=providers_dict(config.providers),
         widths=tuple(config.widths),
+        style=_style_option(config.style),
+        style_reference=_style_reference_option(config.style_reference),
+        docs_dir=Path(mkdocs_config.docs_dir) if mkdocs_config.docs_dir else None,
     )
+
+
+def _style_option(style: str) -> str:
+    from .frontmatter import style_text  # frontmatter -> config: imported when called
+
+    try:
+        return style_text(style)
+    except ValueError as error:
+        raise PluginError(f"imagegen: option 'style' {error}") from None
+
+
+def _style_reference_option(value: str | list[Any]) -> tuple[str, ...]:
+    from .frontmatter import paths
+
+    try:
+        return paths(value)
+    except ValueError as error:
+        raise PluginError(f"imagegen: option 'style_reference': {error}") from None
 
 
 def _models_option(models: dict[Any, Any]) -> dict[str, Any]:

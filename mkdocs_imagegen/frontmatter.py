@@ -42,6 +42,32 @@ def choice(options: tuple[str, ...]) -> Callable[[Any], str]:
     return check
 
 
+MAX_REFERENCES = 16  # the most any provider takes; the model's own limit is checked with its catalogue entry
+MAX_STYLE_CHARS = 4000
+
+
+def style_text(value: Any) -> str:
+    """Text of bounded length; "" is allowed and means "no style" (the house style is turned off)."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__} {_short(value)}")
+    if len(value) > MAX_STYLE_CHARS:
+        raise ValueError(f"is {len(value):,} characters long; the limit is {MAX_STYLE_CHARS:,}")
+    return value.strip()
+
+
+def paths(value: Any) -> tuple[str, ...]:
+    """One image path, or a list of them; [] means "no references" (the house references are dropped)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list):
+        raise ValueError(f"expected an image path or a list of paths, got {type(value).__name__} {_short(value)}")
+    if len(items) > MAX_REFERENCES:
+        raise ValueError(f"names {len(items)} images; at most {MAX_REFERENCES} can be sent")
+    for item in items:
+        if not isinstance(item, str) or not item.strip() or len(item) > 1000 or "\x00" in item:
+            raise ValueError(f"expected image paths, got {_short(item)}")
+    return tuple(item.strip() for item in items)
+
+
 def optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """`key: null` (or `key:` with nothing after it) means unset."""
     return lambda value: None if value is None else check(value)
@@ -55,6 +81,8 @@ FIELDS: dict[str, Callable[[Any], Any]] = {  # checked in this order: the first 
     "banner_quality": optional(choice(QUALITIES)),
     "banner_alt": optional(text(2000)),
     "banner_variant": lambda value: whole_number(value, 0, 1_000_000),
+    "banner_style": optional(style_text),
+    "banner_reference": optional(paths),
 }
 KNOWN_KEYS = frozenset(FIELDS)
 
@@ -70,8 +98,8 @@ class BannerSpec:
     quality: str | None = None
     alt: str | None = None
     variant: int = 0
-
-
+    style: str | None = None  # replaces the plugin's `style`; "" turns it off
+    references: tuple[str, ...] | None = None  # replaces the plugin's `style_reference`; () drops them
 
 
 def _short(value: Any) -> str:
@@ -140,6 +168,8 @@ def parse_banner(meta: Mapping[str, Any], page_path: str) -> tuple[BannerSpec | 
         quality=values.get("banner_quality"),
         alt=values.get("banner_alt"),
         variant=values.get("banner_variant", 0),
+        style=values.get("banner_style"),
+        references=values.get("banner_reference"),
     )
     return spec, warnings
 

@@ -1,8 +1,10 @@
 """The generation request and its cache key.
 
 The key hashes only what decides the image: prompt, canonical model, size, quality and
-variant. Provider, paths, concurrency and output format are deliberately left out, so
-moving a site between providers or machines never pays for the same banner twice.
+variant, and, when a page has them, its style text and its reference images' content hashes.
+Provider, paths (of the page, of the reference files), concurrency and output format are
+deliberately left out, so moving a site, a reference file or a provider never pays for the same
+banner twice. A request without style or references has the key it had before either existed.
 
 The model in the key is the name that is sent. When the catalogue changes what a name means
 (a retired preview name now sent as its successor, an entry renamed), the request also carries
@@ -61,12 +63,27 @@ class Size:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """One reference image, as it is sent: the bytes (already downscaled to the model's limit), their
+    type and sha256. `path` (docs-relative) is for provenance and messages only: never in the key."""
+
+    data: bytes = field(repr=False, compare=False)
+    mime_type: str
+    digest: str
+    path: str = field(default="", compare=False)
+    width: int = field(default=0, compare=False)
+    height: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     prompt: str
     model: str
     size: Size
     quality: str = "auto"
     variant: int = 0
+    style: str = ""  # the house (or page) style text, appended to the prompt that is sent
+    references: tuple[Reference, ...] = ()  # images sent with the prompt ("in the style of this")
     former_models: tuple[str, ...] = field(default=(), compare=False)  # earlier names of `model`
     stored_key: str | None = field(default=None, compare=False)  # the former key its banner is cached under
     cache_key: str = field(init=False, repr=False, compare=False)  # every request is looked up: made at once
@@ -78,7 +95,7 @@ class GenerationRequest:
         return hashlib.sha256(_CANONICAL_JSON.encode(self.canonical(model)).encode("utf-8")).hexdigest()
 
     def canonical(self, model: str | None = None) -> dict[str, object]:
-        return {
+        canonical: dict[str, object] = {
             "v": CACHE_KEY_VERSION,
             "prompt": self.prompt,
             "model": model or self.model,
@@ -86,6 +103,16 @@ class GenerationRequest:
             "quality": self.quality,
             "variant": self.variant,
         }
+        if self.style:
+            canonical["style"] = self.style
+        if self.references:
+            canonical["references"] = [reference.digest for reference in self.references]
+        return canonical
+
+    @property
+    def sent_prompt(self) -> str:
+        """The prompt providers are sent: the page's prompt, then the style text."""
+        return f"{self.prompt}\n\n{self.style}" if self.style else self.prompt
 
     def stored_under(self, key: str) -> GenerationRequest:
         """This request, known by the former key its banner is cached under (so two pages whose names led to

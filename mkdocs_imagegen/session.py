@@ -23,8 +23,9 @@ from .imaging import FORMAT_SUFFIX, encode, placeholder_image
 from .jobs import Job, Outcome, Settled
 from .pipeline import Pipeline, PipelineSettings
 from .providers.base import Provider
+from .references import ReferenceLoader, ReferenceProblem
 from .registry import Registry, Route
-from .request import GenerationRequest, Size
+from .request import GenerationRequest, Reference, Size
 
 PROGRESS_INTERVAL = 5.0
 QUIET_PERIOD = 1.0  # seconds an edited prompt must stay unchanged under `mkdocs serve` before it is paid for
@@ -50,6 +51,9 @@ class Settings:
     providers: dict[str, Any] = field(default_factory=dict)
     serve_mode: str | None = None  # set while `mkdocs serve` runs: background | placeholders | cached
     widths: tuple[int, ...] = ()  # narrower copies of each banner (option `widths`), for srcset
+    style: str = ""  # option `style`: appended to every prompt
+    style_reference: tuple[str, ...] = ()  # option `style_reference`: images (docs-relative) sent with every prompt
+    docs_dir: Path | None = None  # where reference paths are resolved (None: references are refused)
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),
@@ -96,6 +100,7 @@ class BannerSession:
         self._renamed: dict[str, tuple[Resolution, list[str]]] = {}  # written name -> (meaning, pages)
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
+        self.references = ReferenceLoader(settings.docs_dir, self.log)
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -134,9 +139,33 @@ class BannerSession:
             size=spec.size or self.settings.size,
             quality=quality,
             variant=spec.variant,
+            style=self.settings.style if spec.style is None else spec.style,
+            references=self._references(spec, src, found),
             former_models=self.registry.catalogue.former_names_for(found),
         )
         return request.stored_under(self.cache.key_for(request)) if request.former_models else request
+
+    def _references(self, spec: BannerSpec, src: str, found: Resolution) -> tuple[Reference, ...]:
+        """The page's own references, else the house ones, checked against the model and read (once a build)."""
+        own = spec.references is not None
+        written = spec.references if spec.references is not None else self.settings.style_reference
+        if not written:
+            return ()
+        key = "banner_reference" if own else "style_reference (plugin option)"
+        rule = found.info.references
+        if not rule.takes_references:
+            takers = [name for name in self.registry.catalogue.names() if
+                      (info := self.registry.catalogue.get(name)) and info.references.takes_references]
+            drop = "" if own else "; set banner_reference: [] on this page to send none"
+            raise PageError(f"{src}: front matter key '{key}': model {found.name!r} takes no reference images"
+                            f"{drop}; models that do: {', '.join(takers[:6])}")
+        if len(written) > rule.max_images:
+            raise PageError(f"{src}: front matter key '{key}': names {len(written)} images; "
+                            f"model {found.name!r} takes at most {rule.max_images}")
+        try:
+            return self.references.load(written, rule, page=src if own else None)
+        except ReferenceProblem as problem:
+            raise PageError(f"{src}: front matter key '{key}': {problem}") from None
 
     def plan(self, spec: BannerSpec, src: str) -> PageBanner:
         """The request and route for one page, without submitting anything."""

@@ -16,8 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..catalogue import ModelInfo
 from .identity import TOKEN_RESOURCE
-from .mai import MAI_PATH, mai_job, mai_payload
-from .openai import MODEL_CREATED, OpenAIApi, openai_error, openai_job, reject_unknown_fields, require_body
+from .mai import MAI_EDIT_PATH, MAI_PATH, mai_edit_job, mai_job, mai_payload
+from .openai import (
+    MODEL_CREATED,
+    OpenAIApi,
+    edit_body,
+    openai_error,
+    openai_job,
+    reject_unknown_fields,
+    require_body,
+    with_references,
+)
 from .wire import Call, Job, Peek, Rejected, Reply, Route, bearer, json_reply, response_id, retry_headers
 
 if TYPE_CHECKING:
@@ -28,7 +37,7 @@ DEFAULT_KEY = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e"
 
 AZURE_API_VERSIONS = ("2025-04-01-preview", "2025-03-01-preview", "2024-10-21", "2024-02-01")
 AZURE_V1_API_VERSIONS = (None, "v1", "preview")
-_DEPLOYMENT_PATH = re.compile(r"/azure/openai/deployments/(?P<deployment>[^/]+)/images/generations")
+_DEPLOYMENT_PATH = re.compile(r"/azure/openai/deployments/(?P<deployment>[^/]+)/images/(?:generations|edits)")
 
 
 class AzureApi(OpenAIApi):
@@ -39,8 +48,9 @@ class AzureApi(OpenAIApi):
     error_faults = frozenset({"content_policy_violation"})
     routes = (
         Route("POST", _DEPLOYMENT_PATH),
-        Route("POST", re.compile(r"/azure/openai/v1/images/generations")),
+        Route("POST", re.compile(r"/azure/openai/v1/images/(?:generations|edits)")),
         Route("POST", re.compile(re.escape(MAI_PATH))),
+        Route("POST", re.compile(re.escape(MAI_EDIT_PATH))),
         Route("GET", re.compile(r"/azure/openai/v1/models/?"), "models", "list_deployments"),
         Route("GET", re.compile(r"/azure/openai/models/?"), "models", "list_base_models"),
     )
@@ -83,21 +93,30 @@ class AzureApi(OpenAIApi):
         ))
 
     def accept(self, call: Call) -> Job:
-        if call.path == MAI_PATH:
+        if call.path in (MAI_PATH, MAI_EDIT_PATH):
             return self._accept_mai(call)
         deployment = call.params.get("deployment")
         v1 = deployment is None
         version = self._api_version(call, v1=v1)
         self.authorize(call, key_bearer=v1)
-        body = require_body(call)
-        reject_unknown_fields(body)
+        images = None
+        if call.path.endswith("/images/edits"):
+            body, images = edit_body(call)
+        else:
+            body = require_body(call)
+            reject_unknown_fields(body)
         deployment, info = self._deployment(body, deployment)
         job = openai_job(self.provider, body, info, self.formats)
+        if images is not None:
+            with_references(job, body, info, images)
         job.deployment, job.api_version = deployment, version
         return job
 
     def _accept_mai(self, call: Call) -> Job:
         self.authorize(call)
+        edit = call.path == MAI_EDIT_PATH
+        if edit and not call.form:
+            raise Rejected(_azure_error(400, "BadRequest", "Image edits take multipart/form-data."))
         if call.bad_json or not isinstance(call.body, dict):
             raise Rejected(_azure_error(400, "BadRequest", "Invalid JSON in the request body."))
         deployment = call.body.get("model")
@@ -106,7 +125,7 @@ class AzureApi(OpenAIApi):
         info = self._deployed(deployment)
         if info.api != "mai":
             raise _not_supported(info.name)
-        return mai_job(call.body, info, deployment)
+        return mai_edit_job(call, info, deployment) if edit else mai_job(call.body, info, deployment)
 
     @staticmethod
     def _api_version(call: Call, v1: bool) -> str:
@@ -171,7 +190,7 @@ class AzureApi(OpenAIApi):
     def error(self, kind: str, job: Job, retry_after: float) -> Reply:
         if kind == "rate_limit":
             seconds = max(1, math.ceil(retry_after))
-            if job.route == "mai":
+            if job.route in ("mai", "mai-edit"):
                 return _azure_error(429, "429", f"Rate limit is exceeded. Try again in {seconds} seconds.",
                                     retry_headers(retry_after))
             return _azure_error(
@@ -199,7 +218,7 @@ class AzureApi(OpenAIApi):
                             " Please contact Microsoft for help.")
 
     def success(self, job: Job, kind: str | None) -> Reply:
-        payload = mai_payload(job, kind) if job.route == "mai" else self.payload(job, kind)
+        payload = mai_payload(job, kind) if job.route in ("mai", "mai-edit") else self.payload(job, kind)
         return json_reply(200, payload, {"apim-request-id": response_id()})
 
     def image_item(self, job: Job, kind: str | None, index: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..catalogue import ModelInfo, SizeRule
+from .edits import gemini_tint
 from .wire import Call, Job, Peek, Rejected, Reply, Route, json_reply, response_id, seconds_text
 
 if TYPE_CHECKING:
@@ -162,7 +163,9 @@ class GeminiApi:
             return Job("google", model, prompt, 16, 16, "png", modalities=modalities)
         width, height, tier = _gemini_dims(model, info.sizes, image_config)
         fmt = "jpeg" if facts(model).mime == "image/jpeg" else "png"
-        return Job("google", model, prompt, width, height, fmt, modalities=modalities, tier=tier)
+        tint, references = gemini_tint(call.body, info.references.max_images, _invalid_argument)
+        return Job("google", model, prompt, width, height, fmt, modalities=modalities, tier=tier, tint=tint,
+                   references=references)
 
     # -- response side --------------------------------------------------------------------------
 

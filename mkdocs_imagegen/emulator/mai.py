@@ -1,4 +1,5 @@
-"""Foundry's MAI image models: ``POST {endpoint}/mai/v1/images/generations`` with width and height.
+"""Foundry's MAI image models: ``POST {endpoint}/mai/v1/images/generations`` with width and height, and
+``POST {endpoint}/mai/v1/images/edits`` (multipart: model, prompt and one JPEG or PNG `image`; no size).
 
 The body is `{model (the deployment), prompt, width, height}` (plus `auto_aspect_ratio` and
 `web_grounding` on MAI-Image-2.6 and 2.6-Flash only); each edge must be at least the model rule's
@@ -14,9 +15,12 @@ import time
 from typing import Any
 
 from ..catalogue import ModelInfo
-from .wire import Job, Rejected, json_reply
+from .edits import average_colour, form_fields, uploaded_images
+from .wire import Call, Job, Rejected, json_reply
 
 MAI_PATH = "/azure/mai/v1/images/generations"
+MAI_EDIT_PATH = "/azure/mai/v1/images/edits"
+MAI_EDIT_TYPES = ("image/png", "image/jpeg")
 MAI_FIELDS = ("model", "prompt", "width", "height")
 MAI_26_FIELDS = ("auto_aspect_ratio", "web_grounding")  # booleans, documented for the 2.6 models only
 MAI_26_MODELS = ("MAI-Image-2.6", "MAI-Image-2.6-Flash")
@@ -58,6 +62,46 @@ def mai_job(body: dict[str, Any], info: ModelInfo, deployment: str) -> Job:
                           f" exceed {rule.max_pixels:,} pixels")
     return Job("foundry", info.name, prompt, width, height, "png", quality="auto", deployment=deployment,
                route="mai")
+
+
+def mai_edit_job(call: Call, info: ModelInfo, deployment: str) -> Job:
+    """The Job for a MAI edit (the form's fields already authorized and its deployment found), or Azure's 400.
+    The answer keeps the reference's aspect ratio, at most `max_pixels`."""
+    rule = info.references
+    if not rule.takes_references:
+        raise bad_request(f"The model {info.name} does not support image edits.", "OperationNotSupported")
+    fields = form_fields(call, ())
+    unknown = [name for name in [*fields, *call.files] if name not in (*fields_for(info), "image")
+               or name in ("width", "height")]
+    if unknown:
+        raise bad_request(f"Invalid parameters: {', '.join(unknown)}")
+    images = uploaded_images(call, "image")
+    if not images:
+        raise bad_request("Missing required parameter: image")
+    if len(images) > rule.max_images:
+        raise bad_request(f"Invalid parameters: image accepts at most {rule.max_images} file(s), got {len(images)}")
+    if any(upload.content_type not in MAI_EDIT_TYPES for upload in call.files["image"]):
+        raise bad_request("Invalid image: the image must be in JPEG or PNG format", "InvalidImage")
+    tint = average_colour(images, lambda index: bad_request(
+        "Invalid image: the image could not be decoded; it must be a JPEG or PNG file", "InvalidImage"))
+    prompt = fields.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise bad_request("Missing required parameter: prompt")
+    width, height = _edit_size(images[0], info.sizes.max_pixels)
+    job = Job("foundry", info.name, prompt, width, height, "png", quality="auto", deployment=deployment,
+              route="mai-edit")
+    job.tint, job.references = tint, len(images)
+    return job
+
+
+def _edit_size(reference: bytes, max_pixels: int) -> tuple[int, int]:
+    import io
+
+    from PIL import Image
+
+    width, height = Image.open(io.BytesIO(reference)).size
+    scale = (max_pixels / (width * height)) ** 0.5
+    return max(16, int(width * scale) // 16 * 16), max(16, int(height * scale) // 16 * 16)
 
 
 def _edge(body: dict[str, Any], name: str) -> int:

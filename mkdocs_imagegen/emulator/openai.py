@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..catalogue import ModelInfo, SizeRule
+from .edits import average_colour, form_fields, uploaded_images
 from .wire import (
     Call,
     Job,
@@ -54,6 +55,7 @@ class OpenAIApi:
     answer_faults: frozenset[str] = frozenset()
     routes = (
         Route("POST", re.compile(r"/v1/images/generations")),
+        Route("POST", re.compile(r"/v1/images/edits")),
         Route("GET", re.compile(r"/v1/models/?"), "models", "list_models"),
         Route("GET", re.compile(r"/v1/models/(?P<model>[^/:]+)"), "models", "get_model"),
     )
@@ -93,8 +95,12 @@ class OpenAIApi:
 
     def accept(self, call: Call) -> Job:
         self.authorize(call)
-        body = require_body(call)
-        reject_unknown_fields(body)
+        images = None
+        if call.path.endswith("/images/edits"):
+            body, images = edit_body(call)
+        else:
+            body = require_body(call)
+            reject_unknown_fields(body)
         model = body.get("model")
         if model is None:
             raise Rejected(openai_error(400, "Missing required parameter: 'model'.",
@@ -105,7 +111,10 @@ class OpenAIApi:
                 404, f"The model `{model}` does not exist or you do not have access to it.",
                 "model_not_found",
             ))
-        return openai_job(self.provider, body, info, self.formats)
+        job = openai_job(self.provider, body, info, self.formats)
+        if images is not None:
+            with_references(job, body, info, images)
+        return job
 
     def error(self, kind: str, job: Job, retry_after: float) -> Reply:
         if kind == "rate_limit":
@@ -200,6 +209,56 @@ def reject_unknown_fields(body: dict[str, Any]) -> None:
     for name in body:
         if name not in OPENAI_FIELDS:
             raise Rejected(openai_error(400, f"Unknown parameter: '{name}'.", "unknown_parameter", name))
+
+
+EDIT_FIELDS = OPENAI_FIELDS | {"image", "image[]", "input_fidelity"}
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def edit_body(call: Call) -> tuple[dict[str, Any], list[bytes]]:
+    """The text fields and images of an `images/edits` request (multipart form data), checked as OpenAI does."""
+    if not call.form:
+        raise Rejected(openai_error(
+            400, "Invalid Content-Type header (application/json), expected multipart/form-data. (HINT: If"
+            " you're using curl, you can pass -F 'image=@path/to/image.png')", None))
+    if call.body is None:
+        raise Rejected(openai_error(400, "We could not parse the multipart form body of your request.", None))
+    body = form_fields(call, ("n", "output_compression"))
+    for name in [*body, *call.files]:
+        if name not in EDIT_FIELDS:
+            raise Rejected(openai_error(400, f"Unknown parameter: '{name}'.", "unknown_parameter", name))
+    for name, uploads in call.files.items():
+        for index, upload in enumerate(uploads):
+            if upload.content_type not in IMAGE_TYPES:
+                param = f"{name.removesuffix('[]')}[{index}]" if name.endswith("[]") else name
+                raise Rejected(openai_error(
+                    400, f"Invalid file '{param}': unsupported mimetype ('{upload.content_type}'). Supported file"
+                    " formats are 'image/jpeg', 'image/png', and 'image/webp'.", "unsupported_file_mimetype", param))
+    images = uploaded_images(call, "image", "image[]")
+    if not images:
+        raise Rejected(openai_error(400, "Missing required parameter: 'image'.", "missing_required_parameter", "image"))
+    return body, images
+
+
+def with_references(job: Job, body: dict[str, Any], info: ModelInfo, images: list[bytes]) -> None:
+    """Check the edit's images against the model and draw its answer in their average colour."""
+    rule = info.references
+    if not rule.takes_references:
+        raise Rejected(openai_error(400, f"The model '{info.name}' does not support image edits.",
+                                      "invalid_model", "model"))
+    if "input_fidelity" in body and not rule.fidelity:
+        raise Rejected(openai_error(
+            400, f"The model '{info.name}' does not support the 'input_fidelity' parameter.",
+            "invalid_input_fidelity_model", "input_fidelity", kind="image_generation_user_error"))
+    if len(images) > rule.max_images:
+        raise Rejected(openai_error(
+            400, f"Invalid 'image': array too long. Expected an array with maximum length {rule.max_images}, but got"
+            f" an array with length {len(images)} instead.", "array_above_max_length", "image"))
+    job.tint = average_colour(images, lambda index: Rejected(openai_error(
+        400, f"Invalid image file or mode for image {index}, please check your image file. If you believe this is"
+        " an error, contact us at help.openai.com and include the request ID req_emulator.",
+        "invalid_image_file", kind="image_generation_user_error")))
+    job.references = len(images)
 
 
 def _invalid_value(param: str, message: str) -> Rejected:

@@ -7,6 +7,7 @@ any protocol beyond that interface and the `Route` table each API declares.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
@@ -23,6 +24,21 @@ from . import images
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file part of a multipart/form-data request."""
+
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes = field(repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """What the request log keeps of it (the bytes only by their hash)."""
+        return {"filename": self.filename, "content_type": self.content_type, "bytes": len(self.data),
+                "sha256": hashlib.sha256(self.data).hexdigest()}
+
+
 @dataclass
 class Call:
     """An incoming HTTP request, parsed."""
@@ -31,9 +47,11 @@ class Call:
     path: str
     query: dict[str, str]
     headers: dict[str, str]  # names lower-cased
-    body: Any  # parsed JSON, or None
+    body: Any  # parsed JSON (or a form's text fields, with each file part's summary), or None
     bad_json: bool
     params: dict[str, str] = field(default_factory=dict)  # from the route pattern
+    files: dict[str, list[Upload]] = field(default_factory=dict)  # a multipart form's file parts, by field name
+    form: bool = False  # the body was multipart/form-data
 
     @property
     def object(self) -> dict[str, Any]:
@@ -42,14 +60,46 @@ class Call:
 
 def parse_call(method: str, target: str, headers: dict[str, str], raw: bytes) -> Call:
     parts = urlsplit(target)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    content_type = headers.get("content-type", "")
+    if content_type.lower().startswith("multipart/form-data"):
+        form = parse_form(content_type, raw)
+        if form is None:
+            return Call(method, unquote(parts.path), query, headers, None, True, form=True)
+        fields, files = form
+        body = {**fields, **{name: [upload.summary() for upload in uploads] for name, uploads in files.items()}}
+        return Call(method, unquote(parts.path), query, headers, body, False, files=files, form=True)
     body, bad_json = None, False
     if raw:
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             bad_json = True
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
     return Call(method, unquote(parts.path), query, headers, body, bad_json)
+
+
+def parse_form(content_type: str, raw: bytes) -> tuple[dict[str, str], dict[str, list[Upload]]] | None:
+    """(text fields, file parts) of a multipart/form-data body; None if it cannot be parsed."""
+    from email import policy
+    from email.parser import BytesParser
+
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + raw)
+    if not message.is_multipart():
+        return None
+    fields: dict[str, str] = {}
+    files: dict[str, list[Upload]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            return None
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is None and part.get_content_type() == "text/plain":
+            fields[name] = data.decode("utf-8", "replace")
+        else:
+            files.setdefault(name, []).append(Upload(name, filename, part.get("content-type"), data))
+    return fields, files
 
 
 @dataclass
@@ -121,6 +171,8 @@ class Job:
     modalities: tuple[str, ...] = ("IMAGE",)
     tier: str | None = None  # Gemini's imageSize tier the image was made at
     route: str | None = None  # a provider-specific route, e.g. "mai" for Foundry's MAI models
+    tint: tuple[int, int, int] | None = None  # the reference images' average colour: the image is drawn in it
+    references: int = 0  # how many reference images came with the prompt
 
     def image_b64(self, kind: str | None, index: int = 0, thought: bool = False) -> str:
         """Base64 of the image to return, broken as the fault kind asks."""
@@ -134,7 +186,7 @@ class Job:
         return text[: len(text) // 2] if kind == "truncated_b64" else text
 
     def _draw(self, index: int, thought: bool) -> bytes:
-        colour = images.prompt_colour(f"{self.prompt}#{index}" if index else self.prompt)
+        colour = self.tint or images.prompt_colour(f"{self.prompt}#{index}" if index else self.prompt)
         width, height, label = self.width, self.height, f"{self.model} {self.width}x{self.height}"
         if thought:  # an interim draft: inverted colour, half size
             colour = (255 - colour[0], 255 - colour[1], 255 - colour[2])

@@ -137,6 +137,17 @@ def mai_endpoint(endpoint: str) -> str:
     return endpoint
 
 
+def mai_call(base: str, request: GenerationRequest, deployment: str, size: str) -> tuple[str, str, dict[str, Any]]:
+    """(route, URL, body) of Foundry's MAI image routes. The edit route (one reference image, multipart) takes
+    no size: its answer is fitted to the banner's size like any other."""
+    if request.references:
+        return "mai-edit", f"{base}/mai/v1/images/edits", {"model": deployment, "prompt": request.sent_prompt}
+    width, _, height = size.partition("x")
+    body: dict[str, Any] = {"model": deployment, "prompt": request.sent_prompt, "width": int(width),
+                            "height": int(height)}
+    return "mai", f"{base}/mai/v1/images/generations", body
+
+
 class FoundryProvider(Provider):
     name = "foundry"
     label = "Azure AI Foundry"
@@ -218,13 +229,14 @@ class FoundryProvider(Provider):
         route, url, body = self._call(endpoint, request, deployment, size)
         if len(requests) > 1:
             body["n"] = len(requests)
+        files = common.reference_files(request)
         response = common.post_json(self._http.get(), url, headers=auth.headers, body=body, timeout=timeout,
-                                    provider=self.name, model=request.model)
+                                    provider=self.name, model=request.model, files=files)
         if response.status_code != 200:
             raise self._error(response, request.model, deployment, auth)
         images = common.decode_images(response, provider=self.name, model=request.model, count=len(requests))
         requested = {"size": size, "deployment": deployment, "route": route}
-        if route != "mai":
+        if not route.startswith("mai"):
             requested.update(quality=request.quality, output_format=common.OUTPUT_FORMAT, api_version=self.api_version)
         headers = common.header_details(response, RESPONSE_HEADERS)
         return [ProviderImage(data=image.data, provider=self.name, model=request.model, mime_type=image.mime_type,
@@ -236,15 +248,15 @@ class FoundryProvider(Provider):
         """(route, URL, JSON body) for the model and the configured api_version."""
         info = self.context.catalogue.get(request.model)
         if info is not None and info.api == "mai":
-            width, _, height = size.partition("x")
-            return "mai", f"{mai_endpoint(endpoint)}/mai/v1/images/generations", {
-                "model": deployment, "prompt": request.prompt, "width": int(width), "height": int(height)}
+            return mai_call(mai_endpoint(endpoint), request, deployment, size)
+        path = common.image_path(request)
         if self.api_version in V1_VERSIONS:
             query = "" if self.api_version == "v1" else f"?api-version={quote(self.api_version, safe='')}"
-            return ("v1", f"{endpoint}/openai/v1/images/generations{query}",
-                    common.request_body(request, size, model=deployment))
-        return ("deployments", f"{endpoint}/openai/deployments/{quote(deployment, safe='')}/images/generations"
-                f"?api-version={quote(self.api_version, safe='')}", common.request_body(request, size))
+            return ("v1", f"{endpoint}/openai/v1/{path}{query}",
+                    common.edit_fields(info, request, common.request_body(request, size, model=deployment)))
+        return ("deployments", f"{endpoint}/openai/deployments/{quote(deployment, safe='')}/{path}"
+                f"?api-version={quote(self.api_version, safe='')}",
+                common.edit_fields(info, request, common.request_body(request, size)))
 
     def live(self, *, timeout: float = 20.0) -> LiveCheck:
         """v1: `GET /openai/v1/models` lists the resource's deployments. A dated api_version is checked with

@@ -38,6 +38,16 @@ VERTEX_FIX = ("run `gcloud auth application-default login` (or set GOOGLE_APPLIC
 # What a model with no tiers rule in the catalogue is asked for (every Gemini image model takes these).
 GEMINI_SIZES = SizeRule(kind="tiers", aspect_ratios=("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9",
                                                      "21:9"), image_sizes=("1K",))
+def contents(request: GenerationRequest) -> Any:
+    """The prompt, after the reference images as inline image parts (images first, as Google's examples do)."""
+    if not request.references:
+        return request.sent_prompt
+    from google.genai import types
+
+    return [*(types.Part.from_bytes(data=reference.data, mime_type=reference.mime_type)
+              for reference in request.references), request.sent_prompt]
+
+
 def truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -163,7 +173,7 @@ class GoogleProvider(Provider):
         )
         try:
             client = self._get_client(request.model)
-            response = client.models.generate_content(model=request.model, contents=request.prompt,
+            response = client.models.generate_content(model=request.model, contents=contents(request),
                                                        config=config)
         except Exception as exc:
             raise self._error(exc, request.model, timeout) from None

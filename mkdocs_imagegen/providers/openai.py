@@ -1,4 +1,5 @@
-"""OpenAI direct: `POST {base}/images/generations` with a bearer key (httpx)."""
+"""OpenAI direct: `POST {base}/images/generations` (or `images/edits` with reference images) with a bearer
+key (httpx)."""
 
 from __future__ import annotations
 
@@ -63,12 +64,14 @@ class OpenAIProvider(Provider):
             raise AuthenticationError(f"no API key: {self.auth_hint()}",
                                       provider=self.name, model=request.model)
         secret, source = key
-        size = common.wire_size(self.context.catalogue.get(request.model), request.size)
-        body = common.request_body(request, size, model=request.model, n=len(requests))
+        info = self.context.catalogue.get(request.model)
+        size = common.wire_size(info, request.size)
+        body = common.edit_fields(info, request, common.request_body(request, size, model=request.model,
+                                                                     n=len(requests)))
         response = common.post_json(
-            self._http.get(), f"{self.base_url}/images/generations",
+            self._http.get(), f"{self.base_url}/{common.image_path(request)}",
             headers={"authorization": f"Bearer {secret}"}, body=body, timeout=timeout,
-            provider=self.name, model=request.model)
+            provider=self.name, model=request.model, files=common.reference_files(request))
         if response.status_code != 200:
             raise self._error(response, request.model, secret, source)
         images = common.decode_images(response, provider=self.name, model=request.model, count=len(requests))

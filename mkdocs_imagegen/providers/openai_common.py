@@ -81,7 +81,7 @@ def custom_size(rule: SizeRule, target: Size) -> Size:
 def request_body(request: GenerationRequest, size: str, *, model: str | None = None, n: int = 1) -> dict[str, Any]:
     """The JSON body of `images/generations` (`n` images). Never `response_format`: gpt-image models reject it."""
     body: dict[str, Any] = {
-        "prompt": request.prompt,
+        "prompt": request.sent_prompt,
         "n": n,
         "size": size,
         "quality": request.quality,
@@ -89,6 +89,27 @@ def request_body(request: GenerationRequest, size: str, *, model: str | None = N
     }
     if model is not None:
         body = {"model": model, **body}
+    return body
+
+
+def image_path(request: GenerationRequest) -> str:
+    """`images/edits` when the request carries reference images, else `images/generations`."""
+    return "images/edits" if request.references else "images/generations"
+
+
+def reference_files(request: GenerationRequest) -> list[tuple[str, tuple[str, bytes, str]]] | None:
+    """The multipart file parts of `images/edits`: `image` for one reference, `image[]` for several."""
+    if not request.references:
+        return None
+    name = "image[]" if len(request.references) > 1 else "image"
+    return [(name, (f"reference-{index + 1}.{reference.mime_type.split('/')[-1]}", reference.data,
+                    reference.mime_type)) for index, reference in enumerate(request.references)]
+
+
+def edit_fields(info: ModelInfo | None, request: GenerationRequest, body: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body's fields for `images/edits`, plus `input_fidelity` where the model takes it."""
+    if request.references and info is not None and info.references.fidelity:
+        return {**body, "input_fidelity": "high"}
     return body
 
 
@@ -314,9 +335,17 @@ class HttpClientHolder:
 
 
 def post_json(client: httpx.Client, url: str, *, headers: Mapping[str, str], body: Mapping[str, Any],
-              timeout: float, provider: str, model: str) -> httpx.Response:
-    """One POST; timeouts and connection failures become `TransientError`."""
-    return send(client, "POST", url, headers=headers, body=body, timeout=timeout, provider=provider, model=model)
+              timeout: float, provider: str, model: str, files: list[Any] | None = None) -> httpx.Response:
+    """One POST of `body` as JSON, or with `files` as multipart form data (`images/edits`); timeouts and
+    connection failures become `TransientError`."""
+    return send(client, "POST", url, headers=headers, body=body, timeout=timeout, provider=provider, model=model,
+                files=files)
+
+
+def form_fields(body: Mapping[str, Any]) -> dict[str, str]:
+    """A JSON body's fields as multipart text fields."""
+    return {name: ("true" if value else "false") if isinstance(value, bool) else str(value)
+            for name, value in body.items() if value is not None}
 
 
 def listed_ids(response: httpx.Response) -> list[str]:
@@ -330,14 +359,16 @@ def listed_ids(response: httpx.Response) -> list[str]:
 
 
 def send(client: httpx.Client, method: str, url: str, *, headers: Mapping[str, str],
-         body: Mapping[str, Any] | None, timeout: float, provider: str, model: str | None) -> httpx.Response:
+         body: Mapping[str, Any] | None, timeout: float, provider: str, model: str | None,
+         files: list[Any] | None = None) -> httpx.Response:
     """One request, `timeout` its wall-clock limit (GuardedTransport); timeouts and connection failures
     become `TransientError`, a redirect (never followed) or an oversized answer a permanent error."""
     import httpx
 
     try:
-        response = client.request(method, url, headers=dict(headers),
-                                  json=dict(body) if body is not None else None, timeout=httpx.Timeout(timeout))
+        content: dict[str, Any] = ({"data": form_fields(body or {}), "files": files} if files
+                                   else {"json": dict(body) if body is not None else None})
+        response = client.request(method, url, headers=dict(headers), timeout=httpx.Timeout(timeout), **content)
     except ImagegenError as error:  # from GuardedTransport: the answer is too large
         error.provider, error.model = error.provider or provider, error.model or model
         raise

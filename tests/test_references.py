@@ -1,0 +1,269 @@
+"""Reference images and a house style (`style`, `style_reference`, `banner_style`, `banner_reference`), end to end
+against the emulator: what is sent where, what each banner looks like, what the cache keys on, what is refused."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from sitekit import banner_file, build, page, write_site
+
+HOUSE = (200, 30, 30)
+BLUE = (30, 30, 200)
+GREEN = (30, 200, 30)
+STYLE = "flat pastel illustration, soft morning light"
+
+
+def solid(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (64, 48), fmt: str = "PNG") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path, fmt)
+    return path
+
+
+def background(path: Path) -> tuple[int, int, int]:
+    """The published banner's background colour (the emulator draws its answer on the references' mean colour)."""
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+        return rgb.getpixel((rgb.width - 4, rgb.height - 4))
+
+
+def near(colour: tuple[int, int, int], expected: tuple[int, int, int], tolerance: int = 12) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
+
+
+def series_site(root: Path) -> Path:
+    """Five pages: the house reference on Gemini, MAI and Foundry; an own reference through OpenAI; two own
+    references through Foundry; one page without the style text."""
+    docs = root / "docs"
+    solid(docs / "style" / "house.png", HOUSE)
+    solid(docs / "art" / "blue.png", BLUE)
+    solid(docs / "art" / "green.jpg", GREEN, fmt="JPEG")
+    pages = {
+        "posts/gemini.md": page("A lighthouse at dawn", title="Gemini"),
+        "posts/openai.md": page("A harbour", title="OpenAI", banner_model="gpt-image-2", banner_provider="openai",
+                                banner_reference="../art/blue.png"),
+        "posts/plain.md": page("A boat", title="Plain", banner_model="gpt-image-2", banner_style=""),
+        "posts/mai.md": page("A gull", title="MAI", banner_model="MAI-Image-2.5"),
+        "posts/two.md": page("A pier", title="Two", banner_model="gpt-image-2", banner_provider="foundry",
+                             banner_reference=["/art/blue.png", "/art/green.jpg"]),
+    }
+    return write_site(root, pages, {"style": STYLE, "style_reference": "style/house.png"})
+
+
+def by_prompt(emulator, start: str):  # noqa: ANN001, ANN201
+    found = [r for r in emulator.image_requests() if (r.prompt or "").startswith(start)]
+    assert len(found) == 1, [r.prompt for r in emulator.image_requests()]
+    return found[0]
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_series_shares_the_house_style_and_each_banner_shows_its_own_reference(site_root: Path, emulator) -> None:
+    config = series_site(site_root)
+    result = build(config, "--strict", env=emulator.env())
+    assert result.returncode == 0, result.stderr
+    house = sha((site_root / "docs/style/house.png").read_bytes())
+    blue = sha((site_root / "docs/art/blue.png").read_bytes())
+    green = sha((site_root / "docs/art/green.jpg").read_bytes())
+
+    gemini = by_prompt(emulator, "A lighthouse")
+    assert gemini.path.endswith("gemini-3.1-flash-image:generateContent")
+    parts = gemini.body["contents"][0]["parts"]
+    inline = [part["inlineData"] for part in parts if "inlineData" in part]
+    assert len(inline) == 1 and parts[-1]["text"] == f"A lighthouse at dawn\n\n{STYLE}"  # images, then the text
+    assert sha(base64.urlsafe_b64decode(inline[0]["data"])) == house
+
+    openai = by_prompt(emulator, "A harbour")
+    assert (openai.provider, openai.path) == ("openai", "/v1/images/edits")
+    assert openai.headers["content-type"].startswith("multipart/form-data")
+    assert openai.body["prompt"] == f"A harbour\n\n{STYLE}"
+    assert [part["sha256"] for part in openai.body["image"]] == [blue]  # its own reference, not the house one
+
+    plain = by_prompt(emulator, "A boat")
+    assert plain.path == "/azure/openai/v1/images/edits" and plain.body["prompt"] == "A boat"
+    assert [part["sha256"] for part in plain.body["image"]] == [house]
+
+    mai = by_prompt(emulator, "A gull")
+    assert mai.path == "/azure/mai/v1/images/edits" and "width" not in mai.body
+    assert [part["sha256"] for part in mai.body["image"]] == [house]
+
+    two = by_prompt(emulator, "A pier")
+    assert two.path == "/azure/openai/v1/images/edits"
+    assert [part["sha256"] for part in two.body["image[]"]] == [blue, green]
+
+    assert near(background(banner_file(config, "posts/gemini")), HOUSE)
+    assert near(background(banner_file(config, "posts/openai")), BLUE)
+    assert near(background(banner_file(config, "posts/plain")), HOUSE)
+    assert near(background(banner_file(config, "posts/mai")), HOUSE)
+    mean = tuple(round((a + b) / 2) for a, b in zip(BLUE, GREEN, strict=True))
+    assert near(background(banner_file(config, "posts/two")), mean)
+
+    provenance = [json.loads(p.read_text()) for p in (site_root / ".banners" / "originals").glob("*.json")]
+    two_record = next(record for record in provenance if record["prompt"] == "A pier")
+    assert two_record["references"] == [{"sha256": blue, "path": "art/blue.png"},
+                                        {"sha256": green, "path": "art/green.jpg"}]
+    assert two_record["parameters"]["style"] == STYLE
+
+    emulator.reset()
+    assert build(config, "--strict", env=emulator.env()).returncode == 0
+    assert emulator.image_requests() == []
+
+
+def test_moving_a_reference_costs_nothing_and_one_pixel_regenerates_exactly_its_pages(site_root: Path,
+                                                                                       emulator) -> None:
+    config = series_site(site_root)
+    assert build(config, "--strict", env=emulator.env()).returncode == 0
+    docs = site_root / "docs"
+    (docs / "brand").mkdir()
+    os.rename(docs / "style" / "house.png", docs / "brand" / "house.png")
+    (docs / "art" / "blue.png").rename(docs / "blue.png")
+    text = config.read_text().replace("style/house.png", "/brand/house.png")
+    config.write_text(text)
+    for name, old, new in (("openai", "../art/blue.png", "../blue.png"), ("two", "/art/blue.png", "/blue.png")):
+        path = docs / "posts" / f"{name}.md"
+        path.write_text(path.read_text().replace(old, new))
+    emulator.reset()
+    result = build(config, "--strict", env=emulator.env())
+    assert result.returncode == 0, result.stderr
+    assert emulator.image_requests() == []
+
+    with Image.open(docs / "blue.png") as image:
+        image = image.convert("RGB")
+        image.putpixel((0, 0), (31, 30, 200))
+        image.save(docs / "blue.png")
+    emulator.reset()
+    assert build(config, "--strict", env=emulator.env()).returncode == 0
+    assert sorted(r.prompt.split("\n")[0] for r in emulator.image_requests()) == ["A harbour", "A pier"]
+
+
+def test_a_large_reference_is_downscaled_and_the_sent_bytes_are_the_hashed_ones(site_root: Path, emulator) -> None:
+    docs = site_root / "docs"
+    solid(docs / "big.png", GREEN, size=(6000, 3000))
+    config = write_site(site_root, {"index.md": page("A field", banner_reference="big.png")})
+    result = build(config, "--strict", env=emulator.env())
+    assert result.returncode == 0, result.stderr
+    assert "reference big.png is downscaled to 4096x2048" in result.stderr
+    sent = by_prompt(emulator, "A field").body["contents"][0]["parts"][0]["inlineData"]
+    data = base64.urlsafe_b64decode(sent["data"])
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.size == (4096, 2048)
+    record = json.loads(next((site_root / ".banners" / "originals").glob("*.json")).read_text())
+    assert record["references"] == [{"sha256": sha(data), "path": "big.png"}]
+    assert near(background(banner_file(config, "")), GREEN)
+
+
+def _outside_link(root: Path) -> str:
+    outside = solid(root / "outside.png", BLUE)
+    (root / "docs").mkdir(parents=True, exist_ok=True)
+    (root / "docs" / "link.png").symlink_to(outside)
+    return "link.png"
+
+
+def _sparse_file(root: Path) -> str:
+    path = root / "docs" / "huge.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.truncate(51 * 1024 * 1024)
+    return "huge.png"
+
+
+def _bomb(root: Path) -> str:
+    from mkdocs_imagegen.emulator.images import bomb_png
+
+    path = root / "docs" / "bomb.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bomb_png())
+    return "bomb.png"
+
+
+def _not_image(root: Path) -> str:
+    path = root / "docs" / "notes.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("just some notes, not a picture")
+    return "notes.png"
+
+
+def _four(root: Path) -> list[str]:
+    return [solid(root / "docs" / f"r{i}.png", BLUE).name for i in range(4)]
+
+
+BAD_INPUTS = {
+    # case: (make the reference(s) under root -> what the page writes, model, expected words in the one line)
+    "missing": (lambda root: "nowhere.png", None, "'nowhere.png': no such file"),
+    "not an image": (_not_image, None, "'notes.png' is not an image"),
+    "too many for the model": (_four, "gemini-2.5-flash-image", "names 4 images; model 'gemini-2.5-flash-image' "
+                                                                "takes at most 3"),
+    "over the size limit": (_sparse_file, None, "'huge.png' is 53,477,376 bytes; a reference may be at most"),
+    "over the pixel limit": (_bomb, None, "'bomb.png' has too many pixels; a reference may have at most 64,000,000"),
+    "leaves docs_dir": (lambda root: solid(root / "outside.png", BLUE) and "../outside.png", None,
+                        "'../outside.png' is outside docs_dir"),
+    "symlink out of docs_dir": (_outside_link, None, "'link.png' is a link to a file outside docs_dir"),
+    "model takes none": (lambda root: solid(root / "docs" / "ok.png", BLUE).name, "MAI-Image-2",
+                         "model 'MAI-Image-2' takes no reference images"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS)
+def test_bad_reference_is_one_line_naming_page_and_key_and_nothing_is_paid(site_root: Path, emulator,
+                                                                          case: str) -> None:
+    make, model, words = BAD_INPUTS[case]
+    written = make(site_root)
+    front = {"banner_reference": written, **({"banner_model": model} if model else {})}
+    config = write_site(site_root, {"page.md": page("A bad reference", **front)})
+    result = build(config, env=emulator.env())
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "Error" in line or "ERROR" in line]
+    line = next(line for line in errors if "page.md" in line)
+    assert "ERROR   -  page.md: front matter key 'banner_reference'" in line and words in line, result.stderr
+    assert "Traceback" not in result.stderr
+    assert emulator.requests == []
+
+
+def test_a_bad_house_reference_names_the_option_and_how_a_page_drops_it(site_root: Path, emulator) -> None:
+    config = write_site(site_root, {"post.md": page("A post")}, {"style_reference": ["brand/missing.png"]})
+    result = build(config, env=emulator.env())
+    assert result.returncode == 1
+    assert ("post.md: front matter key 'style_reference (plugin option)': 'brand/missing.png': no such file "
+            "(style_reference paths are relative to docs_dir)") in result.stderr
+    assert emulator.requests == []
+
+
+def test_house_references_are_dropped_for_a_model_only_by_banner_reference_empty(site_root: Path, emulator) -> None:
+    solid(site_root / "docs" / "house.png", HOUSE)
+    pages = {"a.md": page("Old model", banner_model="MAI-Image-2"),
+             "b.md": page("Old model, no references", banner_model="MAI-Image-2", banner_reference=[])}
+    config = write_site(site_root, pages, {"style_reference": "house.png"})
+    result = build(config, env=emulator.env())
+    assert result.returncode == 1
+    assert ("a.md: front matter key 'style_reference (plugin option)': model 'MAI-Image-2' takes no reference "
+            "images; set banner_reference: [] on this page to send none") in result.stderr
+    (site_root / "docs" / "a.md").unlink()
+    emulator.reset()
+    result = build(config, "--strict", env=emulator.env())
+    assert result.returncode == 0, result.stderr
+    (request,) = emulator.image_requests()
+    assert request.path == "/azure/mai/v1/images/generations"
+
+
+def test_without_style_or_references_the_cache_key_is_unchanged() -> None:
+    from mkdocs_imagegen.request import GenerationRequest, Reference, Size
+
+    plain = GenerationRequest("A cat", "gpt-image-2", Size(1792, 1024))
+    assert plain.cache_key == GenerationRequest("A cat", "gpt-image-2", Size(1792, 1024), style="").cache_key
+    styled = GenerationRequest("A cat", "gpt-image-2", Size(1792, 1024), style="ink")
+    one = Reference(b"x", "image/png", sha(b"x"), path="a.png")
+    moved = Reference(b"x", "image/png", sha(b"x"), path="elsewhere/a.png")
+    other = Reference(b"y", "image/png", sha(b"y"), path="a.png")
+    keyed = [GenerationRequest("A cat", "gpt-image-2", Size(1792, 1024), references=(r,)).cache_key
+             for r in (one, moved, other)]
+    assert len({plain.cache_key, styled.cache_key, keyed[0], keyed[2]}) == 4
+    assert keyed[0] == keyed[1]  # a moved file: the same banner
