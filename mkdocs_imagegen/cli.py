@@ -27,10 +27,11 @@ from .providers import PROVIDER_CHOICES, PROVIDERS
 from .request import MAX_PROMPT_CHARS, QUALITIES, Size
 
 if TYPE_CHECKING:
+    from .catalogue import Resolution
     from .discovery import LiveProvider
     from .planning import PlannedBanner
     from .registry import Registry, Route
-    from .request import GenerationRequest
+    from .request import GenerationRequest, Reference
     from .site import Site
 
 PROG = "mkdocs-imagegen"
@@ -204,7 +205,7 @@ def _output_format(out: Path | None) -> str:
 
 
 def _route_one(registry: Registry, prompt: str, model: str, size: Size, quality: str,
-               provider: str | None) -> tuple[GenerationRequest, Route]:
+               provider: str | None, references_given: tuple[str, ...] = ()) -> tuple[GenerationRequest, Route]:
     """The request and route, as the plugin would make them; a placeholder only when asked for."""
     from .request import GenerationRequest
 
@@ -219,12 +220,31 @@ def _route_one(registry: Registry, prompt: str, model: str, size: Size, quality:
     if not info.takes_quality(quality):
         raise click.BadParameter(f"model {canonical!r} does not take quality {quality!r}; it takes "
                                  f"{', '.join(info.qualities)}", param_hint="'--quality'")
+    references = _references(references_given, found)
     route = registry.route(canonical, provider)
     if route.is_placeholder and provider != "placeholder":
         raise Failure(f"no provider that serves {canonical} is authenticated; set one up "
                       "(or pass --provider placeholder for a local placeholder image):",
                       hints=[f"{p.name}: {p.auth_hint()}" for p in route.unauthenticated])
-    return GenerationRequest(prompt, canonical, size, quality), route
+    return GenerationRequest(prompt, canonical, size, quality, references=references), route
+
+
+def _references(paths: tuple[str, ...], found: Resolution) -> tuple[Reference, ...]:
+    """`--reference` files (relative to the current folder), checked and fitted as a build does."""
+    from .references import ReferenceLoader, ReferenceProblem
+
+    if not paths:
+        return ()
+    rule = found.info.references
+    if not rule.takes_references:
+        raise click.BadParameter(f"model {found.name!r} takes no reference images", param_hint="'--reference'")
+    if len(paths) > rule.max_images:
+        raise click.BadParameter(f"{len(paths)} images given; model {found.name!r} takes at most {rule.max_images}",
+                                 param_hint="'--reference'")
+    try:
+        return ReferenceLoader(None).load(paths, rule)
+    except ReferenceProblem as problem:
+        raise click.BadParameter(str(problem), param_hint="'--reference'") from None
 
 
 def _write_image(request: GenerationRequest, route: Route, target: Path, fmt: str) -> None:
@@ -259,7 +279,10 @@ def _write_image(request: GenerationRequest, route: Route, target: Path, fmt: st
               help="Passed to the providers that take it.")
 @click.option("--provider", type=click.Choice(PROVIDER_CHOICES),
               help="Force one provider instead of routing by model; 'placeholder' draws a local image.")
-def generate(prompt: str, model: str, out: Path | None, size: Size, quality: str, provider: str | None) -> None:
+@click.option("--reference", "references", multiple=True, metavar="PATH",
+              help="An image sent with the prompt, \"in the style of this\" (repeatable).")
+def generate(prompt: str, model: str, out: Path | None, size: Size, quality: str, provider: str | None,
+             references: tuple[str, ...]) -> None:
     """Generate one image for PROMPT and write it at exactly --size.
 
     The first provider in order (google, foundry, openai) that serves the model and has
@@ -270,7 +293,7 @@ def generate(prompt: str, model: str, out: Path | None, size: Size, quality: str
     fmt = _output_format(out)
     registry = _registry()
     try:
-        request, route = _route_one(registry, prompt, model, size, quality, provider)
+        request, route = _route_one(registry, prompt, model, size, quality, provider, references)
         target = out if out is not None else Path(f"banner-{request.cache_key[:8]}.png")
         terminal = _stderr_is_terminal()
         if terminal:
@@ -429,6 +452,8 @@ def _plan_line(row: PlannedBanner, width: int) -> str:
     if row.status == "placeholder":
         return f"{head}: {row.reason}"
     line = f"{head} via {row.provider}, {request.size} {request.quality}"
+    if request.references:
+        line += f", references {', '.join(reference.path for reference in request.references)}"
     if row.status == "generate" and row.reason is None:
         from .modeltable import usd
 
@@ -447,6 +472,10 @@ def _print_plan(site: Site, planned: list[PlannedBanner], summary: dict[str, Any
         click.echo(_plan_line(row, width))
     if summary["cached"]:
         click.echo(f"  cached       {summary['cached']} page(s)")
+    referenced = [row for row in planned if row.request.references]
+    if referenced:
+        files = sorted({reference.path for row in referenced for reference in row.request.references})
+        click.echo(f"  references   {len(referenced)} page(s) send reference images: {', '.join(files)}")
     skipped = f", {summary['skipped']} over max_new" if summary["skipped"] else ""
     click.echo(f"{summary['generate']} to generate, {summary['cached']} cached, {summary['placeholder']} placeholder(s)"
                f"{skipped}; estimated cost ${summary['estimated_cost_usd']:.2f} (catalogue list prices)")

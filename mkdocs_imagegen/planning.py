@@ -34,7 +34,10 @@ class PlannedBanner:
         request = self.request
         return {"page": self.src, "status": self.status, "model": request.model, "provider": self.provider,
                 "size": str(request.size), "quality": request.quality, "variant": request.variant,
-                "cache_key": request.cache_key, "estimated_cost_usd": self.estimate, "reason": self.reason}
+                "cache_key": request.cache_key, "estimated_cost_usd": self.estimate, "reason": self.reason,
+                "style": request.style or None,
+                "references": [{"path": reference.path, "sha256": reference.digest}
+                               for reference in request.references]}
 
 
 def placeholder_reason(route: Route, settings: Settings) -> str:

@@ -128,12 +128,13 @@ def load_site(config_file: Path) -> SyncSite:
     if failed:
         key, error = failed[0]
         raise SyncError(f"{config_file}: imagegen option '{key}': {error}")
-    try:
-        settings = settings_from(plugin_config, SimpleNamespace(config_file_path=str(config_file)))
-    except PluginError as error:
-        raise SyncError(str(error)) from None
     root = config_file.resolve().parent
     docs_dir = (root / str(raw.get("docs_dir") or "docs")).resolve()
+    try:
+        settings = settings_from(plugin_config, SimpleNamespace(config_file_path=str(config_file),
+                                                                docs_dir=str(docs_dir)))
+    except PluginError as error:
+        raise SyncError(str(error)) from None
     theme = raw.get("theme") if isinstance(raw.get("theme"), dict) else {}
     custom_dir = (root / str(theme["custom_dir"])).resolve() if theme.get("custom_dir") else None
     site_url = raw.get("site_url") if isinstance(raw.get("site_url"), str) and raw.get("site_url") else None

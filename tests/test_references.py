@@ -267,3 +267,148 @@ def test_without_style_or_references_the_cache_key_is_unchanged() -> None:
              for r in (one, moved, other)]
     assert len({plain.cache_key, styled.cache_key, keyed[0], keyed[2]}) == 4
     assert keyed[0] == keyed[1]  # a moved file: the same banner
+
+
+# --- the emulator's edit endpoints: the providers' own error bodies ------------------------------------------
+
+
+def png(colour: tuple[int, int, int] = BLUE) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def post_edit(emulator, path: str, files: list, data: dict, headers: dict):  # noqa: ANN001, ANN201
+    import httpx
+
+    return httpx.post(emulator.url + path, data=data, files=files, headers=headers, timeout=10)
+
+
+OPENAI_EDIT = ("/v1/images/edits", {"model": "gpt-image-2", "prompt": "x"}, "openai")
+AZURE_EDIT = ("/azure/openai/v1/images/edits", {"model": "gpt-image-2", "prompt": "x"}, "foundry")
+
+
+@pytest.mark.parametrize(("path", "data", "provider"), [OPENAI_EDIT, AZURE_EDIT])
+def test_openai_protocol_edits_refuse_a_bad_image_and_too_many_images(emulator, path: str, data: dict,
+                                                                      provider: str) -> None:
+    key = emulator.keys[provider]
+    headers = {"authorization": f"Bearer {key}"} if provider == "openai" else {"api-key": key}
+    bad = post_edit(emulator, path, [("image", ("a.png", b"\x89PNG\r\n\x1a\nbroken", "image/png"))], data, headers)
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "invalid_image_file"
+    assert bad.json()["error"]["message"].startswith("Invalid image file or mode for image 1")
+    many = post_edit(emulator, path, [("image[]", (f"{i}.png", png(), "image/png")) for i in range(17)], data, headers)
+    assert many.status_code == 400
+    assert many.json()["error"]["code"] == "array_above_max_length"
+    wrong_type = post_edit(emulator, path, [("image", ("a.txt", b"hello", "text/csv"))], data, headers)
+    assert wrong_type.json()["error"]["code"] == "unsupported_file_mimetype"
+    two = [("image[]", (f"{name}.png", png(), "image/png")) for name in "ab"]
+    good = post_edit(emulator, path, two, data, headers)
+    assert good.status_code == 200, good.text
+
+
+def test_mai_edit_takes_one_jpeg_or_png(emulator) -> None:
+    headers = {"api-key": emulator.keys["foundry"]}
+    data = {"model": "MAI-Image-2.5", "prompt": "x"}
+    path = "/azure/mai/v1/images/edits"
+    two = post_edit(emulator, path, [("image", (f"{name}.png", png(), "image/png")) for name in "ab"], data, headers)
+    assert two.status_code == 400 and "at most 1" in two.json()["error"]["message"]
+    bad = post_edit(emulator, path, [("image", ("a.png", b"not a png", "image/png"))], data, headers)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "InvalidImage"
+    old = post_edit(emulator, path, [("image", ("a.png", png(), "image/png"))], {**data, "model": "MAI-Image-2"},
+                    headers)
+    assert old.status_code == 400 and "does not support image edits" in old.json()["error"]["message"]
+
+
+def test_gemini_refuses_an_unreadable_inline_image_and_too_many(emulator) -> None:
+    import httpx
+
+    def ask(images: list[bytes]) -> httpx.Response:
+        parts = [{"inlineData": {"mimeType": "image/png", "data": base64.b64encode(i).decode()}} for i in images]
+        body = {"contents": [{"parts": [*parts, {"text": "x"}]}],
+                "generationConfig": {"responseModalities": ["IMAGE"]}}
+        return httpx.post(f"{emulator.url}/v1beta/models/gemini-2.5-flash-image:generateContent", json=body,
+                          headers={"x-goog-api-key": emulator.keys["google"]}, timeout=10)
+
+    bad = ask([b"garbage"])
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("Unable to process input image")
+    assert bad.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert ask([png()] * 4).status_code == 400  # gemini-2.5-flash-image takes 3
+    assert ask([png()] * 3).status_code == 200
+
+
+def test_a_provider_refusing_a_reference_is_one_clear_line_and_not_retried(emulator, tmp_path: Path) -> None:
+    """A reference our checks pass but the provider refuses: the provider's reason, quoted once, no retry."""
+    from mkdocs_imagegen.credentials import Credentials
+    from mkdocs_imagegen.errors import BadRequestError
+    from mkdocs_imagegen.providers.base import ProviderContext
+    from mkdocs_imagegen.providers.openai import OpenAIProvider
+    from mkdocs_imagegen.request import GenerationRequest, Reference, Size
+
+    provider = OpenAIProvider(ProviderContext(credentials=Credentials(environ=emulator.env())))
+    broken = Reference(b"\x89PNG\r\n\x1a\nbroken", "image/png", sha(b"broken"), "a.png")
+    request = GenerationRequest("A cat", "gpt-image-2", Size(1024, 1024), references=(broken,))
+    with pytest.raises(BadRequestError) as raised:
+        provider.generate(request, timeout=10)
+    assert "invalid_image_file: Invalid image file or mode for image 1" in raised.value.message
+    assert len(emulator.image_requests()) == 1
+
+
+# --- generate --reference and plan ---------------------------------------------------------------------------
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path):  # noqa: ANN201
+    import subprocess
+    import sys
+
+    from sitekit import PROVIDER_VARIABLES
+
+    full = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES} | env
+    return subprocess.run([sys.executable, "-m", "mkdocs_imagegen", *args], capture_output=True, text=True,
+                          env=full, cwd=cwd, timeout=60)
+
+
+def test_generate_sends_each_reference_and_refuses_bad_ones_with_exit_2(emulator, tmp_path: Path) -> None:
+    solid(tmp_path / "blue.png", BLUE)
+    solid(tmp_path / "green.png", GREEN)
+    result = cli("generate", "A kite", "-m", "gpt-image-2", "--provider", "openai", "--reference", "blue.png",
+                 "--reference", "green.png", "-o", "kite.png", env=emulator.env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (request,) = emulator.image_requests()
+    assert request.path == "/v1/images/edits" and len(request.body["image[]"]) == 2
+    mean = tuple(round((a + b) / 2) for a, b in zip(BLUE, GREEN, strict=True))
+    assert near(background(tmp_path / "kite.png"), mean)
+    for args, words in ((["--reference", "missing.png"], "'missing.png': no such file"),
+                        (["-m", "MAI-Image-2", "--reference", "blue.png"], "takes no reference images"),
+                        (["-m", "gemini-2.5-flash-image", *["--reference", "blue.png"] * 4], "takes at most 3")):
+        refused = cli("generate", "A kite", *args, env=emulator.env(), cwd=tmp_path)
+        assert refused.returncode == 2 and words in refused.stderr, refused.stderr
+    assert len(emulator.image_requests()) == 1
+
+
+def test_plan_shows_which_pages_send_references(site_root: Path, emulator) -> None:
+    config = series_site(site_root)
+    result = cli("plan", "-f", str(config), env=emulator.env(), cwd=site_root)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any("posts/two.md" in line and "references art/blue.png, art/green.jpg" in line for line in lines)
+    assert any("posts/gemini.md" in line and "references style/house.png" in line for line in lines)
+    assert "  references   5 page(s) send reference images: art/blue.png, art/green.jpg, style/house.png" in lines
+    rows = json.loads(cli("plan", "-f", str(config), "--json", env=emulator.env(), cwd=site_root).stdout)["pages"]
+    plain = next(row for row in rows if row["page"] == "posts/plain.md")
+    assert plain["style"] is None and [r["path"] for r in plain["references"]] == ["style/house.png"]
+    assert emulator.requests == []
+
+
+def test_front_matter_and_options_refuse_wrong_types_in_one_line(site_root: Path) -> None:
+    config = write_site(site_root, {"a.md": page("A", banner_reference={"path": "x.png"})})
+    result = build(config)
+    assert result.returncode == 1
+    assert "a.md: front matter key 'banner_reference': expected an image path or a list of paths, got dict" \
+        in result.stderr
+    config = write_site(site_root, {"a.md": page("A", banner_style=["ink"])})
+    assert "a.md: front matter key 'banner_style': expected text, got list" in build(config).stderr
+    config = write_site(site_root, {"a.md": page("A")}, {"style_reference": [3]})
+    result = build(config)
+    assert result.returncode == 1 and "option 'style_reference': expected image paths, got 3" in result.stderr
