@@ -49,6 +49,7 @@ def model_rows(registry: Registry) -> list[dict[str, Any]]:
         rows.append({"model": info.name, "nicknames": list(info.nicknames), "default": info.name == DEFAULT_MODEL,
                      "providers": serving, "usable": any(p["authenticated"] for p in serving),
                      "price": price_summary(info), "qualities": list(info.qualities), "sizes": info.sizes.describe(),
+                     "reference_images": info.references.max_images,
                      "retired": retired.shutdown if retired else None,
                      "successor": retired.successor if retired else None,
                      "source": info.source, "checked": info.checked})
@@ -74,13 +75,21 @@ def price_table(info: ModelInfo) -> str:
     return "unknown"
 
 
+def reference_cell(info: ModelInfo) -> str:
+    """How many reference images the model takes with a prompt, and each one's size limit."""
+    rule = info.references
+    if not rule.takes_references:
+        return "none"
+    return f"up to {rule.max_images}, {rule.max_bytes // (1024 * 1024)} MB each"
+
+
 def markdown(registry: Registry) -> str:
     """The README's model tables, generated from the catalogue."""
     catalogue = registry.catalogue
     lines = [f"Checked against the providers' documentation on {catalogue_date(registry)}. "
              "Prices are approximate USD per image, for estimates only.", "",
-             "| model | also called | providers | sizes | qualities | price per image | source |",
-             "|---|---|---|---|---|---|---|"]
+             "| model | also called | providers | sizes | qualities | reference images | price per image | source |",
+             "|---|---|---|---|---|---|---|---|"]
     for info in catalogue.models.values():
         if info.name in catalogue.retired:
             continue
@@ -88,7 +97,8 @@ def markdown(registry: Registry) -> str:
         nicknames = ", ".join(f"`{nick}`" for nick in info.nicknames)
         sources = " ".join(f"[{n}]({url.strip()})" for n, url in enumerate(info.source.split(" ; "), start=1))
         lines.append(f"| `{info.name}`{default} | {nicknames} | {', '.join(info.providers)} | "
-                     f"{info.sizes.describe()} | {', '.join(info.qualities)} | {price_table(info)} | {sources} |")
+                     f"{info.sizes.describe()} | {', '.join(info.qualities)} | {reference_cell(info)} | "
+                     f"{price_table(info)} | {sources} |")
     lines += ["", "Retired names still work: each is sent as its documented successor, with one info line per build.",
               "", "| name | shut down | sent as |", "|---|---|---|"]
     for name, retirement in sorted(catalogue.retired.items(), key=lambda item: (item[1].shutdown, item[0])):

@@ -26,6 +26,7 @@ BYTES = """() => performance.getEntriesByType("resource")
 
 
 INDEX_SHOT = Path(__file__).resolve().parent.parent / "example_site" / "blog-index.png"
+SERIES_SHOT = INDEX_SHOT.with_name("series.png")
 
 
 def views_of(site: Path) -> list[str]:
@@ -121,6 +122,12 @@ def shot(browser: Any, url: str) -> None:
                  " img.scrollIntoView(); await img.decode(); } window.scrollTo(0, 0); }")
     if os.environ.get("IMAGEGEN_UPDATE_SCREENSHOT") == "1":
         tab.screenshot(path=str(INDEX_SHOT))
+    tab.goto(url + "category/field-notes/")  # the three posts of a series, in their one house style
+    tab.evaluate("async () => { for (const img of document.querySelectorAll('a.imagegen-index-banner img')) {"
+                 " img.scrollIntoView(); await img.decode(); } window.scrollTo(0, 0); }")
+    assert tab.locator("a.imagegen-index-banner img").count() == 3
+    if os.environ.get("IMAGEGEN_UPDATE_SCREENSHOT") == "1":
+        tab.screenshot(path=str(SERIES_SHOT), full_page=True)
     context.close()
 
 

@@ -32,11 +32,13 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 @functools.lru_cache(maxsize=32)
 def render_image(
-    width: int, height: int, colour: tuple[int, int, int], label: str, fmt: str, transparent: bool = False
+    width: int, height: int, colour: tuple[int, int, int], label: str, fmt: str, transparent: bool = False,
+    shapes: tuple[int, int, int] | None = None,
 ) -> bytes:
-    """Draw a cheap but real image: a flat colour, two shapes and a label."""
-    accent = tuple(255 - c for c in colour)
-    middle = (colour[1], colour[2], colour[0])
+    """Draw a cheap but real image: a flat colour, two shapes (in `shapes`' colours, else `colour`'s) and a label."""
+    shape = shapes or colour
+    accent = tuple(255 - c for c in shape)
+    middle = (shape[1], shape[2], shape[0])
     if transparent:
         image = Image.new("RGBA", (width, height), (*colour, 0))
         accent, middle = (*accent, 255), (*middle, 255)

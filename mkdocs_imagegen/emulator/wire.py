@@ -186,11 +186,13 @@ class Job:
         return text[: len(text) // 2] if kind == "truncated_b64" else text
 
     def _draw(self, index: int, thought: bool) -> bytes:
-        colour = self.tint or images.prompt_colour(f"{self.prompt}#{index}" if index else self.prompt)
+        colour = images.prompt_colour(f"{self.prompt}#{index}" if index else self.prompt)
         width, height, label = self.width, self.height, f"{self.model} {self.width}x{self.height}"
         if thought:  # an interim draft: inverted colour, half size
             colour = (255 - colour[0], 255 - colour[1], 255 - colour[2])
             width, height, label = max(16, width // 2), max(16, height // 2), f"{label} (thought)"
+        if self.tint:  # the references' colour for the background, the prompt's for the shapes: one series
+            return images.render_image(width, height, self.tint, label, self.fmt, self.transparent, shapes=colour)
         return images.render_image(width, height, colour, label, self.fmt, self.transparent)
 
 
