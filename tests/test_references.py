@@ -412,3 +412,24 @@ def test_front_matter_and_options_refuse_wrong_types_in_one_line(site_root: Path
     config = write_site(site_root, {"a.md": page("A")}, {"style_reference": [3]})
     result = build(config)
     assert result.returncode == 1 and "option 'style_reference': expected image paths, got 3" in result.stderr
+
+
+def test_serve_regenerates_when_the_house_reference_is_edited(site_root: Path, emulator) -> None:
+    from test_serve import LATENCY, Server, wait_until
+
+    emulator.latency = LATENCY  # as in test_serve: the banner lands once the preview watches the cache
+    house = solid(site_root / "docs" / "house.png", HOUSE)
+    write_site(site_root, {"post.md": page("A lantern", title="Post")}, {"style_reference": "house.png"},
+               site_url=None)
+    server = Server(site_root, emulator.env())
+    try:
+        wait_until(lambda: server.has_real_banner("post"), LATENCY + 30, "the first real banner")
+        first = server.banner("post")
+        solid(house, BLUE)  # the writer repaints the house reference while the preview runs
+        wait_until(lambda: server.has_real_banner("post") and server.banner("post") != first, LATENCY + 30,
+                   "the banner made from the edited reference")
+    finally:
+        print(server.stop())
+    sent = [sha(base64.urlsafe_b64decode(r.body["contents"][0]["parts"][0]["inlineData"]["data"]))
+            for r in emulator.image_requests()]
+    assert len(sent) == 2 and sent[1] == sha(house.read_bytes()) != sent[0]

@@ -17,16 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..catalogue import ModelInfo
 from .identity import TOKEN_RESOURCE
 from .mai import MAI_EDIT_PATH, MAI_PATH, mai_edit_job, mai_job, mai_payload
-from .openai import (
-    MODEL_CREATED,
-    OpenAIApi,
-    edit_body,
-    openai_error,
-    openai_job,
-    reject_unknown_fields,
-    require_body,
-    with_references,
-)
+from .openai import MODEL_CREATED, OpenAIApi, generation_body, image_job, openai_error
 from .wire import Call, Job, Peek, Rejected, Reply, Route, bearer, json_reply, response_id, retry_headers
 
 if TYPE_CHECKING:
@@ -99,16 +90,9 @@ class AzureApi(OpenAIApi):
         v1 = deployment is None
         version = self._api_version(call, v1=v1)
         self.authorize(call, key_bearer=v1)
-        images = None
-        if call.path.endswith("/images/edits"):
-            body, images = edit_body(call)
-        else:
-            body = require_body(call)
-            reject_unknown_fields(body)
+        body, images = generation_body(call)
         deployment, info = self._deployment(body, deployment)
-        job = openai_job(self.provider, body, info, self.formats)
-        if images is not None:
-            with_references(job, body, info, images)
+        job = image_job(self.provider, body, info, self.formats, images)
         job.deployment, job.api_version = deployment, version
         return job
 

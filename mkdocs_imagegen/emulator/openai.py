@@ -95,12 +95,7 @@ class OpenAIApi:
 
     def accept(self, call: Call) -> Job:
         self.authorize(call)
-        images = None
-        if call.path.endswith("/images/edits"):
-            body, images = edit_body(call)
-        else:
-            body = require_body(call)
-            reject_unknown_fields(body)
+        body, images = generation_body(call)
         model = body.get("model")
         if model is None:
             raise Rejected(openai_error(400, "Missing required parameter: 'model'.",
@@ -111,10 +106,7 @@ class OpenAIApi:
                 404, f"The model `{model}` does not exist or you do not have access to it.",
                 "model_not_found",
             ))
-        job = openai_job(self.provider, body, info, self.formats)
-        if images is not None:
-            with_references(job, body, info, images)
-        return job
+        return image_job(self.provider, body, info, self.formats, images)
 
     def error(self, kind: str, job: Job, retry_after: float) -> Reply:
         if kind == "rate_limit":
@@ -213,6 +205,24 @@ def reject_unknown_fields(body: dict[str, Any]) -> None:
 
 EDIT_FIELDS = OPENAI_FIELDS | {"image", "image[]", "input_fidelity"}
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def generation_body(call: Call) -> tuple[dict[str, Any], list[bytes] | None]:
+    """The checked body of `images/generations` (JSON), or of `images/edits` with its images (multipart)."""
+    if call.path.endswith("/images/edits"):
+        return edit_body(call)
+    body = require_body(call)
+    reject_unknown_fields(body)
+    return body, None
+
+
+def image_job(provider: str, body: dict[str, Any], info: ModelInfo, formats: tuple[str, ...],
+              images: list[bytes] | None) -> Job:
+    """The Job of a generation, or of an edit drawn in its images' colour."""
+    job = openai_job(provider, body, info, formats)
+    if images is not None:
+        with_references(job, body, info, images)
+    return job
 
 
 def edit_body(call: Call) -> tuple[dict[str, Any], list[bytes]]:
