@@ -85,18 +85,14 @@ class SizeRule:
 @dataclass(frozen=True)
 class ReferenceRule:
     """Whether a model takes reference images with its prompt, how many, and how large each may be.
-
-    `route` names how they are sent where the provider has more than one way: "edits" (OpenAI's and
-    Azure's `images/edits`, multipart), "inline" (Gemini's image parts), "mai-edit" (Foundry's MAI edit route).
-    """
+    How they are sent is the provider's business (`images/edits`, Gemini's inline parts, MAI's edit route)."""
 
     max_images: int = 0  # 0: the model takes none
-    max_bytes: int = 50 * 1024 * 1024  # each image, as uploaded
+    max_bytes: int | None = None  # each image, as uploaded (None: not published; the plugin reads up to 50 MB)
     max_edge: int = 4096  # a longer edge is downscaled locally before upload
     total_bytes: int | None = None  # the whole request's limit, when the provider has one
-    formats: tuple[str, ...] = ("png", "jpeg", "webp")  # what is sent as it is; others become PNG
+    formats: tuple[str, ...] = ("png", "jpeg", "webp")  # what is sent as it is; others are re-encoded
     fidelity: bool = False  # takes `input_fidelity`
-    route: str = "edits"
 
     @property
     def takes_references(self) -> bool:

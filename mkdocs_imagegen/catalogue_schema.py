@@ -135,12 +135,11 @@ def _size_rule(raw: Any, where: str) -> SizeRule:
                     **{key: (float(v) if key == "max_ratio" else int(v)) for key, v in limits.items()})
 
 
-REFERENCE_ROUTES = ("edits", "inline", "mai-edit")
 REFERENCE_FORMATS = ("png", "jpeg", "webp")
 
 
 def _reference_rule(raw: Any, where: str) -> ReferenceRule:
-    """`references: {max_images: 16, max_bytes: ..., max_edge: ..., total_bytes: ..., route: edits}`."""
+    """`references: {max_images: 16, max_bytes: ..., max_edge: ..., total_bytes: ..., formats: [...]}`."""
     if raw is None:
         return ReferenceRule()
     if not isinstance(raw, Mapping):
@@ -152,10 +151,6 @@ def _reference_rule(raw: Any, where: str) -> ReferenceRule:
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "max_images" else 1):
                 raise CatalogueError(f"{where}.{key}: expected a whole number, got {value!r}")
             values[key] = value
-    if "route" in raw:
-        if raw["route"] not in REFERENCE_ROUTES:
-            raise CatalogueError(f"{where}.route: expected one of {', '.join(REFERENCE_ROUTES)}, got {raw['route']!r}")
-        values["route"] = raw["route"]
     formats = _strings(raw.get("formats"), f"{where}.formats")
     if any(fmt not in REFERENCE_FORMATS for fmt in formats):
         raise CatalogueError(f"{where}.formats: expected some of {', '.join(REFERENCE_FORMATS)}, got {formats!r}")

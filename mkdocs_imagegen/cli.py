@@ -242,7 +242,7 @@ def _references(paths: tuple[str, ...], found: Resolution) -> tuple[Reference, .
         raise click.BadParameter(f"{len(paths)} images given; model {found.name!r} takes at most {rule.max_images}",
                                  param_hint="'--reference'")
     try:
-        return ReferenceLoader(None).load(paths, rule)
+        return ReferenceLoader(None, anywhere=True).load(paths, rule)
     except ReferenceProblem as problem:
         raise click.BadParameter(str(problem), param_hint="'--reference'") from None
 
@@ -449,11 +449,11 @@ def _load_site(config_file: Path, **options: Any) -> Site:
 def _plan_line(row: PlannedBanner, width: int) -> str:
     request = row.request
     head = f"  {row.status:<11}  {row.src:<{width}}  {request.model}"
+    references = (f", references {', '.join(reference.path for reference in request.references)}"
+                  if request.references else "")
     if row.status == "placeholder":
-        return f"{head}: {row.reason}"
-    line = f"{head} via {row.provider}, {request.size} {request.quality}"
-    if request.references:
-        line += f", references {', '.join(reference.path for reference in request.references)}"
+        return f"{head}{references}: {row.reason}"
+    line = f"{head} via {row.provider}, {request.size} {request.quality}{references}"
     if row.status == "generate" and row.reason is None:
         from .modeltable import usd
 

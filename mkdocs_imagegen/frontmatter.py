@@ -63,7 +63,9 @@ def paths(value: Any) -> tuple[str, ...]:
     if len(items) > MAX_REFERENCES:
         raise ValueError(f"names {len(items)} images; at most {MAX_REFERENCES} can be sent")
     for item in items:
-        if not isinstance(item, str) or not item.strip() or len(item) > 1000 or "\x00" in item:
+        if isinstance(item, str) and not item.strip():
+            raise ValueError("an empty path; [] sends no reference image")
+        if not isinstance(item, str) or len(item) > 1000 or "\x00" in item:
             raise ValueError(f"expected image paths, got {_short(item)}")
     return tuple(item.strip() for item in items)
 

@@ -80,7 +80,8 @@ def reference_cell(info: ModelInfo) -> str:
     rule = info.references
     if not rule.takes_references:
         return "none"
-    return f"up to {rule.max_images}, {rule.max_bytes // (1024 * 1024)} MB each"
+    each = f", {rule.max_bytes // (1024 * 1024)} MB each" if rule.max_bytes else ""
+    return f"up to {rule.max_images}{each}"
 
 
 def markdown(registry: Registry) -> str:

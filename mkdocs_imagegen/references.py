@@ -32,6 +32,8 @@ MIME_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PILLOW_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
 JPEG_QUALITY = 90
 SHRINK_STEPS = 8  # downscaling rounds before a reference that cannot fit the byte limit is refused
+SENDABLE_MODES = ("RGB", "RGBA")  # what every provider reads as it is ("Images must be in RGB or RGBA format")
+EXIF_ORIENTATION = 0x0112
 
 
 class ReferenceProblem(ValueError):
@@ -42,18 +44,21 @@ class ReferenceProblem(ValueError):
 class _Found:
     shown: str  # the docs-relative path, for messages and provenance
     real: Path
+    inode: int
     size: int
     mtime_ns: int
+    ctime_ns: int  # with the inode: a file replaced or rewritten keeping its size and mtime is read again
 
 
 class ReferenceLoader:
-    """Reads references under `docs_dir` (None: anywhere, for `generate --reference`), remembering each
-    file's checked and fitted bytes for the build."""
+    """Reads references under `docs_dir` (or, with `anywhere`, any path: `generate --reference`), remembering
+    each file's checked and fitted bytes for the build."""
 
-    def __init__(self, docs_dir: Path | None, log: logging.Logger | None = None) -> None:
+    def __init__(self, docs_dir: Path | None, log: logging.Logger | None = None, *, anywhere: bool = False) -> None:
         self.docs_dir = Path(os.path.realpath(docs_dir)) if docs_dir is not None else None
+        self.anywhere = anywhere  # no docs_dir: read any path (`generate --reference`); else refuse every one
         self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
-        self._fitted: dict[tuple[Path, int, int, ReferenceRule, int], Reference] = {}
+        self._fitted: dict[tuple[Path, int, int, int, int, ReferenceRule, int], Reference] = {}
         self._told: set[Path] = set()
 
     def load(self, written: tuple[str, ...], rule: ReferenceRule, *, page: str | None = None) -> tuple[Reference, ...]:
@@ -65,7 +70,7 @@ class ReferenceLoader:
 
     def _load_one(self, text: str, rule: ReferenceRule, budget: int, page: str | None) -> Reference:
         found = self._find(text, page)
-        memo = (found.real, found.size, found.mtime_ns, rule, budget)
+        memo = (found.real, found.inode, found.size, found.mtime_ns, found.ctime_ns, rule, budget)
         reference = self._fitted.get(memo)
         if reference is None:
             data = _read(found)
@@ -82,6 +87,8 @@ class ReferenceLoader:
         if not text.strip() or "\x00" in text:
             raise ReferenceProblem(f"{text!r} is not a file path")
         if self.docs_dir is None:
+            if not self.anywhere:
+                raise ReferenceProblem(f"{text!r}: references are read from docs_dir, and none is set")
             path = Path(text).expanduser()
             real = Path(os.path.realpath(path))
             shown = text
@@ -104,13 +111,13 @@ class ReferenceLoader:
         if info.st_size > MAX_FILE_BYTES:
             raise ReferenceProblem(f"{text!r} is {info.st_size:,} bytes; a reference may be at most "
                                    f"{MAX_FILE_BYTES:,} bytes (the largest upload providers take)")
-        return _Found(shown, real, info.st_size, info.st_mtime_ns)
+        return _Found(shown, real, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def per_image_budget(rule: ReferenceRule, count: int) -> int:
     """Bytes each of `count` references may take: the rule's per-image limit, and a share of a whole-request
     limit (base64 makes inline data a third larger, and the prompt needs room too)."""
-    budget = rule.max_bytes
+    budget = rule.max_bytes or MAX_FILE_BYTES
     if rule.total_bytes is not None and count:
         budget = min(budget, (rule.total_bytes * 3 // 4 - 64 * 1024) // count)
     return max(budget, 1)
@@ -144,12 +151,35 @@ def _read(found: _Found) -> bytes:
 
 
 def fit_reference(data: bytes, shown: str, rule: ReferenceRule, budget: int) -> Reference:
-    """`data` as a Reference the model takes: as it is when it fits, else downscaled (and re-encoded)."""
+    """`data` as a Reference the model takes: as it is when it can be sent so, else re-encoded as upright 8-bit
+    RGB (OpenAI refuses palette, CMYK and grey images), downscaled until it fits the model's limits."""
     image, fmt = _open(data, shown)
     width, height = image.size
-    if fmt in rule.formats and max(width, height) <= rule.max_edge and len(data) <= budget:
+    as_it_is = (fmt in rule.formats and image.mode in SENDABLE_MODES and _upright(image)
+                and not getattr(image, "is_animated", False))
+    if as_it_is and max(width, height) <= rule.max_edge and len(data) <= budget:
         return Reference(data, MIME_TYPES[fmt], hashlib.sha256(data).hexdigest(), shown, width, height)
-    return _shrunk(image, shown, rule, budget)
+    return _shrunk(_plain_rgb(image, shown), shown, rule, budget)
+
+
+def _upright(image: Image.Image) -> bool:
+    """No EXIF orientation other than "as stored": a viewer shows these pixels the way they are."""
+    return image.getexif().get(EXIF_ORIENTATION, 1) == 1
+
+
+def _plain_rgb(image: Image.Image, shown: str) -> Image.Image:
+    """The first frame, turned the way a viewer shows it, as 8-bit RGB (16-bit greys scaled, alpha on white)."""
+    from PIL import ImageOps
+
+    from .errors import InvalidImageError
+    from .imaging import as_rgb
+
+    mode = image.mode
+    try:
+        return as_rgb(ImageOps.exif_transpose(image))
+    except InvalidImageError:
+        raise ReferenceProblem(f"{shown!r} is an image in colour mode {mode}, which cannot be sent; "
+                               "save it as an RGB PNG or JPEG") from None
 
 
 def _open(data: bytes, shown: str) -> tuple[Image.Image, str | None]:
@@ -180,9 +210,7 @@ def _open(data: bytes, shown: str) -> tuple[Image.Image, str | None]:
 def _shrunk(image: Image.Image, shown: str, rule: ReferenceRule, budget: int) -> Reference:
     from PIL import Image
 
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    image = image.convert("RGBA" if has_alpha else "RGB")
-    fmt = "png" if has_alpha or "jpeg" not in rule.formats else "jpeg"
+    fmt = "jpeg" if "jpeg" in rule.formats else "png"
     scale = min(1.0, rule.max_edge / max(image.size))
     for _ in range(SHRINK_STEPS):
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))

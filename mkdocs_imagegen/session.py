@@ -25,7 +25,7 @@ from .pipeline import Pipeline, PipelineSettings
 from .providers.base import Provider
 from .references import ReferenceLoader, ReferenceProblem
 from .registry import Registry, Route
-from .request import GenerationRequest, Reference, Size
+from .request import MAX_PROMPT_CHARS, GenerationRequest, Reference, Size
 
 PROGRESS_INTERVAL = 5.0
 QUIET_PERIOD = 1.0  # seconds an edited prompt must stay unchanged under `mkdocs serve` before it is paid for
@@ -133,13 +133,19 @@ class BannerSession:
             pages = self._renamed.setdefault(found.written, (found, []))[1]
             if src not in pages:
                 pages.append(src)
+        style = self.settings.style if spec.style is None else spec.style
+        if style and len(spec.prompt) + len(style) + 2 > MAX_PROMPT_CHARS:
+            key = "banner_style" if spec.style is not None else "style (plugin option)"
+            raise PageError(f"{src}: front matter key '{key}': banner_prompt and the style text make "
+                            f"{len(spec.prompt) + len(style) + 2:,} characters; providers take at most "
+                            f"{MAX_PROMPT_CHARS:,}")
         request = GenerationRequest(
             prompt=spec.prompt,
             model=found.name,
             size=spec.size or self.settings.size,
             quality=quality,
             variant=spec.variant,
-            style=self.settings.style if spec.style is None else spec.style,
+            style=style,
             references=self._references(spec, src, found),
             former_models=self.registry.catalogue.former_names_for(found),
         )
@@ -151,21 +157,22 @@ class BannerSession:
         written = spec.references if spec.references is not None else self.settings.style_reference
         if not written:
             return ()
-        key = "banner_reference" if own else "style_reference (plugin option)"
+        where = (f"{src}: front matter key 'banner_reference'" if own
+                 else f"{src}: plugin option 'style_reference' (the page sets no banner_reference)")
         rule = found.info.references
         if not rule.takes_references:
             takers = [name for name in self.registry.catalogue.names() if
                       (info := self.registry.catalogue.get(name)) and info.references.takes_references]
             drop = "" if own else "; set banner_reference: [] on this page to send none"
-            raise PageError(f"{src}: front matter key '{key}': model {found.name!r} takes no reference images"
-                            f"{drop}; models that do: {', '.join(takers[:6])}")
+            raise PageError(f"{where}: model {found.name!r} takes no reference images{drop}; "
+                            f"models that do: {', '.join(takers[:6])}")
         if len(written) > rule.max_images:
-            raise PageError(f"{src}: front matter key '{key}': names {len(written)} images; "
-                            f"model {found.name!r} takes at most {rule.max_images}")
+            raise PageError(f"{where}: names {len(written)} images; model {found.name!r} takes at most "
+                            f"{rule.max_images}")
         try:
             return self.references.load(written, rule, page=src if own else None)
         except ReferenceProblem as problem:
-            raise PageError(f"{src}: front matter key '{key}': {problem}") from None
+            raise PageError(f"{where}: {problem}") from None
 
     def plan(self, spec: BannerSpec, src: str) -> PageBanner:
         """The request and route for one page, without submitting anything."""

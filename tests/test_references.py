@@ -94,10 +94,12 @@ def test_a_series_shares_the_house_style_and_each_banner_shows_its_own_reference
 
     mai = by_prompt(emulator, "A gull")
     assert mai.path == "/azure/mai/v1/images/edits" and "width" not in mai.body
+    assert mai.body["prompt"] == f"A gull\n\n{STYLE}"
     assert [part["sha256"] for part in mai.body["image"]] == [house]
 
     two = by_prompt(emulator, "A pier")
-    assert two.path == "/azure/openai/v1/images/edits"
+    assert two.path == "/azure/openai/v1/images/edits" and two.body["prompt"] == f"A pier\n\n{STYLE}"
+    assert "input_fidelity" not in two.body  # gpt-image-2 refuses it
     assert [part["sha256"] for part in two.body["image[]"]] == [blue, green]
 
     assert near(background(banner_file(config, "posts/gemini")), HOUSE)
@@ -232,8 +234,8 @@ def test_a_bad_house_reference_names_the_option_and_how_a_page_drops_it(site_roo
     config = write_site(site_root, {"post.md": page("A post")}, {"style_reference": ["brand/missing.png"]})
     result = build(config, env=emulator.env())
     assert result.returncode == 1
-    assert ("post.md: front matter key 'style_reference (plugin option)': 'brand/missing.png': no such file "
-            "(style_reference paths are relative to docs_dir)") in result.stderr
+    assert ("post.md: plugin option 'style_reference' (the page sets no banner_reference): 'brand/missing.png': "
+            "no such file (style_reference paths are relative to docs_dir)") in result.stderr
     assert emulator.requests == []
 
 
@@ -244,8 +246,8 @@ def test_house_references_are_dropped_for_a_model_only_by_banner_reference_empty
     config = write_site(site_root, pages, {"style_reference": "house.png"})
     result = build(config, env=emulator.env())
     assert result.returncode == 1
-    assert ("a.md: front matter key 'style_reference (plugin option)': model 'MAI-Image-2' takes no reference "
-            "images; set banner_reference: [] on this page to send none") in result.stderr
+    assert ("a.md: plugin option 'style_reference' (the page sets no banner_reference): model 'MAI-Image-2' "
+            "takes no reference images; set banner_reference: [] on this page to send none") in result.stderr
     (site_root / "docs" / "a.md").unlink()
     emulator.reset()
     result = build(config, "--strict", env=emulator.env())
@@ -257,8 +259,10 @@ def test_house_references_are_dropped_for_a_model_only_by_banner_reference_empty
 def test_without_style_or_references_the_cache_key_is_unchanged() -> None:
     from mkdocs_imagegen.request import GenerationRequest, Reference, Size
 
+    # Computed by the release before references existed (97cb2f3): a site without them must never repay.
+    before = GenerationRequest("A cat", "gpt-image-2", Size(1792, 1024), "high", 3, style="")
+    assert before.cache_key == "8cb8f96a1c2f3f62d0aed8f32a936e81987e6dc5641c075cd76706c997766294"
     plain = GenerationRequest("A cat", "gpt-image-2", Size(1792, 1024))
-    assert plain.cache_key == GenerationRequest("A cat", "gpt-image-2", Size(1792, 1024), style="").cache_key
     styled = GenerationRequest("A cat", "gpt-image-2", Size(1792, 1024), style="ink")
     one = Reference(b"x", "image/png", sha(b"x"), path="a.png")
     moved = Reference(b"x", "image/png", sha(b"x"), path="elsewhere/a.png")
@@ -433,3 +437,114 @@ def test_serve_regenerates_when_the_house_reference_is_edited(site_root: Path, e
     sent = [sha(base64.urlsafe_b64decode(r.body["contents"][0]["parts"][0]["inlineData"]["data"]))
             for r in emulator.image_requests()]
     assert len(sent) == 2 and sent[1] == sha(house.read_bytes()) != sent[0]
+
+
+# --- what is sent: modes, orientation, formats, limits -------------------------------------------------------
+
+
+def _cmyk(path: Path) -> None:
+    Image.new("CMYK", (64, 48), (0, 200, 200, 40)).save(path.with_suffix(".jpg"), "JPEG")
+
+
+def _palette(path: Path) -> None:
+    Image.new("RGB", (64, 48), BLUE).convert("P", palette=Image.Palette.ADAPTIVE).save(path.with_suffix(".png"))
+
+
+def _grey16(path: Path) -> None:
+    Image.new("I;16", (64, 48), 32768).save(path.with_suffix(".png"))
+
+
+def _rotated(path: Path) -> None:
+    """Stored 80x40 with EXIF orientation 6: a viewer shows it 40x80, turned a quarter."""
+    image = Image.new("RGB", (80, 40), GREEN)
+    exif = image.getexif()
+    exif[0x0112] = 6
+    image.save(path.with_suffix(".jpg"), "JPEG", exif=exif)
+
+
+@pytest.mark.parametrize(("make", "suffix", "colour"), [
+    (_cmyk, ".jpg", None), (_palette, ".png", BLUE), (_grey16, ".png", (128, 128, 128)), (_rotated, ".jpg", GREEN),
+])
+def test_references_openai_would_refuse_are_sent_as_upright_8_bit_rgb(site_root: Path, emulator, make, suffix: str,
+                                                                      colour) -> None:  # noqa: ANN001
+    base = site_root / "docs" / "ref"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    make(base)
+    config = write_site(site_root, {"index.md": page("A mode", banner_model="gpt-image-2", banner_provider="openai",
+                                                      banner_reference=f"ref{suffix}")})
+    result = build(config, "--strict", env=emulator.env())  # the emulator refuses modes but RGB / RGBA, as OpenAI does
+    assert result.returncode == 0, result.stderr
+    sent = next((site_root / ".banners" / "originals").glob("*.json"))
+    (request,) = emulator.image_requests()
+    assert request.body["image"][0]["sha256"] == json.loads(sent.read_text())["references"][0]["sha256"]
+    if colour is not None:
+        assert near(background(banner_file(config, "")), colour, tolerance=16)
+
+
+def test_a_sent_reference_is_the_fitted_bytes(tmp_path: Path) -> None:
+    """Unit: what `fit_reference` returns for each case (mode, orientation, MAI's formats, a byte budget)."""
+    from mkdocs_imagegen.catalogue import default_catalogue
+    from mkdocs_imagegen.references import ReferenceLoader, fit_reference, per_image_budget
+
+    rotated = tmp_path / "r"
+    _rotated(rotated)
+    loader = ReferenceLoader(tmp_path)
+    rule = default_catalogue().get("gpt-image-2").references
+    (upright,) = loader.load(("r.jpg",), rule)
+    with Image.open(io.BytesIO(upright.data)) as image:
+        assert image.size == (40, 80) and image.mode == "RGB" and image.getexif().get(0x0112, 1) == 1
+
+    webp = io.BytesIO()
+    Image.new("RGB", (64, 48), BLUE).save(webp, "WEBP")
+    mai = default_catalogue().get("MAI-Image-2.5").references
+    converted = fit_reference(webp.getvalue(), "a.webp", mai, per_image_budget(mai, 1))
+    assert converted.mime_type in ("image/png", "image/jpeg") and converted.data != webp.getvalue()
+    kept = fit_reference(webp.getvalue(), "a.webp", rule, per_image_budget(rule, 1))
+    assert kept.data == webp.getvalue() and kept.mime_type == "image/webp"
+
+    noisy = Image.effect_noise((1200, 800), 90).convert("RGB")
+    out = io.BytesIO()
+    noisy.save(out, "PNG")
+    gemini = default_catalogue().get("gemini-3-pro-image").references
+    budget = 150_000
+    fitted = fit_reference(out.getvalue(), "noise.png", gemini, budget)
+    assert len(fitted.data) <= budget < len(out.getvalue()) and fitted.width < 1200
+    assert fitted.digest == sha(fitted.data)
+    # Fourteen images share Gemini's whole-request limit (inline data is base64, a third larger).
+    assert 14 * per_image_budget(gemini, 14) * 4 / 3 < gemini.total_bytes
+    assert per_image_budget(gemini, 1) == gemini.max_bytes
+
+
+def test_gpt_image_1_5_on_foundry_is_sent_input_fidelity(site_root: Path, emulator) -> None:
+    solid(site_root / "docs" / "ref.png", BLUE)
+    config = write_site(site_root, {"index.md": page("A face", banner_model="gpt-image-1.5", banner_provider="foundry",
+                                                      banner_reference="ref.png", banner_size="1536x1024")})
+    result = build(config, "--strict", env=emulator.env())
+    assert result.returncode == 0, result.stderr
+    (request,) = emulator.image_requests()
+    assert request.path.endswith("/images/edits") and request.body["input_fidelity"] == "high"
+
+
+def test_links_inside_docs_dir_work_and_a_folder_is_refused(site_root: Path, emulator) -> None:
+    real = solid(site_root / "docs" / "art" / "real.png", BLUE)
+    (site_root / "docs" / "alias.png").symlink_to(real)
+    (site_root / "docs" / "folder.png").mkdir()
+    config = write_site(site_root, {"ok.md": page("Linked", banner_reference="alias.png")})
+    assert build(config, "--strict", env=emulator.env()).returncode == 0
+    record = json.loads(next((site_root / ".banners" / "originals").glob("*.json")).read_text())
+    assert record["references"][0]["path"] == "art/real.png"
+    emulator.reset()
+    config = write_site(site_root, {"ok.md": page("Folder", banner_reference="folder.png")})
+    result = build(config, env=emulator.env())
+    assert result.returncode == 1 and "ok.md: front matter key 'banner_reference': 'folder.png' is not a file" \
+        in result.stderr
+    assert emulator.requests == []
+
+
+def test_a_prompt_the_style_pushes_over_the_limit_is_one_line_and_nothing_is_sent(site_root: Path, emulator) -> None:
+    config = write_site(site_root, {"long.md": page("x" * 31_990)}, {"style": "ink and watercolour"})
+    result = build(config, env=emulator.env())
+    assert result.returncode == 1
+    assert ("long.md: front matter key 'style (plugin option)': banner_prompt and the style text make 32,011 "
+            "characters; providers take at most 32,000") in result.stderr
+    assert emulator.requests == []

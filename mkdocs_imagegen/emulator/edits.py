@@ -31,8 +31,10 @@ def uploaded_images(call: Call, *names: str) -> list[bytes]:
     return [upload.data for name in names for upload in call.files.get(name, [])]
 
 
-def average_colour(images: Sequence[bytes], bad_image: Callable[[int], Rejected]) -> tuple[int, int, int]:
-    """The mean colour of every image; `bad_image(index)` (1-based) is raised for one that cannot be read."""
+def average_colour(images: Sequence[bytes], bad_image: Callable[[int], Rejected],
+                   modes: tuple[str, ...] | None = None) -> tuple[int, int, int]:
+    """The mean colour of every image; `bad_image(index)` (1-based) is raised for one that cannot be read, or
+    whose colour mode is not among `modes` (OpenAI: "Images must be in RGB or RGBA format")."""
     from PIL import Image
 
     totals = [0, 0, 0]
@@ -41,7 +43,7 @@ def average_colour(images: Sequence[bytes], bad_image: Callable[[int], Rejected]
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image = Image.open(io.BytesIO(data))
-                if image.width * image.height > MAX_REFERENCE_PIXELS:
+                if image.width * image.height > MAX_REFERENCE_PIXELS or (modes and image.mode not in modes):
                     raise bad_image(index)
                 pixel = image.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
         except Rejected:

@@ -260,14 +260,14 @@ def with_references(job: Job, body: dict[str, Any], info: ModelInfo, images: lis
         raise Rejected(openai_error(
             400, f"The model '{info.name}' does not support the 'input_fidelity' parameter.",
             "invalid_input_fidelity_model", "input_fidelity", kind="image_generation_user_error"))
-    if len(images) > rule.max_images:
+    if len(images) > rule.max_images:  # OpenAI documents the limit (16), not this answer: its usual array error
         raise Rejected(openai_error(
             400, f"Invalid 'image': array too long. Expected an array with maximum length {rule.max_images}, but got"
             f" an array with length {len(images)} instead.", "array_above_max_length", "image"))
     job.tint = average_colour(images, lambda index: Rejected(openai_error(
         400, f"Invalid image file or mode for image {index}, please check your image file. If you believe this is"
         " an error, contact us at help.openai.com and include the request ID req_emulator.",
-        "invalid_image_file", kind="image_generation_user_error")))
+        "invalid_image_file", kind="image_generation_user_error")), modes=("RGB", "RGBA"))
     job.references = len(images)
 
 

@@ -235,7 +235,9 @@ class FoundryProvider(Provider):
         if response.status_code != 200:
             raise self._error(response, request.model, deployment, auth)
         images = common.decode_images(response, provider=self.name, model=request.model, count=len(requests))
-        requested = {"size": size, "deployment": deployment, "route": route}
+        requested = {"deployment": deployment, "route": route}
+        if route != "mai-edit":  # MAI's edit route takes no size: its answer is fitted like any other
+            requested["size"] = size
         if not route.startswith("mai"):
             requested.update(quality=request.quality, output_format=common.OUTPUT_FORMAT, api_version=self.api_version)
         headers = common.header_details(response, RESPONSE_HEADERS)
