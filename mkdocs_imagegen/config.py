@@ -138,6 +138,8 @@ class ImagegenConfig(base.Config):
     widths = c.ListOfItems(StrictInt(minimum=16, maximum=8192), default=[])
     sizes = c.Type(str, default="(min-width: 76.25em) 48rem, 100vw")
     index_banners = c.Type(bool, default=False)  # each post's banner on Material's blog index, archive, categories
+    # false: a banner pending in a recorded batch job (`backfill --batch`) is generated now, at full price.
+    wait_for_batch = c.Type(bool, default=True)
 
 
 def providers_dict(options: base.Config) -> dict[str, Any]:
@@ -201,6 +203,7 @@ def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settin
         models=_models_option(config.models),
         providers=providers_dict(config.providers),
         widths=tuple(config.widths),
+        wait_for_batch=config.wait_for_batch,
     )
 
 

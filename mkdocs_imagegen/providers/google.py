@@ -145,6 +145,11 @@ class GoogleProvider(Provider):
             requested["image_size"] = rule.tier(request.size)
         return requested
 
+    def batches(self) -> Any:
+        from .google_batch import GeminiBatches
+
+        return GeminiBatches(self)
+
     def prepare(self, model: str) -> None:
         from google import genai  # noqa: F401 - importing the SDK is the slow part (about half a second)
 
