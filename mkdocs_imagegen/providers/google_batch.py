@@ -71,7 +71,7 @@ class GeminiBatches:
                             "contents": [{"parts": [{"text": request.prompt}], "role": "user"}],
                             "generationConfig": {"responseModalities": ["IMAGE"], "imageConfig": requested}},
                 "metadata": {"key": request.cache_key}}
-        return len(json.dumps(item, ensure_ascii=False).encode("utf-8")) + 2  # and its separator
+        return len(json.dumps(item).encode("utf-8")) + 2  # as the SDK encodes it (json.dumps), and a separator
 
     def submit(self, model: str, requests: list[GenerationRequest], display_name: str, *, timeout: float) -> str:
         """Submit one batch job; its name (`batches/...`)."""
