@@ -121,8 +121,17 @@ def submit(site: Site, backfill: Backfill, echo: Echo) -> list[BatchRecord]:
     """Submit every batched banner; each job recorded as soon as it is accepted. ImagegenError stops the
     rest (the jobs submitted so far stay recorded)."""
     ledger = BatchLedger(site.cache)
+    with ledger.locked():
+        return _submit(site, backfill, ledger, echo)
+
+
+def _submit(site: Site, backfill: Backfill, ledger: BatchLedger, echo: Echo) -> list[BatchRecord]:
+    pending = ledger.pending()  # read again under the lock: another backfill may have submitted since
     records = []
-    for (provider_name, model), entries in backfill.batched.items():
+    for (provider_name, model), planned in backfill.batched.items():
+        entries = [entry for entry in planned if entry.key not in pending and site.cache.original(entry.key) is None]
+        if not entries:
+            continue
         provider = site.session.registry.get(provider_name)
         info = site.session.registry.catalogue.get(model)
         api = batch_api(provider, info.family if info else None)

@@ -14,12 +14,14 @@ then its record is removed; a failed entry is reported per page and is missing a
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,14 +134,17 @@ def _checked_record(path: Path, data: bytes) -> BatchRecord:
                                         quality=entry["quality"], variant=entry["variant"])
             valid = (isinstance(entry["prompt"], str) and entry["model"] == model and entry["quality"] in QUALITIES
                      and type(entry["variant"]) is int and isinstance(entry["pages"], list)
-                     and all(isinstance(p, str) for p in entry["pages"]) and isinstance(entry["key"], str)
+                     and all(isinstance(p, str) and p.isprintable() for p in entry["pages"])
+                     and isinstance(entry["key"], str)
                      and _KEY_PATTERN.match(entry["key"]) is not None and request.cache_key == entry["key"])
         except (KeyError, TypeError, ValueError):
             valid = False
         if not valid:
             raise wrong(f"entry {index} is not a valid request whose key matches it")
         checked.append(BatchEntry(request, tuple(entry["pages"])))
-    return BatchRecord(path.stem, str(provider), model, job, str(submitted or ""), tuple(checked))
+    if not isinstance(submitted, str) or len(submitted) > 40 or not submitted.isprintable():
+        raise wrong("has no valid submission time")
+    return BatchRecord(path.stem, str(provider), model, job, submitted, tuple(checked))
 
 
 class BatchLedger:
@@ -185,6 +190,20 @@ class BatchLedger:
     def remove(self, record: BatchRecord) -> None:
         (self.folder / f"{record.id}.json").unlink(missing_ok=True)
 
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """One process at a time reads, submits and collects jobs (two backfills never submit a banner twice)."""
+        self.cache._ensure_root()  # its .gitignore keeps .locks/ out of git
+        folder = self.cache.root / ".locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / "batches.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        with os.fdopen(fd, "r+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
 
 # --- collecting ------------------------------------------------------------------------------------
 
@@ -199,30 +218,45 @@ class Collected:
 
 def collect(session: BannerSession, on_progress: Callable[[str], None] | None = None) -> Collected:
     """Ask each recorded job once for its state; store the results of finished ones."""
+    ledger = BatchLedger(session.cache)
+    if not ledger.folder.exists():  # never used: no lock, no request
+        return Collected()
+    with ledger.locked():
+        return _collect(session, ledger, on_progress)
+
+
+def _collect(session: BannerSession, ledger: BatchLedger, on_progress: Callable[[str], None] | None) -> Collected:
     found = Collected()
-    records, found.problems = BatchLedger(session.cache).read()
+    records, found.problems = ledger.read()
     if not records or session.settings.offline:
         found.pending = [(record, "not asked (offline)") for record in records]
         return found
-    ledger = BatchLedger(session.cache)
     for record in records:
         provider = session.registry.get(record.provider)
-        api = batch_api(provider, _family(session, record.model)) if provider.is_authenticated() else None
-        if api is None:
+        if not provider.is_authenticated():
             found.pending.append((record, f"not asked: {provider.label} is not set up ({provider.auth_hint()})"))
+            continue
+        api = batch_api(provider, _family(session, record.model))
+        if api is None:
+            found.pending.append((record, f"not asked: {provider.label} takes no batch job for {record.model} here"))
             continue
         requests = [entry.request for entry in record.entries]
         try:
             poll = api.poll(record.job, record.model, requests, timeout=session.settings.timeout)
         except ImagegenError as error:
-            found.pending.append((record, f"not asked: {error.message}"))
+            found.pending.append((record, f"could not ask: {error.message}"))
             continue
         if not poll.done:
             found.pending.append((record, poll.state.removeprefix("JOB_STATE_").lower()))
             continue
-        for entry in record.entries:
-            result = poll.results.get(entry.key)
-            problem = _store(session, entry.request, result)
+        try:
+            outcomes = [(entry, _store(session, entry.request, poll.results.get(entry.key)))
+                        for entry in record.entries]
+        except OSError as error:  # the cache folder: the record stays, so the next collect tries again
+            found.problems.append(f"cannot store the results of batch job {record.job} in {session.cache.root}: "
+                                  f"{error}")
+            break
+        for entry, problem in outcomes:
             if problem is None:
                 found.stored.append((record, entry))
             else:

@@ -838,7 +838,10 @@ def keys_remove(provider: str) -> None:
               help="Seconds each image request takes.")
 @click.option("--serve-model", "serve_models", multiple=True, metavar="PROVIDER:NAME",
               help="Also serve a model the catalogue does not know (repeatable), e.g. google:gemini-4-flash-image.")
-def emulator_command(port: int, latency: float, serve_models: tuple[str, ...]) -> None:
+@click.option("--batch-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="S",
+              help="Seconds until a Gemini batch job delivers its results (POST /_emulator/batches:finish ends "
+                   "them all at once).")
+def emulator_command(port: int, latency: float, serve_models: tuple[str, ...], batch_delay: float) -> None:
     """Run a local fake of the Google, OpenAI and Azure image APIs until Ctrl-C.
 
     Prints `export` lines that point every provider at it: paste them into the shell where
@@ -853,6 +856,6 @@ def emulator_command(port: int, latency: float, serve_models: tuple[str, ...]) -
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--serve-model'") from None
     try:
-        run(port, latency, extra_models=serve_models)
+        run(port, latency, extra_models=serve_models, batch_delay=batch_delay)
     except OSError as error:
         raise Failure(f"cannot start the emulator on 127.0.0.1:{port}: {error.strerror or error}") from None
