@@ -91,9 +91,9 @@ def plan_lines(site: Site, backfill: Backfill, pending: dict[str, BatchRecord]) 
             lines.append(f"{head}: {row.reason or row.status}")
             continue
         how = "batch" if backfill.batch and row.batch_estimate is not None else "now"
-        batch_price = usd(row.batch_estimate) if row.batch_estimate is not None else "no batch API"
+        batch_price = f"{usd(row.batch_estimate)} batch" if row.batch_estimate is not None else "no batch API"
         note = f" ({row.reason})" if row.reason else ""
-        lines.append(f"{head} via {row.provider} [{how}], {usd(row.estimate)} synchronous, {batch_price} batch{note}")
+        lines.append(f"{head} via {row.provider} [{how}], {usd(row.estimate)} synchronous, {batch_price}{note}")
     cached = sum(1 for row in backfill.rows if row.status == "cached")
     sync_cost, unknown = backfill.cost(batch=False)
     batch_cost, _ = backfill.cost(batch=True)
@@ -103,13 +103,13 @@ def plan_lines(site: Site, backfill: Backfill, pending: dict[str, BatchRecord]) 
     return lines
 
 
-def chunks(api: Any, entries: list[BatchEntry], limit: int) -> list[list[BatchEntry]]:
-    """The entries in as few jobs as `limit` bytes of requests per job allows, in order."""
+def chunks(api: Any, entries: list[BatchEntry], limit: int, count: int | None = None) -> list[list[BatchEntry]]:
+    """The entries in as few jobs as `limit` bytes (and `count` requests) per job allow, in order."""
     jobs: list[list[BatchEntry]] = [[]]
     size = ENVELOPE_BYTES
     for entry in entries:
         cost = api.wire_size(entry.request)
-        if jobs[-1] and size + cost > limit:
+        if jobs[-1] and (size + cost > limit or (count is not None and len(jobs[-1]) >= count)):
             jobs.append([])
             size = ENVELOPE_BYTES
         jobs[-1].append(entry)
@@ -134,10 +134,10 @@ def _submit(site: Site, backfill: Backfill, ledger: BatchLedger, echo: Echo) -> 
             continue
         provider = site.session.registry.get(provider_name)
         info = site.session.registry.catalogue.get(model)
-        api = batch_api(provider, info.family if info else None)
+        api = batch_api(provider, info)
         terms = batch_terms(provider_name)
         assert api is not None and terms is not None
-        parts = chunks(api, entries, terms.max_request_bytes)
+        parts = chunks(api, entries, terms.max_request_bytes, terms.max_requests)
         for number, part in enumerate(parts, 1):
             name = f"mkdocs-imagegen backfill {time.strftime('%Y-%m-%d %H:%M')} {model} {number}/{len(parts)}"
             job = api.submit(model, [entry.request for entry in part], name, timeout=site.settings.timeout)

@@ -34,6 +34,7 @@ from .request import QUALITIES, GenerationRequest, Size
 
 if TYPE_CHECKING:
     from .cache import CacheStore
+    from .catalogue_entries import ModelInfo
     from .providers.base import Provider, ProviderImage
     from .session import BannerSession
 
@@ -41,7 +42,6 @@ FOLDER = "batches"
 RECORD_VERSION = 1
 MAX_RECORD_BYTES = 64 << 20  # a 20 MB batch of 32,000-character prompts, with room to spare
 _RECORD_NAME = re.compile(r"^[0-9a-f]{16}\.json$")
-_JOB_NAME = re.compile(r"^batches/[A-Za-z0-9_-]{1,128}$")
 
 
 # --- what batches cost and where they exist --------------------------------------------------------
@@ -52,7 +52,13 @@ class BatchTerms:
     provider: str
     families: tuple[str, ...]
     price_factor: float
-    max_request_bytes: int
+    max_request_bytes: int  # the documented size limit of one job's requests
+    job_name: re.Pattern[str]  # what the provider's job names look like (a name goes into a URL path)
+    max_requests: int | None = None  # the documented count limit, if any
+    models: tuple[str, ...] = ()  # when set, only these models of the families
+
+    def covers(self, info: ModelInfo | None) -> bool:
+        return info is not None and info.family in self.families and (not self.models or info.name in self.models)
 
 
 def batch_terms(provider: str) -> BatchTerms | None:
@@ -62,13 +68,16 @@ def batch_terms(provider: str) -> BatchTerms | None:
     raw = packaged_data().get("batch", {}).get(provider)
     if not isinstance(raw, dict) or not raw.get("families"):
         return None
-    return BatchTerms(provider, tuple(raw["families"]), float(raw["price_factor"]), int(raw["max_request_bytes"]))
+    count = raw.get("max_requests")
+    return BatchTerms(provider, tuple(raw["families"]), float(raw["price_factor"]), int(raw["max_request_bytes"]),
+                      re.compile(raw["job_name"]), int(count) if count is not None else None,
+                      tuple(raw.get("models", ())))
 
 
-def batch_api(provider: Provider, family: str | None) -> Any:
-    """The provider's batch API for a model of `family`, or None when this provider has none covered."""
+def batch_api(provider: Provider, info: ModelInfo | None) -> Any:
+    """The provider's batch API for the model `info` describes, or None where none is covered here."""
     terms = batch_terms(provider.name)
-    if terms is None or family not in terms.families:
+    if terms is None or not terms.covers(info):
         return None
     api = provider.batches()
     return api if api is not None and api.unsupported() is None else None
@@ -120,9 +129,10 @@ def _checked_record(path: Path, data: bytes) -> BatchRecord:
     if not isinstance(raw, dict) or raw.get("version") != RECORD_VERSION:
         raise wrong(f"is not a version {RECORD_VERSION} record")
     provider, model, job, submitted = (raw.get(name) for name in ("provider", "model", "job", "submitted"))
-    if batch_terms(str(provider)) is None:
+    terms = batch_terms(str(provider))
+    if terms is None:
         raise wrong(f"names a provider without a covered batch API ({provider!r})")
-    if not isinstance(model, str) or not model or not isinstance(job, str) or not _JOB_NAME.match(job):
+    if not isinstance(model, str) or not model or not isinstance(job, str) or not terms.job_name.fullmatch(job):
         raise wrong("has no valid model or job name")
     entries = raw.get("entries")
     if not isinstance(entries, list) or not entries:
@@ -236,7 +246,7 @@ def _collect(session: BannerSession, ledger: BatchLedger, on_progress: Callable[
         if not provider.is_authenticated():
             found.pending.append((record, f"not asked: {provider.label} is not set up ({provider.auth_hint()})"))
             continue
-        api = batch_api(provider, _family(session, record.model))
+        api = batch_api(provider, session.registry.catalogue.get(record.model))
         if api is None:
             found.pending.append((record, f"not asked: {provider.label} takes no batch job for {record.model} here"))
             continue
@@ -249,14 +259,23 @@ def _collect(session: BannerSession, ledger: BatchLedger, on_progress: Callable[
         if not poll.done:
             found.pending.append((record, poll.state.removeprefix("JOB_STATE_").lower()))
             continue
+        by_key = {entry.key: entry for entry in record.entries}
+        outcomes: dict[str, str | None] = {}
         try:
-            outcomes = [(entry, _store(session, entry.request, poll.results.get(entry.key)))
-                        for entry in record.entries]
+            for key, result in poll.items():  # a result file may stream: each stored as it is read
+                if key in by_key and key not in outcomes:
+                    outcomes[key] = _store(session, by_key[key].request, result)
+        except ImagegenError as error:  # reading the results broke off: the record stays for the next collect
+            found.problems.append(f"reading the results of batch job {record.job} failed ({error.message}); "
+                                  "the next collect reads them again")
+            found.stored += [(record, by_key[key]) for key, problem in outcomes.items() if problem is None]
+            continue
         except OSError as error:  # the cache folder: the record stays, so the next collect tries again
             found.problems.append(f"cannot store the results of batch job {record.job} in {session.cache.root}: "
                                   f"{error}")
             break
-        for entry, problem in outcomes:
+        for entry in record.entries:
+            problem = outcomes.get(entry.key, "no result for it in the finished batch")
             if problem is None:
                 found.stored.append((record, entry))
             else:
@@ -267,11 +286,6 @@ def _collect(session: BannerSession, ledger: BatchLedger, on_progress: Callable[
     if found.stored:
         session.cache.rescan()
     return found
-
-
-def _family(session: BannerSession, model: str) -> str | None:
-    info = session.registry.catalogue.get(model)
-    return info.family if info is not None else None
 
 
 def _store(session: BannerSession, request: GenerationRequest,
@@ -313,7 +327,7 @@ def batch_estimate(session: BannerSession, request: GenerationRequest, provider:
     """The catalogue price of `request` through the provider's batch API; None where it has none (or no price)."""
     info = session.registry.catalogue.get(request.model)
     terms = batch_terms(provider.name)
-    if info is None or terms is None or batch_api(provider, info.family) is None:
+    if info is None or terms is None or batch_api(provider, info) is None:
         return None
     price = info.estimate(request.size, request.quality)
     return None if price is None else round(price * terms.price_factor, 6)

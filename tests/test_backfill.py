@@ -262,3 +262,57 @@ def test_an_unreadable_batch_answer_fails_its_entries_and_stores_nothing(site_ro
     failed = [line for line in collected.stderr.splitlines() if line.startswith("failed: ")]
     assert len(failed) == 2 and all("batch result that is not valid" in line for line in failed)
     assert originals(site_root) == [] and records(site_root) == []
+
+
+def openai_site(root: Path, count: int, **options: object) -> Path:
+    pages = {f"posts/p{i}.md": page(f"backfill prompt {i}", title=f"Post {i}") for i in range(count)}
+    return write_site(root, pages, {"size": "640x360", "model": "gpt-image-2", "providers": {"order": ["openai"]},
+                                    **options})
+
+
+def test_openai_batch_api_one_uploaded_file_partial_failures_resubmitted(site_root: Path, held: Emulator,
+                                                                         env: dict[str, str]) -> None:
+    config = openai_site(site_root, 4)
+    held.add_fault(Fault(provider="openai", kind="server_error", match="prompt 1"))
+    held.add_fault(Fault(provider="openai", kind="truncated_b64", match="prompt 2"))
+    result = backfill(config, "--batch", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "via openai [batch], ~$0.041 synchronous, ~$0.021 batch" in result.stdout
+    assert re.search(r"^submitted batch job batch_\w+: 4 banner\(s\) of gpt-image-2 via OpenAI", result.stdout, re.M)
+    ((batch_id, batch),) = held.openai_batches.batches.items()
+    uploaded = [json.loads(line) for line in held.openai_batches.files[batch.input_file_id][1].splitlines()]
+    assert [line["url"] for line in uploaded] == ["/v1/images/generations"] * 4
+    assert {line["body"]["model"] for line in uploaded} == {"gpt-image-2"}
+    assert held.image_requests() == []
+
+    built = build(config, env=env)
+    assert built.returncode == 0, built.stderr
+    assert held.image_requests() == [] and f"wait for batch job {batch_id}" in built.stderr
+
+    held.batches.finish()  # one control ends every protocol's batches
+    collected = backfill(config, "--collect")
+    assert collected.exit_code == 1
+    assert f"collected batch job {batch_id}: 2 banner(s) stored in the cache" in collected.stdout
+    failed = [line for line in collected.stderr.splitlines() if line.startswith("failed: ")]
+    assert [line.split(":")[1].strip() for line in failed] == ["posts/p1.md", "posts/p2.md"]
+    assert "server error 500" in failed[0] and "truncated" in failed[1]
+    assert len(originals(site_root)) == 2
+
+    again = backfill(config, "--batch", "--yes")
+    assert again.exit_code == 0 and ": 2 banner(s) of gpt-image-2" in again.stdout
+    held.batches.finish()
+    assert backfill(config, "--collect").exit_code == 0
+    assert len(originals(site_root)) == 4 and held.image_requests() == []
+
+
+def test_providers_without_a_covered_batch_api_are_made_synchronously(site_root: Path, held: Emulator,
+                                                                      env: dict[str, str]) -> None:
+    # gpt-image-2 goes to Azure AI Foundry first (the default order): Azure's global batch lists no image model.
+    pages = {"a.md": page("one", title="A"), "b.md": page("two", title="B", banner_model=MODEL)}
+    config = write_site(site_root, pages, {"size": "640x360", "model": "gpt-image-2"})
+    result = backfill(config, "--batch", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "a.md  gpt-image-2 via foundry [now], ~$0.041 synchronous, no batch API" in result.stdout
+    assert "b.md  gemini-3.1-flash-image via google [batch]" in result.stdout
+    assert [r.provider for r in held.image_requests()] == ["foundry"]
+    assert len(held.batches.jobs) == 1 and held.openai_batches.batches == {}

@@ -73,7 +73,7 @@ class BatchJob:
 class GeminiBatchApi:
     """Batch Mode endpoints next to GeminiApi (same keys, same models, same validation)."""
 
-    provider = "google"
+    provider = GeminiApi.provider
     routes = (
         Route("POST", re.compile(_VERSION + r"/models/(?P<model>[^/:]+):batchGenerateContent"), "batch", "create"),
         Route("GET", re.compile(_VERSION + r"/batches/(?P<batch>[^/:]+)"), "batch", "get"),
@@ -86,10 +86,12 @@ class GeminiBatchApi:
         self.delay: float | None = 0.0  # seconds from creation to results; None: only when finish() is called
         self.clock: Callable[[], float] = time.monotonic
         self.jobs: dict[str, BatchJob] = {}
+        self.peers: list[Any] = []  # other protocols' batch APIs (openai_batches.py): finish() ends theirs too
         self._lock = threading.Lock()
 
     def claims(self, call: Call) -> bool:
-        return True
+        """GET /v1/batches/ID is OpenAI's too: it is Gemini's when it carries a Gemini API key."""
+        return self.gemini.claims(call) or call.path.startswith("/_emulator/")
 
     # -- control --------------------------------------------------------------------------------
 
@@ -100,7 +102,7 @@ class GeminiBatchApi:
             jobs = [job for job in self.jobs.values() if wanted in (None, job.id) and not job.finished]
             for job in jobs:
                 job.finished = True
-        return len(jobs)
+        return len(jobs) + sum(peer.finish(name) for peer in self.peers)
 
     def finish_call(self, call: Call) -> Reply:
         return json_reply(200, {"finished": self.finish(str(call.object.get("name") or "") or None)})

@@ -34,6 +34,7 @@ class Call:
     body: Any  # parsed JSON, or None
     bad_json: bool
     params: dict[str, str] = field(default_factory=dict)  # from the route pattern
+    raw: bytes = b""  # the body as sent (a multipart upload is no JSON)
 
     @property
     def object(self) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def parse_call(method: str, target: str, headers: dict[str, str], raw: bytes) ->
         except (ValueError, UnicodeDecodeError):
             bad_json = True
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    return Call(method, unquote(parts.path), query, headers, body, bad_json)
+    return Call(method, unquote(parts.path), query, headers, body, bad_json, raw=raw)
 
 
 @dataclass

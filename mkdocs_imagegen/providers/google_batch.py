@@ -17,34 +17,19 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRequestError, ImagegenError, InvalidImageError, TransientError
 from ..request import GenerationRequest
 from .answers import scrub
 from .base import ProviderImage
+from .batching import BatchPoll
 from .gemini_answers import extract_image, quote_text
 
 if TYPE_CHECKING:
     from .google import GoogleProvider
 
-# The SDK's JobState names, as the batch's state, and what each means here.
-DONE_STATES = {"JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",
-               "JOB_STATE_EXPIRED"}
 _RETRYABLE_CODES = {4, 8, 10, 13, 14}  # google.rpc.Code: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL...
-
-
-@dataclass
-class BatchPoll:
-    """A batch job's state and, once it is done, each request's image or why there is none (by cache key)."""
-
-    state: str
-    results: dict[str, ProviderImage | ImagegenError] = field(default_factory=dict)
-
-    @property
-    def done(self) -> bool:
-        return self.state in DONE_STATES
 
 
 def _camel(name: str) -> str:
@@ -87,7 +72,8 @@ class GeminiBatches:
             raise self.provider._error(exc, model, timeout) from None
         name = str(job.name or "")
         if not name.startswith("batches/"):
-            raise InvalidImageError("answered a batch submission without a job name", provider="google", model=model)
+            raise InvalidImageError("answered a batch submission without a job name", provider=self.provider.name,
+                                    model=model)
         return name
 
     def poll(self, name: str, model: str, requests: list[GenerationRequest], *, timeout: float) -> BatchPoll:
@@ -102,7 +88,7 @@ class GeminiBatches:
         except Exception as exc:
             if type(exc).__name__ == "ValidationError":  # pydantic: an answer the SDK could not read (bad base64)
                 error = InvalidImageError(f"returned a batch result that is not valid ({_first_line(exc)})",
-                                          provider="google", model=model)
+                                          provider=self.provider.name, model=model)
                 return BatchPoll("JOB_STATE_SUCCEEDED", dict.fromkeys((r.cache_key for r in requests), error))
             raise self.provider._error(exc, model, timeout) from None
         state = str(getattr(job.state, "value", job.state) or "JOB_STATE_UNSPECIFIED")
@@ -128,25 +114,27 @@ class GeminiBatches:
             code = int(answer.error.code or 0)
             message = quote_text(scrub(answer.error.message or "", secret), secret)
             kind = TransientError if code in _RETRYABLE_CODES else BadRequestError
-            return kind(f"batch request failed (code {code}: {message})", provider="google", model=request.model)
+            return kind(f"batch request failed (code {code}: {message})", provider=self.provider.name,
+                        model=request.model)
         if answer.response is None:
             return InvalidImageError("returned a batch entry with neither an answer nor an error",
-                                     provider="google", model=request.model)
+                                     provider=self.provider.name, model=request.model)
         payload = answer.response.model_dump(mode="json", by_alias=True, exclude_none=True)
         try:
-            image = extract_image(payload, provider="google", model=request.model, secret=secret)
+            image = extract_image(payload, provider=self.provider.name, model=request.model, secret=secret)
         except ImagegenError as error:
             return error
-        return ProviderImage(data=image.data, provider="google", model=request.model, mime_type=image.mime_type,
-                             requested=self.provider.requested(request), details=image.details)
+        return ProviderImage(data=image.data, provider=self.provider.name, model=request.model,
+                             mime_type=image.mime_type, requested=self.provider.requested(request),
+                             details=image.details)
 
     def _missing(self, state: str, job: Any, request: GenerationRequest) -> ImagegenError:
         if state == "JOB_STATE_SUCCEEDED" or state == "JOB_STATE_PARTIALLY_SUCCEEDED":
             return InvalidImageError("returned no answer for this request in the finished batch",
-                                     provider="google", model=request.model)
+                                     provider=self.provider.name, model=request.model)
         detail = f": {quote_text(scrub(job.error.message or '', self.provider._secret()))}" if job.error else ""
         return TransientError(f"batch job ended {state.removeprefix('JOB_STATE_')}{detail}",
-                              provider="google", model=request.model)
+                              provider=self.provider.name, model=request.model)
 
 
 def _http(timeout: float) -> Any:
