@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRequestError, ImagegenError, InvalidImageError, TransientError
@@ -29,6 +30,9 @@ from .gemini_answers import extract_image, quote_text
 if TYPE_CHECKING:
     from .google import GoogleProvider
 
+# A finished job's answer carries every image, base64 in JSON, read (and parsed by the SDK) at once. Google
+# documents no limit for it; this cap (16 times a synchronous answer's) is only there to bound memory.
+MAX_BATCH_ANSWER_BYTES = 1 << 30
 _RETRYABLE_CODES = {4, 8, 10, 13, 14}  # google.rpc.Code: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL...
 
 
@@ -38,10 +42,32 @@ def _camel(name: str) -> str:
 
 
 class GeminiBatches:
-    """Batch Mode for one GoogleProvider: its client, credentials, size rules and error mapping."""
+    """Batch Mode for one GoogleProvider: its credentials, size rules and error mapping, and an SDK client of
+    its own whose answers may be larger (a finished job's inlined results hold every image at once)."""
 
     def __init__(self, provider: GoogleProvider) -> None:
         self.provider = provider
+        self._client: Any = None
+        self._http: Any = None
+        self._lock = threading.Lock()
+
+    def _get_client(self, model: str) -> Any:
+        from .transport import guarded_client
+
+        with self._lock:
+            if self._client is None:
+                self._http = guarded_client(self.provider._transport, limit=MAX_BATCH_ANSWER_BYTES)
+                self._client = self.provider._new_client(model, self._http)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            http, self._http = self._http, None
+        if client is not None:
+            client.close()
+        if http is not None:
+            http.close()
 
     def unsupported(self) -> str | None:
         """Why this provider cannot take inlined batch jobs now, or None."""
@@ -67,7 +93,7 @@ class GeminiBatches:
                for request in requests]
         config = types.CreateBatchJobConfig(display_name=display_name, http_options=_http(timeout))
         try:
-            job = self.provider._get_client(model).batches.create(model=model, src=src, config=config)  # type: ignore[arg-type]
+            job = self._get_client(model).batches.create(model=model, src=src, config=config)  # type: ignore[arg-type]
         except Exception as exc:
             raise self.provider._error(exc, model, timeout) from None
         name = str(job.name or "")
@@ -81,7 +107,7 @@ class GeminiBatches:
         from google.genai import types
 
         try:
-            job = self.provider._get_client(model).batches.get(name=name, config=types.GetBatchJobConfig(
+            job = self._get_client(model).batches.get(name=name, config=types.GetBatchJobConfig(
                 http_options=_http(timeout)))
         except ImportError:
             raise
