@@ -61,6 +61,7 @@ def plan(site: Site, *, batch: bool) -> Backfill:
     rows = plan_banners(site, site.specs)
     found = Backfill(rows, batch)
     entries: dict[str, BatchEntry] = {}
+    providers: dict[str, str] = {}  # cache key -> the provider its batch goes to
     for row in rows:
         if row.status != "generate":
             continue
@@ -72,11 +73,11 @@ def plan(site: Site, *, batch: bool) -> Backfill:
             continue
         if batch and row.batch_estimate is not None:
             entries[key] = BatchEntry(row.request, (row.src,))
+            providers[key] = row.provider
         else:
             found.synchronous.append(row)
-    for entry in entries.values():
-        provider = next(row.provider for row in rows if row.request.cache_key == entry.key)
-        found.batched.setdefault((provider, entry.request.model), []).append(entry)
+    for key, entry in entries.items():
+        found.batched.setdefault((providers[key], entry.request.model), []).append(entry)
     return found
 
 
@@ -152,8 +153,8 @@ def _submit(site: Site, backfill: Backfill, ledger: BatchLedger, echo: Echo) -> 
 def generate_now(site: Site, backfill: Backfill, echo: Echo) -> list[tuple[str, str]]:
     """The synchronous banners through a build's pipeline; (pages, error) for each that failed."""
     session = site.session
-    banners = [session.add(spec, src) for src, spec in site.specs
-               if any(row.src == src for row in backfill.synchronous)]
+    wanted = {row.src for row in backfill.synchronous}
+    banners = [session.add(spec, src) for src, spec in site.specs if src in wanted]
     jobs = list({banner.job.key: banner.job for banner in banners if banner.job is not None}.values())
     started = time.monotonic()
 

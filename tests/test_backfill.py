@@ -316,3 +316,20 @@ def test_providers_without_a_covered_batch_api_are_made_synchronously(site_root:
     assert "b.md  gemini-3.1-flash-image via google [batch]" in result.stdout
     assert [r.provider for r in held.image_requests()] == ["foundry"]
     assert len(held.batches.jobs) == 1 and held.openai_batches.batches == {}
+
+
+def test_two_pages_with_one_banner_are_one_request_in_the_job(site_root: Path, held: Emulator,
+                                                              env: dict[str, str]) -> None:
+    pages = {"a.md": page("the same lighthouse", title="A"), "b.md": page("the same lighthouse", title="B")}
+    config = write_site(site_root, pages, {"size": SIZE, "model": MODEL})
+    result = backfill(config, "--batch", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "1 banner(s) to generate" in result.stdout and ": 1 banner(s) of" in result.stdout
+    (record,) = records(site_root)
+    assert json.loads(record.read_text())["entries"][0]["pages"] == ["a.md", "b.md"]
+    held.batches.finish()
+    assert backfill(config, "--collect").exit_code == 0
+    built = build(config, env=env)
+    assert built.returncode == 0 and held.image_requests() == []
+    sources = banner_sources(page_html(config, "a"))
+    assert sources == banner_sources(page_html(config, "b")) and "placeholder-" not in sources[0]
