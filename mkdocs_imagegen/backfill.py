@@ -213,7 +213,7 @@ def run(site: Site, *, batch: bool, collect_only: bool, max_cost: float | None, 
     if collect_only:
         if found.failed:
             raise Stop(f"{len(found.failed)} banner(s) failed in batch jobs; `backfill --batch` submits them again", 1)
-        if not found.stored and not found.pending:
+        if not found.stored and not found.pending and not found.problems:
             echo("no recorded batch jobs")
         return
     backfill = plan(site, batch=batch)

@@ -333,3 +333,29 @@ def test_two_pages_with_one_banner_are_one_request_in_the_job(site_root: Path, h
     assert built.returncode == 0 and held.image_requests() == []
     sources = banner_sources(page_html(config, "a"))
     assert sources == banner_sources(page_html(config, "b")) and "placeholder-" not in sources[0]
+
+
+@pytest.mark.parametrize("tamper", ["job name into another path", "symbolic link", "not JSON"])
+def test_hostile_records_are_ignored_and_nothing_is_sent_for_them(site_root: Path, held: Emulator,
+                                                                  env: dict[str, str], tamper: str) -> None:
+    config = site_of(site_root, 1)
+    assert backfill(config, "--batch", "--yes").exit_code == 0
+    (record,) = records(site_root)
+    if tamper == "job name into another path":
+        data = json.loads(record.read_text())
+        data["job"] = "batches/../../v1beta/models"
+        record.write_text(json.dumps(data))
+        expected = "has no valid model or job name"
+    elif tamper == "symbolic link":
+        outside = site_root / "elsewhere.json"
+        record.rename(outside)
+        record.symlink_to(outside)
+        expected = "is a symbolic link"
+    else:
+        record.write_text("{broken")
+        expected = "is not JSON"
+    held.reset()
+    held.batches.finish()
+    collected = backfill(config, "--collect")
+    assert expected in collected.stderr and str(record) in collected.stderr
+    assert [r for r in held.requests if r.kind == "batch"] == [] and originals(site_root) == []
