@@ -45,7 +45,11 @@ def held(emulator: Emulator) -> Emulator:
 
 
 def test_200_pages_one_job_exit_while_pending_build_sends_nothing_collect_stores_all(
-        site_root: Path, held: Emulator, env: dict[str, str]) -> None:
+        site_root: Path, emulator: Emulator, env: dict[str, str]) -> None:
+    held = emulator
+    now = [0.0]
+    held.batches.clock = lambda: now[0]  # the emulator's clock: the job's results come an hour after it
+    held.batches.delay = 3600.0
     config = site_of(site_root, 200)
 
     result = backfill(config, "--batch", "--yes")
@@ -74,7 +78,11 @@ def test_200_pages_one_job_exit_while_pending_build_sends_nothing_collect_stores
     assert "pending: batch job " + job in again.stdout and "nothing to generate" in again.stdout
     assert len(held.batches.jobs) == 1
 
-    held.batches.finish()
+    now[0] += 3599.0
+    early = backfill(config, "--collect")
+    assert early.exit_code == 0 and f"pending: batch job {job} (200 banner(s)" in early.stdout
+    assert originals(site_root) == []
+    now[0] += 1.0  # the delay has passed
     collected = backfill(config, "--collect")
     assert collected.exit_code == 0, collected.stderr
     assert f"collected batch job {job}: 200 banner(s) stored in the cache" in collected.stdout
