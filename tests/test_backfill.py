@@ -367,3 +367,23 @@ def test_hostile_records_are_ignored_and_nothing_is_sent_for_them(site_root: Pat
     collected = backfill(config, "--collect")
     assert expected in collected.stderr and str(record) in collected.stderr
     assert [r for r in held.requests if r.kind == "batch"] == [] and originals(site_root) == []
+
+
+def test_a_result_file_that_cannot_be_read_keeps_the_record_for_the_next_collect(
+        site_root: Path, held: Emulator, env: dict[str, str]) -> None:
+    import httpx
+
+    config = openai_site(site_root, 2)
+    assert backfill(config, "--batch", "--yes").exit_code == 0
+    ((batch_id, batch),) = held.openai_batches.batches.items()
+    held.batches.finish()
+    key = {"authorization": f"Bearer {held.keys['openai']}"}
+    output = httpx.get(f"{held.url}/v1/batches/{batch_id}", headers=key).json()["output_file_id"]
+    saved = held.openai_batches.files.pop(output)  # the result file is gone for a while (404)
+    broken = backfill(config, "--collect")
+    assert f"reading the results of batch job {batch_id} failed" in broken.stderr
+    assert len(records(site_root)) == 1 and originals(site_root) == []
+    held.openai_batches.files[output] = saved
+    collected = backfill(config, "--collect")
+    assert collected.exit_code == 0 and f"collected batch job {batch_id}: 2 banner(s)" in collected.stdout
+    assert len(originals(site_root)) == 2 and records(site_root) == []
