@@ -458,6 +458,8 @@ def _plan_line(row: PlannedBanner, width: int) -> str:
         from .modeltable import usd
 
         line += f", {usd(row.estimate)}"
+        if row.batch_estimate is not None:
+            line += f" (batch {usd(row.batch_estimate)})"
     return f"{line} ({row.reason})" if row.reason else line
 
 
@@ -478,7 +480,9 @@ def _print_plan(site: Site, planned: list[PlannedBanner], summary: dict[str, Any
         click.echo(f"  references   {len(referenced)} page(s) send reference images: {', '.join(files)}")
     skipped = f", {summary['skipped']} over max_new" if summary["skipped"] else ""
     click.echo(f"{summary['generate']} to generate, {summary['cached']} cached, {summary['placeholder']} placeholder(s)"
-               f"{skipped}; estimated cost ${summary['estimated_cost_usd']:.2f} (catalogue list prices)")
+               f"{skipped}; estimated cost ${summary['estimated_cost_usd']:.2f} (catalogue list prices)"
+               + (f", ${summary['batch_estimated_cost_usd']:.2f} through `{PROG} backfill --batch`"
+                  if summary["batch_estimated_cost_usd"] != summary["estimated_cost_usd"] else ""))
 
 
 @cli.command(short_help="Dry run: the banners a build would generate, and their cost.")
@@ -507,6 +511,37 @@ def plan(config_file: Path, as_json: bool) -> None:
                                "pages": [row.as_json() for row in planned], "summary": summary}, indent=2))
     else:
         _print_plan(site, planned, summary)
+
+
+@cli.command(short_help="Generate every missing banner; --batch: as provider batch jobs, at half price.")
+@click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="mkdocs.yml", show_default=True, help="The MkDocs configuration file.")
+@click.option("--batch", is_flag=True, help="Submit them as batch jobs (Gemini Batch Mode) and exit while they run.")
+@click.option("--collect", "collect_only", is_flag=True,
+              help="Only store the results of recorded batch jobs that have finished; submit nothing.")
+@click.option("--max-cost", type=click.FloatRange(min=0), metavar="USD", help="Refuse if the estimate is higher.")
+@click.option("--yes", is_flag=True, help="Generate without asking.")
+def backfill(config_file: Path, batch: bool, collect_only: bool, max_cost: float | None, yes: bool) -> None:
+    """Generate every missing banner of the site: planned like `plan`, confirmed like `compare`.
+
+    With --batch, banners whose provider has a batch API go into as few batch jobs as its request
+    size limit allows; the job ids are recorded in the cache (batches/) and the command exits.
+    `backfill --collect`, the next `backfill` or `mkdocs build` stores finished results.
+    """
+    from . import backfill as backfilling
+
+    if collect_only and (batch or max_cost is not None):
+        raise click.UsageError("--collect submits nothing: it takes no --batch or --max-cost")
+    site = _load_site(config_file, log=_stderr_logger(), unlimited=True)
+    try:
+        backfilling.run(site, batch=batch, collect_only=collect_only, max_cost=max_cost, yes=yes,
+                        terminal=_stdin_is_terminal(), confirm=lambda text: click.confirm(text, abort=True),
+                        echo=click.echo, err=lambda line: click.echo(line, err=True))
+    except backfilling.Stop as stop:
+        raise Failure(str(stop), stop.exit_code) from None
+    finally:
+        site.session.pipeline.close()
+        site.session.close()
 
 
 # --- compare and pick: candidates side by side, then one into the page -------------------------------
@@ -832,7 +867,10 @@ def keys_remove(provider: str) -> None:
               help="Seconds each image request takes.")
 @click.option("--serve-model", "serve_models", multiple=True, metavar="PROVIDER:NAME",
               help="Also serve a model the catalogue does not know (repeatable), e.g. google:gemini-4-flash-image.")
-def emulator_command(port: int, latency: float, serve_models: tuple[str, ...]) -> None:
+@click.option("--batch-delay", type=click.FloatRange(min=0), default=0.0, show_default=True, metavar="S",
+              help="Seconds until a Gemini batch job delivers its results (POST /_emulator/batches:finish ends "
+                   "them all at once).")
+def emulator_command(port: int, latency: float, serve_models: tuple[str, ...], batch_delay: float) -> None:
     """Run a local fake of the Google, OpenAI and Azure image APIs until Ctrl-C.
 
     Prints `export` lines that point every provider at it: paste them into the shell where
@@ -847,6 +885,6 @@ def emulator_command(port: int, latency: float, serve_models: tuple[str, ...]) -
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--serve-model'") from None
     try:
-        run(port, latency, extra_models=serve_models)
+        run(port, latency, extra_models=serve_models, batch_delay=batch_delay)
     except OSError as error:
         raise Failure(f"cannot start the emulator on 127.0.0.1:{port}: {error.strerror or error}") from None

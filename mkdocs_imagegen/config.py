@@ -140,6 +140,8 @@ class ImagegenConfig(base.Config):
     index_banners = c.Type(bool, default=False)  # each post's banner on Material's blog index, archive, categories
     style = c.Type(str, default="")  # appended to every prompt; a page's banner_style replaces it
     style_reference = c.Type((str, list), default=[])  # image(s) under docs_dir sent with every prompt
+    # false: a banner pending in a recorded batch job (`backfill --batch`) is generated now, at full price.
+    wait_for_batch = c.Type(bool, default=True)
 
 
 def providers_dict(options: base.Config) -> dict[str, Any]:
@@ -206,6 +208,7 @@ def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settin
         style=_style_option(config.style),
         style_reference=_style_reference_option(config.style_reference),
         docs_dir=Path(mkdocs_config.docs_dir) if mkdocs_config.docs_dir else None,
+        wait_for_batch=config.wait_for_batch,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from .config import size_value, whole_number
 from .errors import FrontMatterError
 from .providers import PROVIDER_CHOICES
-from .request import MAX_PROMPT_CHARS, QUALITIES, Size
+from .request import MAX_PROMPT_CHARS, MAX_STYLE_CHARS, QUALITIES, Size
 
 PREFIX = "banner_"
 
@@ -43,7 +43,6 @@ def choice(options: tuple[str, ...]) -> Callable[[Any], str]:
 
 
 MAX_REFERENCES = 16  # the most any provider takes; the model's own limit is checked with its catalogue entry
-MAX_STYLE_CHARS = 4000
 
 
 def style_text(value: Any) -> str:

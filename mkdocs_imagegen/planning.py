@@ -29,6 +29,7 @@ class PlannedBanner:
     provider: str
     estimate: float | None = None
     reason: str | None = None
+    batch_estimate: float | None = None  # the same image through the provider's batch API (`backfill --batch`)
 
     def as_json(self) -> dict[str, Any]:
         request = self.request
@@ -37,10 +38,13 @@ class PlannedBanner:
                 "cache_key": request.cache_key, "estimated_cost_usd": self.estimate, "reason": self.reason,
                 "style": request.style or None,
                 "references": [{"path": reference.path, "sha256": reference.digest}
-                               for reference in request.references]}
+                               for reference in request.references],
+                "batch_estimated_cost_usd": self.batch_estimate}
 
 
 def placeholder_reason(route: Route, settings: Settings) -> str:
+    if route.batch:
+        return f"pending in batch job {route.batch}: not sent again; `backfill --collect` stores it when done"
     if route.unauthenticated:
         hints = "; ".join(f"{p.name}: {p.auth_hint()}" for p in route.unauthenticated)
         return f"no provider serving {route.model} is authenticated ({hints})"
@@ -87,7 +91,10 @@ def _row(site: Site, src: str, request: GenerationRequest, kind: str, route: Rou
         return PlannedBanner(src, request, "skipped", route.provider.name,
                              reason=f"max_new ({site.settings.max_new}) reached: a placeholder this build, "
                                     "made by a later one")
-    return PlannedBanner(src, request, "generate", route.provider.name, estimate(site, request))
+    from .batch_jobs import batch_estimate
+
+    return PlannedBanner(src, request, "generate", route.provider.name, estimate(site, request),
+                         batch_estimate=batch_estimate(site.session, request, route.provider))
 
 
 def estimate(site: Site, request: GenerationRequest) -> float | None:
@@ -100,4 +107,8 @@ def summary(planned: list[PlannedBanner]) -> dict[str, Any]:
     counts = {status: sum(1 for row in planned if row.status == status)
               for status in ("generate", "cached", "placeholder", "skipped")}
     cost = sum(row.estimate or 0.0 for row in planned if row.status == "generate")
-    return {"pages": len(planned), **counts, "estimated_cost_usd": round(cost, 4)}
+    # Through `backfill --batch`: the batch price where the provider has a batch API, else the same price.
+    batch = sum((row.estimate or 0.0) if row.batch_estimate is None else row.batch_estimate
+                for row in planned if row.status == "generate")
+    return {"pages": len(planned), **counts, "estimated_cost_usd": round(cost, 4),
+            "batch_estimated_cost_usd": round(batch, 4)}

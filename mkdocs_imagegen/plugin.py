@@ -67,6 +67,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             self.pipeline = Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(), log=log)
             self.pipeline.cache.sweep_temp_files()
         self.session = BannerSession(settings, registry=self.registry, pipeline=self.pipeline, log=log)
+        self.session.collect_batches()  # finished batch jobs into the cache before any page is looked up
         try:
             self.session.registry.resolve(settings.model)
         except ImagegenError as error:

@@ -31,6 +31,8 @@ class Route:
     unauthenticated: tuple[Provider, ...] = field(default=())
     # Authenticated providers to try, in order, when `provider` answers that it has no such model.
     fallbacks: tuple[Provider, ...] = field(default=())
+    # A placeholder because the banner is pending in this recorded batch job (batch_jobs.py).
+    batch: str | None = None
 
     @property
     def is_placeholder(self) -> bool:

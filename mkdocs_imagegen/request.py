@@ -23,6 +23,7 @@ QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")
 # Every model takes these (a model with no quality setting ignores them); the others only where the catalogue says.
 BASE_QUALITIES = ("low", "medium", "high", "auto")
 MAX_PROMPT_CHARS = 32000
+MAX_STYLE_CHARS = 4000
 MIN_EDGE = 16
 MAX_EDGE = 8192
 CACHE_KEY_VERSION = 1

@@ -54,6 +54,7 @@ class Settings:
     style: str = ""  # option `style`: appended to every prompt
     style_reference: tuple[str, ...] = ()  # option `style_reference`: images (docs-relative) sent with every prompt
     docs_dir: Path | None = None  # where reference paths are resolved (None: references are refused)
+    wait_for_batch: bool = True  # a banner pending in a recorded batch job gets a placeholder, not a request
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),
@@ -101,6 +102,8 @@ class BannerSession:
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
         self.references = ReferenceLoader(settings.docs_dir, self.log)
+        self._batch_pending: dict[str, Any] | None = None  # cache key -> its recorded batch job (batch_jobs.py)
+        self._batch_waiting: dict[str, set[str]] = {}  # job name -> pages given a placeholder while it runs
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -188,7 +191,29 @@ class BannerSession:
             raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
         if (self.settings.offline or self.settings.serve_mode == "cached") and not route.is_placeholder:
             route = Route(model, self.registry.placeholder)
+        if self.settings.wait_for_batch and not route.is_placeholder:
+            record = self.pending_batches().get(request.cache_key)
+            if record is not None:  # paid for in a batch job already: never requested twice
+                self._batch_waiting.setdefault(record.job, set()).add(src)
+                route = Route(model, self.registry.placeholder, batch=record.job)
         return route
+
+    def pending_batches(self) -> dict[str, Any]:
+        """Cache key -> the recorded batch job it is pending in (read once per build, no request)."""
+        if self._batch_pending is None:
+            from .batch_jobs import BatchLedger
+
+            self._batch_pending = BatchLedger(self.cache).pending()
+        return self._batch_pending
+
+    def collect_batches(self) -> Any:
+        """Store the results of recorded batch jobs that have finished (one request per recorded job)."""
+        from .batch_jobs import collect, log_collected
+
+        found = collect(self)
+        log_collected(found, self.log)
+        self._batch_pending = None
+        return found
 
     def _route(self, model: str, forced: str | None) -> Route:
         """The registry's route for `model`, remembered for the rest of the build."""
@@ -322,12 +347,23 @@ class BannerSession:
         if self.settings.offline and counts["placeholder"]:
             self.log.warning("imagegen: offline: %d banner(s) missing from the cache; placeholders used",
                              counts["placeholder"])
+        self._tell_batch_waiting()
         if jobs:
             pending = f", {counts['pending']} generating" if counts["pending"] else ""
             self.log.info(
                 "imagegen: %d banner(s): %d generated, %d cached, %d failed, %d placeholder(s)%s; "
                 "estimated cost $%.2f; %.1fs", len(jobs), counts["generated"], counts["cached"],
                 counts["failed"], counts["placeholder"] + counts["skipped"], pending, cost, elapsed)
+
+    def _tell_batch_waiting(self) -> None:
+        """One info line naming the batch jobs whose banners got placeholders instead of requests."""
+        if not self._batch_waiting:
+            return
+        pages = sum(len(srcs) for srcs in self._batch_waiting.values())
+        self.log.info("imagegen: %d page(s) wait for batch job %s: placeholders used, nothing sent for them; "
+                      "`mkdocs-imagegen backfill --collect` or a later build stores the results "
+                      "(wait_for_batch: false generates them now)", pages, ", ".join(sorted(self._batch_waiting)))
+        self._batch_waiting = {}
 
     def _shut_somewhere(self, found: Resolution) -> bool:
         """Shut down at some providers (OpenAI's gpt-image-1.5), still served by others under its name."""

@@ -473,7 +473,7 @@ def test_build_then_plan_counts_cached_and_prune_keeps_what_pages_use(
     monkeypatch.delenv("GEMINI_API_KEY")
     cached = json.loads(run("plan", "-f", str(config), "--json").stdout)
     assert cached["summary"] == {"pages": 2, "generate": 0, "cached": 2, "placeholder": 0, "skipped": 0,
-                                 "estimated_cost_usd": 0.0}
+                                 "estimated_cost_usd": 0.0, "batch_estimated_cost_usd": 0.0}
     assert {page["provider"] for page in cached["pages"]} == {"google", "foundry"}
 
     # Change one prompt: that page needs a new banner, its old entry is now unused.

@@ -548,3 +548,27 @@ def test_a_prompt_the_style_pushes_over_the_limit_is_one_line_and_nothing_is_sen
     assert ("long.md: front matter key 'style (plugin option)': banner_prompt and the style text make 32,011 "
             "characters; providers take at most 32,000") in result.stderr
     assert emulator.requests == []
+
+
+def test_backfill_batch_sends_references_to_gemini_jobs_and_openai_ones_synchronously(site_root: Path,
+                                                                                     emulator, env) -> None:  # noqa: ANN001
+    from test_cli import run
+
+    emulator.batches.delay = None  # the job finishes when the test says so
+    solid(site_root / "docs" / "house.png", HOUSE)
+    pages = {"a.md": page("A gemini page", size="512x288"),
+             "b.md": page("An openai page", banner_model="gpt-image-2", banner_provider="openai")}
+    config = write_site(site_root, pages, {"style": STYLE, "style_reference": "house.png", "size": "512x288"})
+    result = run("backfill", "-f", str(config), "--batch", "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "b.md  gpt-image-2 via openai [now]" in result.stdout  # a JSONL line cannot carry images/edits' files
+    (synchronous,) = emulator.image_requests()
+    assert synchronous.path == "/v1/images/edits"
+    ((job),) = emulator.batches.jobs.values()
+    ((request, _, error),) = job.entries
+    assert error is None and request.references == 1 and request.prompt == f"A gemini page\n\n{STYLE}"
+    emulator.batches.finish()
+    assert run("backfill", "-f", str(config), "--collect").exit_code == 0
+    built = build(config, "--strict", env=env)
+    assert built.returncode == 0 and "2 cached" in built.stderr, built.stderr
+    assert near(background(banner_file(config, "a")), HOUSE)

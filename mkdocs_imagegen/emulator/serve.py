@@ -61,7 +61,8 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run(port: int = 8765, latency: float = 0.0, extra_models: ExtraModels | None = None) -> None:
+def run(port: int = 8765, latency: float = 0.0, extra_models: ExtraModels | None = None,
+        batch_delay: float = 0.0) -> None:
     """Serve until interrupted, after printing the exports that point providers at the emulator.
 
     extra_models: more models to serve, as {provider: [names]} or "PROVIDER:NAME" strings (the CLI's
@@ -69,6 +70,7 @@ def run(port: int = 8765, latency: float = 0.0, extra_models: ExtraModels | None
     """
     extras = parse_model_specs(extra_models)
     emulator = LoggingEmulator(latency=latency, port=port, extra_models=extras).start()
+    emulator.batches.delay = batch_delay
     try:
         with _sigterm_interrupts():
             for name, value in emulator.env().items():

@@ -22,9 +22,13 @@ from typing import Any, cast
 
 from ..catalogue import Catalogue, ModelInfo
 from .apis import APIS, DEFAULT_KEYS
+from .batches import GeminiBatchApi
 from .faults import ERROR_KINDS, Fault
+from .gemini import GeminiApi
 from .identity import IDENTITY_SECRET, ManagedIdentity
 from .models import ExtraModels, ServedModels
+from .openai import OpenAIApi
+from .openai_batches import OpenAIBatchApi
 from .wire import Call, Endpoint, ProtocolApi, RecordedRequest, Rejected, Reply, Route, not_found, parse_call
 
 HOST = "127.0.0.1"
@@ -133,7 +137,12 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._apis: list[ProtocolApi] = [api(self) for api in APIS]
         self._identity = ManagedIdentity(self)
-        endpoints: list[Endpoint] = [*self._apis, self._identity]
+        # Gemini Batch Mode (batches.py): `batches.delay`, `batches.clock` and `batches.finish()` control it.
+        self.batches = GeminiBatchApi(self, next(api for api in self._apis if isinstance(api, GeminiApi)))
+        self.openai_batches = OpenAIBatchApi(self, next(api for api in self._apis if type(api) is OpenAIApi),
+                                             self.batches)  # OpenAI's Batch API: the same delay, clock and finish
+        self.batches.peers.append(self.openai_batches)
+        endpoints: list[Endpoint] = [*self._apis, self._identity, self.batches, self.openai_batches]
         self._routes = [(e, route, self._handler(e, route)) for e in endpoints for route in e.routes]
 
     # -- lifecycle ------------------------------------------------------------------------------

@@ -152,6 +152,10 @@ class Provider(ABC):
                 kept.append(name)
         return tuple(sorted(set(kept)))
 
+    def batches(self) -> Any:
+        """Its batch API (submit/poll, as providers/google_batch.py), or None where none is covered."""
+        return None
+
     def prepare(self, model: str) -> None:  # noqa: B027 - optional hook
         """Get ready to send: import the client library and make the client, so the first request
         does not wait for them. Called once, before the first request; must not make network calls.

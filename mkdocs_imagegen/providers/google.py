@@ -113,7 +113,7 @@ class GoogleProvider(Provider):
                 self._client = self._new_client(model)
             return self._client
 
-    def _new_client(self, model: str) -> Client:
+    def _new_client(self, model: str, http: Any = None) -> Client:
         from google import genai
         from google.genai import types
 
@@ -122,13 +122,14 @@ class GoogleProvider(Provider):
         # Our httpx client instead of the SDK's: `timeout` bounds the whole request, the body is capped
         # (transport.py), and no redirect is followed (the SDK's own client follows one to any host, key
         # included). The SDK leaves a client it was given open: close() closes it.
-        if self._httpx is None:
+        if http is None and self._httpx is None:
             self._httpx = guarded_client(self._transport)
+        http = http or self._httpx  # another client only for batch results (google_batch.py: a larger cap)
         vertex = self.vertex()
         if vertex is not None:
             http_options = types.HttpOptions(base_url=self.options.get("base_url") or None,
                                              retry_options=types.HttpRetryOptions(attempts=1),
-                                             httpx_client=self._httpx)
+                                             httpx_client=http)
             try:
                 return genai.Client(vertexai=True, project=vertex[0], location=vertex[1],
                                     http_options=http_options)
@@ -141,7 +142,7 @@ class GoogleProvider(Provider):
             raise AuthenticationError(f"no API key: {self.auth_hint()}", provider=self.name, model=model)
         http_options = types.HttpOptions(base_url=self.base_url or None,
                                          retry_options=types.HttpRetryOptions(attempts=1),
-                                         httpx_client=self._httpx)
+                                         httpx_client=http)
         return genai.Client(vertexai=False, api_key=key[0], http_options=http_options)
 
     # --- generation --------------------------------------------------------------------------------
@@ -154,6 +155,15 @@ class GoogleProvider(Provider):
         if len(rule.image_sizes) > 1:
             requested["image_size"] = rule.tier(request.size)
         return requested
+
+    _batch_api: Any = None  # google_batch.GeminiBatches, made when first asked for
+
+    def batches(self) -> Any:
+        from .google_batch import GeminiBatches
+
+        if self._batch_api is None:
+            self._batch_api = GeminiBatches(self)
+        return self._batch_api
 
     def prepare(self, model: str) -> None:
         from google import genai  # noqa: F401 - importing the SDK is the slow part (about half a second)
@@ -266,6 +276,8 @@ class GoogleProvider(Provider):
                                    provider=self.name, model=model)
 
     def close(self) -> None:
+        if self._batch_api is not None:
+            self._batch_api.close()
         with self._lock:
             client, self._client = self._client, None
             http, self._httpx = self._httpx, None

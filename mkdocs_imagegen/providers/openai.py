@@ -3,7 +3,7 @@ key (httpx)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
@@ -22,6 +22,7 @@ VERIFY_URL = "https://platform.openai.com/settings/organization/general"
 class OpenAIProvider(Provider):
     name = "openai"
     label = "OpenAI"
+    _batch_api: Any = None  # openai_batch.OpenAIBatches, made when first asked for
 
     def __init__(self, context: ProviderContext | None = None, *,
                  transport: httpx.BaseTransport | None = None) -> None:
@@ -120,5 +121,14 @@ class OpenAIProvider(Provider):
                 "(Verify Organization; access can take 15 minutes to arrive)", provider=self.name, model=model)
         return common.bad_request(error, provider=self.name, model=model, secret=secret)
 
+    def batches(self) -> Any:
+        from .openai_batch import OpenAIBatches
+
+        if self._batch_api is None:
+            self._batch_api = OpenAIBatches(self)
+        return self._batch_api
+
     def close(self) -> None:
+        if self._batch_api is not None:
+            self._batch_api.close()
         self._http.close()

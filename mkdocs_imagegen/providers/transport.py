@@ -99,12 +99,14 @@ def bound_sockets(transport: httpx.BaseTransport) -> httpx.BaseTransport:
     return transport
 
 
-def guarded_client(transport: httpx.BaseTransport | None = None, **options: Any) -> httpx.Client:
+def guarded_client(transport: httpx.BaseTransport | None = None, *, limit: int = MAX_RESPONSE_BYTES,
+                   **options: Any) -> httpx.Client:
     """An `httpx.Client` that never follows a redirect and sends everything through GuardedTransport,
-    including the proxy transports httpx mounts from HTTP(S)_PROXY / NO_PROXY (honoured as httpx does)."""
+    including the proxy transports httpx mounts from HTTP(S)_PROXY / NO_PROXY (honoured as httpx does).
+    `limit` caps each answer's body (a batch's result file, read a line at a time, may take more)."""
     client = httpx.Client(transport=transport, follow_redirects=False, **options)
-    client._transport = GuardedTransport(client._transport)
-    client._mounts = {pattern: None if mounted is None else GuardedTransport(mounted)
+    client._transport = GuardedTransport(client._transport, limit=limit)
+    client._mounts = {pattern: None if mounted is None else GuardedTransport(mounted, limit=limit)
                       for pattern, mounted in client._mounts.items()}
     return client
 
