@@ -26,6 +26,7 @@ from .markup import absolute_url, banner_img, head_end, index_banner, inject_hea
 from .pipeline import Pipeline
 from .registry import Registry
 from .renditions import Width, candidate_widths, srcset, widths_for
+from .serve_reload import ReloadNudge
 from .session import QUIET_PERIOD, BannerSession, PageBanner, Settings, make_registry
 
 log = logging.getLogger("mkdocs.plugins.imagegen")
@@ -46,6 +47,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         self.social_base: str | None = None  # site_url, when this build writes social meta on it
         self.widths: dict[str, list[Width]] = {}  # page -> narrower copies of its banner (option `widths`)
         self.by_url: dict[str, PageBanner] = {}  # page URL -> its banner, for the blog's index pages
+        self.nudge: ReloadNudge | None = None  # under serve: the first build's banners reload the preview
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
         """Defining this keeps the plugin (and its in-flight jobs) alive across `mkdocs serve` rebuilds."""
@@ -80,9 +82,25 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             originals = self.session.cache.originals
             originals.mkdir(parents=True, exist_ok=True)
             server.watch(str(originals), recursive=False)
+            self._nudge_first_banners(self.session)
         return server
 
+    def _nudge_first_banners(self, session: BannerSession) -> None:
+        """The first build's banners may land before the watch above begins: see serve_reload.py."""
+        jobs = [banner.job for banner in session.banners
+                if banner.job is not None and banner.job.kind == "generate" and banner.published is not None
+                and banner.published.placeholder]
+        if not jobs:
+            return
+        cache = session.cache
+        self.nudge = ReloadNudge(lambda: session.pipeline.wait(jobs), lambda: [
+            path for path in (cache.provenance_path(job.key) for job in jobs) if path.is_file()],
+            session.pipeline.stop_event)
+        self.nudge.start()
+
     def on_pre_build(self, config: MkDocsConfig) -> None:
+        if self.nudge is not None:
+            self.nudge.rebuilt()
         self.by_page = {}
         self.own_image = set()
         self.page_error = None

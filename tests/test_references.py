@@ -572,3 +572,4 @@ def test_backfill_batch_sends_references_to_gemini_jobs_and_openai_ones_synchron
     built = build(config, "--strict", env=env)
     assert built.returncode == 0 and "2 cached" in built.stderr, built.stderr
     assert near(background(banner_file(config, "a")), HOUSE)
+

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -151,3 +152,43 @@ def test_sigterm_stops_promptly_with_a_request_in_flight(served: tuple[Server, o
     assert leftovers == []
     originals = site_root / ".banners" / "originals"
     assert not originals.exists() or not any(originals.glob("*.webp"))
+
+
+def test_a_banner_that_lands_before_the_preview_watches_still_replaces_its_placeholder(site_root: Path,
+                                                                                      emulator) -> None:
+    """The provider answers once every page is read, while MkDocs still renders 300 more: the banner is stored
+    before `mkdocs serve` starts watching the cache, and must still replace its placeholder."""
+    pages = {"a.md": page("A quick banner", title="A")}
+    pages.update({f"filler/p{i:03}.md": f"# Page {i}\n\n" + "Some text. " * 200 for i in range(300)})
+    write_site(site_root, pages, site_url=None)
+    emulator.gate = threading.Event()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES} | emulator.env()
+    process = subprocess.Popen([sys.executable, "-m", "mkdocs", "serve", "-f", str(site_root / "mkdocs.yml"),
+                                "-a", f"127.0.0.1:{port}"], cwd=site_root, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "imagegen: 1 banner(s):" in line:  # every page read; rendering goes on: answer now
+                emulator.gate.set()
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def banner() -> str:
+        try:
+            html = httpx.get(f"http://127.0.0.1:{port}/a/", timeout=5).text
+        except httpx.HTTPError:
+            return ""
+        found = re.search(r'<p class="imagegen-banner"><img src="[^"]*?([^/"]+)"', html)
+        return found.group(1) if found else ""
+
+    try:
+        wait_until(lambda: banner() and not banner().startswith("placeholder-"), 60, "the real banner")
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        print("".join(lines))
+    assert len(emulator.image_requests()) == 1

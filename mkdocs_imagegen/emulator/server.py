@@ -119,6 +119,8 @@ class Emulator:
     def __init__(self, latency: float = 0.0, max_in_flight: int | None = None, port: int = 0, *,
                  extra_models: ExtraModels | None = None, catalogue: Catalogue | None = None) -> None:
         self.latency = latency
+        # Set to a cleared Event, answers to image requests wait until a test sets it: "the provider answers now".
+        self.gate: threading.Event | None = None
         self.max_in_flight = max_in_flight
         self.port = port
         self.keys = dict(DEFAULT_KEYS)
@@ -370,9 +372,19 @@ class Emulator:
             wait = self.latency + (fault.delay if fault and fault.kind == "slow" else 0.0)
             if wait > 0 and self._stop.wait(wait):
                 return Reply(0, close="drop")  # stopping: hang up rather than answer late
+            if not self._through_gate():
+                return Reply(0, close="drop")
             return api.success(job, fault.kind if fault else None)
         finally:
             self._release()
+
+    def _through_gate(self) -> bool:
+        """Wait for the gate, if one is set; False when the emulator stops first."""
+        gate = self.gate
+        while gate is not None and not gate.wait(0.05):
+            if self._stop.is_set():
+                return False
+        return True
 
     def _admit(self) -> bool:
         with self._cond:
