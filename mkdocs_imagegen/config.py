@@ -138,6 +138,8 @@ class ImagegenConfig(base.Config):
     widths = c.ListOfItems(StrictInt(minimum=16, maximum=8192), default=[])
     sizes = c.Type(str, default="(min-width: 76.25em) 48rem, 100vw")
     index_banners = c.Type(bool, default=False)  # each post's banner on Material's blog index, archive, categories
+    cache_url = c.Optional(c.Type(str))  # s3://, gs:// or az://: a cache shared by many machines (shared_store.py)
+    cache_lease = PositiveNumber(default=60, maximum=3600)  # seconds a lease lasts unless its holder renews it
 
 
 def providers_dict(options: base.Config) -> dict[str, Any]:
@@ -201,7 +203,23 @@ def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settin
         models=_models_option(config.models),
         providers=providers_dict(config.providers),
         widths=tuple(config.widths),
+        cache_url=_cache_url_option(config.cache_url),
+        cache_lease=float(config.cache_lease),
     )
+
+
+def _cache_url_option(url: str | None) -> str | None:
+    """`cache_url`, checked now: a wrong URL stops the build with one line (a store that cannot be reached
+    only warns, at the build's first look at it)."""
+    if not url:
+        return None
+    from .store_backends import StoreSetupError, split_url
+
+    try:
+        split_url(url)
+    except StoreSetupError as error:
+        raise PluginError(f"imagegen: option 'cache_url': {error}") from None
+    return url
 
 
 def _models_option(models: dict[Any, Any]) -> dict[str, Any]:

@@ -50,10 +50,13 @@ class Settings:
     providers: dict[str, Any] = field(default_factory=dict)
     serve_mode: str | None = None  # set while `mkdocs serve` runs: background | placeholders | cached
     widths: tuple[int, ...] = ()  # narrower copies of each banner (option `widths`), for srcset
+    cache_url: str | None = None  # a cache shared by many machines on an object store (shared_store.py)
+    cache_lease: float = 60.0
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),
-                                retries=self.retries, max_new=self.max_new)
+                                retries=self.retries, max_new=self.max_new,
+                                cache_url=None if self.offline else self.cache_url, cache_lease=self.cache_lease)
 
 
 @dataclass
