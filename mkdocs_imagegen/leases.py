@@ -55,7 +55,7 @@ class Leases:
         self.backend = backend
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
-        self.poll = poll if poll is not None else min(1.0, lease_seconds / 4)
+        self.poll = poll if poll is not None else min(0.25, lease_seconds / 4)
         self.stop = stop
         self.on_event = on_event or (lambda event, key: None)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -84,6 +84,9 @@ class Leases:
             first = False
             version = self.backend.create(lease_path(key), self._body(key))
             if version is not None:
+                if landed():  # its holder stored it and let go just before this build asked: nothing to pay
+                    self.backend.delete(lease_path(key), version)
+                    return None
                 return self._hold(key, version, "took")
             current = self.backend.version(lease_path(key))
             now = time.monotonic()
@@ -97,6 +100,9 @@ class Leases:
                 self.on_event("expired", key)  # its holder stopped renewing it: ours to take
                 version = self.backend.create(lease_path(key), self._body(key))
                 if version is not None:
+                    if landed():
+                        self.backend.delete(lease_path(key), version)
+                        return None
                     return self._hold(key, version, "took over")
             if now >= deadline:
                 raise LeaseTimeout(key, self._holder_of(key))
