@@ -327,3 +327,38 @@ def test_a_corrupt_banner_in_the_store_is_not_used_and_is_generated_again(moto: 
     assert len(warnings) == 1 and f"{image.rsplit('/', 1)[1]} is corrupt" in warnings[0], build.output
     assert published_all(second, len(prompts))
     assert_cache_sound(second.parent / ".banners")
+
+
+# --- a lease another machine keeps renewing: waited for up to a bound, then a placeholder ---------------
+
+
+def test_a_lease_held_longer_than_the_build_waits_gives_a_placeholder_and_pays_nothing(
+        moto: Server, tmp_path: Path) -> None:
+    import threading
+
+    prompts = PROMPTS[:1]
+    store = make_store("s3", moto)
+    config = machine(tmp_path / "machine", store.url, prompts, cache_lease=1, timeout=1)  # waits up to 2 s
+    lease = f"{store.name}/team-cache/.leases/{cache_key(prompts[0], 'gemini-3.1-flash-image', SIZE)}.json"
+    stop = threading.Event()
+
+    def other_machine() -> None:  # alive: its lease changes version more often than cache_lease
+        beat = 0
+        while not stop.is_set():
+            store.fs.pipe_file(lease, f'{{"holder": "runner-7", "beat": {beat}}}'.encode())
+            beat += 1
+            stop.wait(0.2)
+
+    renewer = threading.Thread(target=other_machine, daemon=True)
+    renewer.start()
+    try:
+        with Emulator() as emulator:
+            build = start(config, emulator, store)
+            assert build.wait(timeout=60) == 0, build.output
+            assert emulator.image_requests() == []  # never paid while another machine was on it
+    finally:
+        stop.set()
+        renewer.join(timeout=5)
+    warnings = [line for line in build.output.splitlines() if line.startswith("WARNING")]
+    assert len(warnings) == 1 and "held by runner-7 for longer than this build waits (2s)" in warnings[0], build.output
+    assert not published_all(config, 1)  # a placeholder, until a later build takes the banner from the store
