@@ -208,6 +208,15 @@ def _quiet(loop: Any, context: dict[str, Any]) -> None:
                                                        type(error).__name__ if error else "no exception")
 
 
+def _briefly_retrying(client: Any) -> Any:
+    """The same account and credential adlfs chose, with retries that give up in seconds: the SDK's
+    default (15 s, then 18 s, then 24 s between tries) kept an unreachable store's build waiting 81 s."""
+    from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
+
+    return BlobServiceClient(account_url=client.url, credential=client.credential,
+                             retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2))
+
+
 def open_backend(url: str) -> Backend:
     """The store a cache_url names; StoreSetupError when its extra is missing. Connects lazily."""
     scheme, root = split_url(url)
@@ -228,5 +237,7 @@ def open_backend(url: str) -> Backend:
     fs.loop.set_exception_handler(_quiet)
     if scheme == "s3":
         fs.retries = 2  # s3fs's own retries of what botocore already retried (its default is 5)
+    elif scheme == "az":
+        fs.service_client = _briefly_retrying(fs.service_client)
     return Backend(scheme, fs, root)
 
