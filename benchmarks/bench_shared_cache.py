@@ -89,6 +89,9 @@ def main() -> int:
                     build.wait()
                     times.append(time.monotonic() - started)
                 requests = Counter(r.prompt for r in emulator.image_requests())
+                span = max(r.finished for r in emulator.image_requests()) - min(
+                    r.started for r in emulator.image_requests())
+                in_flight = emulator.max_concurrent
                 started = time.monotonic()
                 third = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f",
                                         str(configs[2])], env=base, cwd=configs[2].parent)
@@ -101,7 +104,8 @@ def main() -> int:
         both = [published(c, args.pages) for c in configs[:2]]
         print(f"{args.pages} missing banners, 2 builds at once sharing {url} on moto, latency {args.latency:g}s, "
               f"concurrency {args.concurrency}")
-        print(f"  generation requests: {sum(requests.values())} (most for one banner: {max(requests.values())})")
+        print(f"  generation requests: {sum(requests.values())} (most for one banner: {max(requests.values())}), "
+              f"at most {in_flight} in flight, first sent to last answered {span:.1f}s")
         print(f"  builds exited {[b.returncode for b in builds]}, published {both} real banners, "
               f"finished after {times[0]:.1f}s and {times[1]:.1f}s")
         print(f"  third machine, empty cache_dir, no provider credentials: exit {third.returncode}, "

@@ -40,6 +40,14 @@ class Held:
     lost: bool = False  # another machine took it over (this one stalled past the lease)
 
 
+@dataclass
+class Waiting:
+    """A build waiting for another machine's lease: until when, and which version it saw since when."""
+
+    deadline: float
+    seen: tuple[str, float] | None = None
+
+
 class LeaseTimeout(Exception):
     """Another machine held the lease for longer than this build waits."""
 
@@ -69,45 +77,49 @@ class Leases:
         return json.dumps({"key": key, "holder": self.holder, "renewed": time.time(),
                            "lease_seconds": self.lease_seconds}).encode()
 
-    def acquire(self, key: str, landed: Callable[[], bool]) -> Held | None:
-        """The lease on `key`, or None once `landed()` says another machine stored the banner.
-
-        Waits while another machine holds it; takes over a lease left unchanged for `lease_seconds`.
-        Raises LeaseTimeout after `wait_seconds`, and lets store errors through (the caller's outage).
-        """
-        deadline = time.monotonic() + self.wait_seconds
-        seen: tuple[str, float] | None = None  # (version, when this build first saw it)
-        first = True
-        while True:
-            if not first and landed():
-                return None
-            first = False
+    def attempt(self, key: str, landed: Callable[[], bool], waiting: Waiting | None = None) -> Held | Waiting | None:
+        """One try at the lease on `key`: Held; None once `landed()` says another machine stored the
+        banner; or a Waiting to try again with in `poll` seconds (its holder is at work), which never
+        keeps a thread of this build. A lease left unchanged for `lease_seconds` since this build first
+        saw it is taken over. LeaseTimeout once the first try is `wait_seconds` old; store errors go
+        through (the caller's outage)."""
+        if waiting is None:
+            waiting = Waiting(time.monotonic() + self.wait_seconds)
+        elif landed():
+            return None
+        current = None
+        for _ in range(2):  # once more at once if the lease was let go between the two calls
             version = self.backend.create(lease_path(key), self._body(key))
             if version is not None:
-                if landed():  # its holder stored it and let go just before this build asked: nothing to pay
-                    self.backend.delete(lease_path(key), version)
-                    return None
-                return self._hold(key, version, "took")
+                return self._take(key, version, landed, "took")
             current = self.backend.version(lease_path(key))
-            now = time.monotonic()
-            if current is None:
-                continue  # released a moment ago: the banner may be there now
-            if seen is None or seen[0] != current:
-                if seen is None:
-                    self.on_event("waiting", key)
-                seen = (current, now)
-            elif now - seen[1] >= self.lease_seconds and self.backend.delete(lease_path(key), current):
-                self.on_event("expired", key)  # its holder stopped renewing it: ours to take
-                version = self.backend.create(lease_path(key), self._body(key))
-                if version is not None:
-                    if landed():
-                        self.backend.delete(lease_path(key), version)
-                        return None
-                    return self._hold(key, version, "took over")
-            if now >= deadline:
-                raise LeaseTimeout(key, self._holder_of(key))
-            if self.stop.wait(self.poll):
-                raise LeaseTimeout(key, "nobody (the build is stopping)")
+            if current is not None:
+                break
+            if landed():
+                return None
+        now = time.monotonic()
+        if current is None:
+            pass  # let go twice in a row: looked at again next time
+        elif waiting.seen is None or waiting.seen[0] != current:
+            if waiting.seen is None:
+                self.on_event("waiting", key)
+            waiting.seen = (current, now)
+        elif now - waiting.seen[1] >= self.lease_seconds and self.backend.delete(lease_path(key), current):
+            self.on_event("expired", key)  # its holder stopped renewing it: ours to take
+            version = self.backend.create(lease_path(key), self._body(key))
+            if version is not None:
+                return self._take(key, version, landed, "took over")
+        if now >= waiting.deadline:
+            raise LeaseTimeout(key, self._holder_of(key))
+        if self.stop.is_set():
+            raise LeaseTimeout(key, "nobody (the build is stopping)")
+        return waiting
+
+    def _take(self, key: str, version: str, landed: Callable[[], bool], how: str) -> Held | None:
+        if landed():  # its holder stored it and let go just before this build asked: nothing to pay
+            self.backend.delete(lease_path(key), version)
+            return None
+        return self._hold(key, version, how)
 
     def _hold(self, key: str, version: str, how: str) -> Held:
         held = Held(key, version)

@@ -22,6 +22,7 @@ from .cache import CacheStore, Entry, Original
 from .errors import CacheEntryError, ImagegenError, InvalidImageError
 from .imaging import SourceImage, load_source
 from .jobs import Job, Outcome, Settled
+from .leases import Waiting
 from .providers.base import Provider, ProviderImage
 from .registry import Route
 from .request import GenerationRequest
@@ -396,17 +397,21 @@ class Pipeline:
             job = self._generation_job(request, route)
         return job.future if isinstance(job.future, Future) else job.future.result()
 
-    def _generate(self, request: GenerationRequest, route: Route) -> Outcome | Future[Outcome]:
+    def _generate(self, request: GenerationRequest, route: Route,
+                  waiting: Waiting | None = None) -> Outcome | Future[Outcome]:
         """Pay for the image, commit it and derive its rendition from the image already decoded."""
         with self.cache.lock(request.cache_key):
             original = self.cache.original(request.cache_key)
             claim = Claim()
             try:
                 if original is None and self.shared is not None:  # another machine may have it, or be on it
-                    claim = self.shared.claim(self.cache, request.cache_key)
+                    claim = self.shared.claim(self.cache, request.cache_key, waiting)
                     original = claim.original
             except ImagegenError as error:
                 return Outcome(error=error)
+            if claim.waiting is not None:  # another machine is paying for it: look again soon, on no thread
+                later = claim.waiting
+                return self._pool_submit(lambda: self._generate(request, route, later), delay=self.shared.poll)
             if original is not None:  # another build paid for it while we waited on the lock
                 return self._render_submit(lambda: self._derive(request, original, route))
             try:

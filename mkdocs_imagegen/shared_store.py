@@ -29,7 +29,7 @@ from typing import TypeVar
 
 from .cache import MAX_PROVENANCE_BYTES, CacheStore, Original
 from .errors import CacheEntryError, ImagegenError
-from .leases import Held, Leases, LeaseTimeout
+from .leases import Held, Leases, LeaseTimeout, Waiting
 from .providers.transport import MAX_RESPONSE_BYTES
 from .store_backends import Backend, StoreSetupError, open_backend
 
@@ -41,6 +41,7 @@ DEFAULT_LEASE_SECONDS = 60.0
 class Claim:
     original: Original | None = None  # the store had the banner: nothing to pay for
     held: Held | None = None  # this build holds the lease: pay, publish, release
+    waiting: Waiting | None = None  # another machine holds it: claim again in a moment
 
 
 class Unavailable(Exception):
@@ -143,17 +144,18 @@ class SharedCache:
 
     # -- paying once -------------------------------------------------------------------------------
 
-    def claim(self, cache: CacheStore, key: str) -> Claim:
-        """Before paying for `key`, missing locally: the store's copy if it has one, else its lease (waiting
-        while another machine holds it, and taking the banner from the store if that machine stores it).
-        With the store off, an empty claim: the banner is generated for the local cache alone.
-        ImagegenError when another machine holds the lease for longer than this build waits."""
-        original = self.fetch(cache, key)
+    def claim(self, cache: CacheStore, key: str, waiting: Waiting | None = None) -> Claim:
+        """Before paying for `key`, missing locally: the store's copy if it has one, else its lease, else
+        (another machine holds it) a Claim with `waiting` set, to claim again with after `poll` seconds;
+        the banner comes from the store once that machine stores it. With the store off, an empty claim:
+        the banner is generated for the local cache alone. ImagegenError when another machine holds the
+        lease for longer than this build waits."""
+        original = self.fetch(cache, key) if waiting is None else None
         if original is not None or not self.up or self.leases is None:
             return Claim(original)
         leases = self.leases
         try:
-            held = self._call(lambda: leases.acquire(key, lambda: self.landed(key)))
+            result = self._call(lambda: leases.attempt(key, lambda: self.landed(key), waiting))
         except Unavailable:
             return Claim()
         except LeaseTimeout as timeout:
@@ -161,9 +163,15 @@ class SharedCache:
                 f"cache key {key}: the shared cache's lease on it is held by {timeout.holder} for longer than "
                 f"this build waits ({leases.wait_seconds:g}s); a placeholder is used, and a later build takes "
                 "the banner from the shared cache") from None
-        if held is None:  # another machine stored it while this build waited
+        if isinstance(result, Waiting):
+            return Claim(waiting=result)
+        if result is None:  # another machine stored it while this build waited
             return Claim(self.fetch(cache, key))
-        return Claim(None, held)
+        return Claim(None, result)
+
+    @property
+    def poll(self) -> float:
+        return self.leases.poll if self.leases is not None else 0.0
 
     def release(self, claim: Claim) -> None:
         leases, held = self.leases, claim.held
