@@ -46,6 +46,7 @@ class Waiting:
 
     deadline: float
     seen: tuple[str, float] | None = None
+    delay: float = 0.0  # seconds until the next try: doubles from `poll` up to `max_poll`
 
 
 class LeaseTimeout(Exception):
@@ -64,6 +65,9 @@ class Leases:
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
         self.poll = poll if poll is not None else min(0.25, lease_seconds / 4)
+        # Many banners waited for at once cost a few store requests each per try: tries thin out to one
+        # every 2 s (a quarter lease at most, so a takeover is never late by much).
+        self.max_poll = max(self.poll, min(2.0, lease_seconds / 4))
         self.stop = stop
         self.on_event = on_event or (lambda event, key: None)
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -113,6 +117,7 @@ class Leases:
             raise LeaseTimeout(key, self._holder_of(key))
         if self.stop.is_set():
             raise LeaseTimeout(key, "nobody (the build is stopping)")
+        waiting.delay = min(max(waiting.delay * 2, self.poll), self.max_poll)
         return waiting
 
     def _take(self, key: str, version: str, landed: Callable[[], bool], how: str) -> Held | None:

@@ -411,7 +411,7 @@ class Pipeline:
                 return Outcome(error=error)
             if claim.waiting is not None:  # another machine is paying for it: look again soon, on no thread
                 later = claim.waiting
-                return self._pool_submit(lambda: self._generate(request, route, later), delay=self.shared.poll)
+                return self._pool_submit(lambda: self._generate(request, route, later), delay=later.delay)
             if original is not None:  # another build paid for it while we waited on the lock
                 return self._render_submit(lambda: self._derive(request, original, route))
             try:

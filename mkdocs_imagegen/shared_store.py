@@ -146,7 +146,7 @@ class SharedCache:
 
     def claim(self, cache: CacheStore, key: str, waiting: Waiting | None = None) -> Claim:
         """Before paying for `key`, missing locally: the store's copy if it has one, else its lease, else
-        (another machine holds it) a Claim with `waiting` set, to claim again with after `poll` seconds;
+        (another machine holds it) a Claim with `waiting` set, to claim again with after `waiting.delay` s;
         the banner comes from the store once that machine stores it. With the store off, an empty claim:
         the banner is generated for the local cache alone. ImagegenError when another machine holds the
         lease for longer than this build waits."""
@@ -168,10 +168,6 @@ class SharedCache:
         if result is None:  # another machine stored it while this build waited
             return Claim(self.fetch(cache, key))
         return Claim(None, result)
-
-    @property
-    def poll(self) -> float:
-        return self.leases.poll if self.leases is not None else 0.0
 
     def release(self, claim: Claim) -> None:
         leases, held = self.leases, claim.held
