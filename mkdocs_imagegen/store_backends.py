@@ -95,7 +95,7 @@ class Backend:
             if _precondition_failed(error):
                 return None
             raise
-        return _version_of(result) or self.version(relative)
+        return self._new_version(relative, result)
 
     def replace(self, relative: str, data: bytes, version: str) -> str | None:
         """Overwrite the object only if it is still at `version`: the new version, or None."""
@@ -113,7 +113,17 @@ class Backend:
             if _precondition_failed(error) or _is_azure_condition(error) or isinstance(error, FileNotFoundError):
                 return None
             raise
-        return _version_of(result) or self.version(relative)
+        return self._new_version(relative, result)
+
+    def _new_version(self, relative: str, result: object) -> str | None:
+        """What a write answered as the object's version: the ETag for S3 and Azure; for GCS the
+        generation, which its answer does not always carry, so it is asked for (the holder's own
+        object: no other machine writes it meanwhile)."""
+        if self.scheme != "gs":
+            version = _version_of(result)
+            if version is not None:
+                return version
+        return self.version(relative)
 
     def delete(self, relative: str, version: str) -> bool:
         """Delete the object only if it is still at `version`."""
@@ -153,7 +163,7 @@ class Backend:
 
 def _version_of(result: object) -> str | None:
     if isinstance(result, dict):
-        for name in ("ETag", "etag", "generation"):
+        for name in ("ETag", "etag"):
             if result.get(name):
                 return str(result[name])
     return None
@@ -193,11 +203,20 @@ def _azure_etag(fs: Any, container: str, blob: str) -> str:
 
 
 def _gcs_upload(fs: Any, path: str, data: bytes, generation: str) -> dict[str, Any]:
-    """A media upload with `ifGenerationMatch`, through gcsfs's own request call (its pipe_file takes no
-    condition but `mode="create"`). Not tested against a server here: no GCS emulator installs."""
+    """A multipart upload (the JSON API's objects.insert) with `ifGenerationMatch`, through gcsfs's own
+    request call: its pipe_file takes no condition but `mode="create"`."""
+    import json
+    import secrets
+    from urllib.parse import quote
+
     bucket, key = path.split("/", 1)
-    return fs.call("POST", f"{fs._location}/upload/storage/v1/b/{bucket}/o", uploadType="media", name=key,
-                   ifGenerationMatch=generation, data=data, json_out=True)
+    boundary = f"imagegen-{secrets.token_hex(8)}"
+    head = (f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{json.dumps({'name': key})}\r\n"
+            f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n")
+    body = head.encode() + data + f"\r\n--{boundary}--".encode()
+    return fs.call("POST", f"{fs._location}/upload/storage/v1/b/{quote(bucket)}/o", uploadType="multipart",
+                   ifGenerationMatch=generation, headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
+                   data=body, json_out=True)
 
 
 def _quiet(loop: Any, context: dict[str, Any]) -> None:
@@ -233,7 +252,12 @@ def open_backend(url: str) -> Backend:
                                       "retries": {"max_attempts": 3, "mode": "standard"}})
     elif scheme == "az":
         options.update(connection_timeout=CONNECT_TIMEOUT, read_timeout=60)
-    fs = fsspec.filesystem("gcs" if scheme == "gs" else scheme, **options)
+    if scheme == "gs":  # gcsfs's plain filesystem: its "extended" one probes each bucket for zonal storage
+        from gcsfs.core import GCSFileSystem
+
+        fs = GCSFileSystem(**options)
+    else:
+        fs = fsspec.filesystem(scheme, **options)
     fs.loop.set_exception_handler(_quiet)
     if scheme == "s3":
         fs.retries = 2  # s3fs's own retries of what botocore already retried (its default is 5)
