@@ -415,12 +415,15 @@ class Pipeline:
             if original is not None:  # another build paid for it while we waited on the lock
                 return self._render_submit(lambda: self._derive(request, original, route))
             try:
-                return generate_with_retries(
+                outcome = generate_with_retries(
                     request, route, retries=self.settings.retries, timeout=self.settings.timeout,
                     limiter=self._limiter(route.provider.name), limiter_for=self._limiter, slots=self._slots,
                     cpu=self._cpu, unserved=self._unserved,
                     stop=self.stop_event, log=self.log,
                     accept=functools.partial(self._commit, request))
+                if self.shared is not None and outcome.original is not None:  # kept locally: now for the fleet
+                    self.shared.publish(self.cache, outcome.original)
+                return outcome
             except ImagegenError as error:
                 return Outcome(error=error)
             finally:
@@ -430,8 +433,6 @@ class Pipeline:
     def _commit(self, request: GenerationRequest, image: ProviderImage, source: SourceImage) -> Outcome:
         """The original first (paid for: it must survive whatever happens next), then its rendition."""
         original = self.cache.store_original(request, image, source)
-        if self.shared is not None:
-            self.shared.publish(self.cache, original)
         rendition = self.cache.rendition(original, request.size, self.settings.fmt, source=source)
         return Outcome(original, rendition, generated=True)
 
