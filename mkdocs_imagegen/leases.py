@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import socket
 import threading
@@ -169,6 +170,9 @@ class Leases:
     def _holder_of(self, key: str) -> str:
         try:
             record = json.loads(self.backend.read(lease_path(key), 4096))
-            return str(record.get("holder", "another build"))[:200]
+            holder = str(record.get("holder", ""))
         except Exception:  # noqa: BLE001 - only for the message
-            return "another build"
+            holder = ""
+        # Another machine wrote it: into a log line goes a short name of safe characters only.
+        holder = re.sub(r"[^A-Za-z0-9_.:@-]", "?", holder)[:80]
+        return holder or "another build"

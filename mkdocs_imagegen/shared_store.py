@@ -161,8 +161,8 @@ class SharedCache:
         except LeaseTimeout as timeout:
             raise ImagegenError(
                 f"cache key {key}: the shared cache's lease on it is held by {timeout.holder} for longer than "
-                f"this build waits ({leases.wait_seconds:g}s); a placeholder is used, and a later build takes "
-                "the banner from the shared cache") from None
+                f"this build waits ({leases.wait_seconds:g}s); a later build takes the banner from the shared "
+                "cache") from None
         if isinstance(result, Waiting):
             return Claim(waiting=result)
         if result is None:  # another machine stored it while this build waited
