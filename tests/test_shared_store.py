@@ -342,27 +342,35 @@ def test_a_store_that_goes_down_mid_build_warns_once_and_loses_nothing(tmp_path:
 # --- what the store holds is untrusted ------------------------------------------------------------------
 
 
-def test_a_corrupt_banner_in_the_store_is_not_used_and_is_generated_again(moto: Server, tmp_path: Path) -> None:
-    prompts = PROMPTS[:2]
+def test_unusable_banners_in_the_store_are_named_once_and_generated_again(moto: Server, tmp_path: Path) -> None:
+    prompts = PROMPTS[:4]
     store = make_store("s3", moto)
     first = machine(tmp_path / "machine-a", store.url, prompts)
+    root = f"{store.name}/team-cache/originals"
     with Emulator() as emulator:
         assert start(first, emulator, store, "--strict").wait(timeout=60) == 0
-        key = cache_key(prompts[0], "gemini-3.1-flash-image", SIZE)
-        image = next(name for name in store.objects() if name.startswith(f"originals/{key}.") and
-                     not name.endswith(".json"))
-        data = bytearray(store.fs.cat_file(f"{store.name}/team-cache/{image}"))
+        keys = [cache_key(prompt, "gemini-3.1-flash-image", SIZE) for prompt in prompts]
+        image = next(name.rsplit("/", 1)[1] for name in store.objects()
+                     if name.startswith(f"originals/{keys[0]}.") and not name.endswith(".json"))
+        data = bytearray(store.fs.cat_file(f"{root}/{image}"))
         data[len(data) // 2] ^= 0xFF  # one flipped byte: its sha256 no longer matches the provenance
-        store.fs.pipe_file(f"{store.name}/team-cache/{image}", bytes(data))
+        store.fs.pipe_file(f"{root}/{image}", bytes(data))
+        store.fs.pipe_file(f"{root}/{keys[1]}.json", b" " * (2 << 20))  # far too big to be a provenance
+        record = json.loads(store.fs.cat_file(f"{root}/{keys[2]}.json"))
+        store.fs.pipe_file(f"{root}/{keys[2]}.json", json.dumps({**record, "key": keys[3]}).encode())  # another's
         second = machine(tmp_path / "machine-b", store.url, prompts)
         build = start(second, emulator, store)
         assert build.wait(timeout=60) == 0, build.output
-        assert [r.prompt for r in emulator.image_requests()] .count(prompts[0]) == 2  # made again, once
-        assert [r.prompt for r in emulator.image_requests()].count(prompts[1]) == 1  # taken from the store
-    warnings = [line for line in build.output.splitlines() if line.startswith("WARNING")]
-    assert len(warnings) == 1 and f"{image.rsplit('/', 1)[1]} is corrupt" in warnings[0], build.output
+        made = Counter(r.prompt for r in emulator.image_requests())
+    assert made == {prompts[0]: 2, prompts[1]: 2, prompts[2]: 2, prompts[3]: 1}  # the intact one came from the store
+    warnings = sorted(line for line in build.output.splitlines() if line.startswith("WARNING"))
+    assert len(warnings) == 3, build.output
+    assert any(f"{image} is corrupt" in line for line in warnings)
+    assert any(f"{keys[1]}.json is 2,097,152 bytes, not a provenance" in line for line in warnings)
+    assert any(f"{keys[2]}.json holds the provenance of another key" in line for line in warnings)
     assert published_all(second, len(prompts))
     assert_cache_sound(second.parent / ".banners")
+    assert_store_holds(store, tmp_path, prompts)  # each unusable entry was replaced by the new banner
 
 
 # --- a lease another machine keeps renewing: waited for up to a bound, then a placeholder ---------------
