@@ -47,7 +47,7 @@ TEMP_PREFIX = ".tmp-"
 _KEY_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _ORIGINAL_FORMATS = frozenset(ACCEPTED_FORMATS.values())
 MAX_PROVENANCE_BYTES = 1 << 20  # ours are about 1 kB
-_GITIGNORE = "# written by mkdocs-imagegen: commit the banners, not its scratch files\n.tmp-*\n.locks/\n"
+_GITIGNORE = "# written by mkdocs-imagegen: commit the banners, not its scratch files\n.tmp-*\n.locks/\n.leases/\n"
 
 
 
@@ -196,7 +196,7 @@ def _is_link(path: Path) -> bool:
         return False
 
 
-def _checked_provenance(path: Path, data: bytes, key: str) -> dict[str, Any]:
+def _checked_provenance(path: Path | str, data: bytes, key: str) -> dict[str, Any]:
     """The provenance's fields, checked; CacheEntryError naming the file and what is wrong."""
     def wrong(what: str) -> CacheEntryError:
         return CacheEntryError(f"cache file {path} {what}")
@@ -348,6 +348,28 @@ class CacheStore:
         atomic_write(self.provenance_path(key), text.encode("utf-8"), durable=True)
         self._condemned.pop(key, None)
         return Original(key, self.originals / file_name, provenance)
+
+    def adopt_original(self, key: str, provenance: bytes, image: bytes, where: str) -> Original:
+        """An entry fetched from a shared store (`where` names it), checked exactly as a cached one is, then
+        written here image first: CacheEntryError naming the object if it is not a banner we would keep."""
+        record = _checked_provenance(f"{where}/{key}.json", provenance, key)
+        name = f"{where}/{key}.{record['format']}"
+        if hashlib.sha256(image).hexdigest() != record["sha256"]:
+            raise CacheEntryError(f"shared cache object {name} is corrupt: its sha256 is not the one its "
+                                  "provenance records")
+        try:
+            source = load_source(image)
+        except InvalidImageError as error:
+            raise CacheEntryError(f"shared cache object {name} is corrupt: "
+                                  f"{error.message.removeprefix('returned ')}") from None
+        if source.format != record["format"] or source.size != Size(record["width"], record["height"]):
+            raise CacheEntryError(f"shared cache object {name} is not the image its provenance describes")
+        self._ensure_root()
+        path = self.originals / f"{key}.{record['format']}"
+        atomic_write(path, image, durable=True)
+        atomic_write(self.provenance_path(key), provenance, durable=True)
+        self._condemned.pop(key, None)
+        return Original(key, path, record)
 
     def keys(self) -> list[str]:
         if not self.originals.is_dir():

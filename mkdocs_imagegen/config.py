@@ -142,6 +142,8 @@ class ImagegenConfig(base.Config):
     style_reference = c.Type((str, list), default=[])  # image(s) under docs_dir sent with every prompt
     # false: a banner pending in a recorded batch job (`backfill --batch`) is generated now, at full price.
     wait_for_batch = c.Type(bool, default=True)
+    cache_url = c.Optional(c.Type(str))  # s3://, gs:// or az://: a cache shared by many machines (shared_store.py)
+    cache_lease = PositiveNumber(default=60, maximum=3600)  # seconds a lease lasts unless its holder renews it
 
 
 def providers_dict(options: base.Config) -> dict[str, Any]:
@@ -209,6 +211,8 @@ def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settin
         style_reference=_style_reference_option(config.style_reference),
         docs_dir=Path(mkdocs_config.docs_dir) if mkdocs_config.docs_dir else None,
         wait_for_batch=config.wait_for_batch,
+        cache_url=_cache_url_option(config.cache_url),
+        cache_lease=float(config.cache_lease),
     )
 
 
@@ -228,6 +232,20 @@ def _style_reference_option(value: str | list[Any]) -> tuple[str, ...]:
         return paths(value)
     except ValueError as error:
         raise PluginError(f"imagegen: option 'style_reference': {error}") from None
+
+
+def _cache_url_option(url: str | None) -> str | None:
+    """`cache_url`, checked now: a wrong URL stops the build with one line (a store that cannot be reached
+    only warns, at the build's first look at it)."""
+    if not url:
+        return None
+    from .store_backends import StoreSetupError, split_url
+
+    try:
+        split_url(url)
+    except StoreSetupError as error:
+        raise PluginError(f"imagegen: option 'cache_url': {error}") from None
+    return url
 
 
 def _models_option(models: dict[Any, Any]) -> dict[str, Any]:

@@ -22,10 +22,12 @@ from .cache import CacheStore, Entry, Original
 from .errors import CacheEntryError, ImagegenError, InvalidImageError
 from .imaging import SourceImage, load_source
 from .jobs import Job, Outcome, Settled
+from .leases import Waiting
 from .providers.base import Provider, ProviderImage
 from .registry import Route
 from .request import GenerationRequest
 from .sending import AdaptiveLimiter, generate_with_retries
+from .shared_store import Claim, SharedCache
 from .workers import WorkerPool
 
 CORES = os.cpu_count() or 1
@@ -38,6 +40,8 @@ class PipelineSettings:
     timeout: float = 300.0
     retries: int = 4
     max_new: int | None = None
+    cache_url: str | None = None  # a shared cache on an object store (shared_store.py)
+    cache_lease: float = 60.0  # seconds a lease on it lasts unless its holder renews it
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,9 @@ class Pipeline:
         self._pool: WorkerPool | None = None  # provider requests (and committing what they return)
         self._renderer: WorkerPool | None = None  # renditions of cached originals
         self._cpu = threading.BoundedSemaphore(CORES)  # decoding, resizing, encoding: one image per core
+        self.shared = SharedCache.open(settings.cache_url, lease_seconds=settings.cache_lease,
+                                       wait_seconds=settings.timeout + settings.cache_lease, stop=self.stop_event,
+                                       log=self.log) if settings.cache_url else None
 
     # -- submitting ------------------------------------------------------------------------------
 
@@ -133,6 +140,8 @@ class Pipeline:
         about cache problems again, and count `max_new` afresh, from the generations still running."""
         self.cache.rescan()
         self._unserved.clear()
+        if self.shared is not None:
+            self.shared.new_build()
         with self._lock:
             self._told = set()
             self.new_submitted = sum(1 for job in self.jobs.values() if job.kind == "generate" and not job.done())
@@ -188,6 +197,8 @@ class Pipeline:
         entry = self.cache.lookup(request, self.settings.fmt)
         if entry.rendition is None:
             self._tell(entry.problem)  # an unusable entry counts as missing
+        if not entry.cached and self.shared is not None and self.shared.listed(request.cache_key):
+            return Job(request, None, self._render_submit(lambda: self._from_shared(request, route)), kind="derive")
         return self._job(request, entry, self._step(entry, route), route, quiet)
 
     def _generation_job(self, request: GenerationRequest, route: Route | Callable[[], Route],
@@ -375,21 +386,49 @@ class Pipeline:
             return job.future if isinstance(job.future, Future) else job.future.result()
         return Outcome(original, rendition)
 
-    def _generate(self, request: GenerationRequest, route: Route) -> Outcome | Future[Outcome]:
+    def _from_shared(self, request: GenerationRequest, route: Route | Callable[[], Route]) -> Outcome | Future[Outcome]:
+        """A banner the shared cache listed: fetched and checked, else (unusable, gone) generated."""
+        assert self.shared is not None
+        with self.cache.lock(request.cache_key):
+            original = self.cache.original(request.cache_key) or self.shared.fetch(self.cache, request.cache_key)
+        if original is not None:
+            return self._derive(request, original, route)
+        with self._lock:
+            job = self._generation_job(request, route)
+        return job.future if isinstance(job.future, Future) else job.future.result()
+
+    def _generate(self, request: GenerationRequest, route: Route,
+                  waiting: Waiting | None = None) -> Outcome | Future[Outcome]:
         """Pay for the image, commit it and derive its rendition from the image already decoded."""
         with self.cache.lock(request.cache_key):
             original = self.cache.original(request.cache_key)
+            claim = Claim()
+            try:
+                if original is None and self.shared is not None:  # another machine may have it, or be on it
+                    claim = self.shared.claim(self.cache, request.cache_key, waiting)
+                    original = claim.original
+            except ImagegenError as error:
+                return Outcome(error=error)
+            if claim.waiting is not None:  # another machine is paying for it: look again soon, on no thread
+                later = claim.waiting
+                return self._pool_submit(lambda: self._generate(request, route, later), delay=later.delay)
             if original is not None:  # another build paid for it while we waited on the lock
                 return self._render_submit(lambda: self._derive(request, original, route))
             try:
-                return generate_with_retries(
+                outcome = generate_with_retries(
                     request, route, retries=self.settings.retries, timeout=self.settings.timeout,
                     limiter=self._limiter(route.provider.name), limiter_for=self._limiter, slots=self._slots,
                     cpu=self._cpu, unserved=self._unserved,
                     stop=self.stop_event, log=self.log,
                     accept=functools.partial(self._commit, request))
+                if self.shared is not None and outcome.original is not None:  # kept locally: now for the fleet
+                    self.shared.publish(self.cache, outcome.original)
+                return outcome
             except ImagegenError as error:
                 return Outcome(error=error)
+            finally:
+                if self.shared is not None:
+                    self.shared.release(claim)
 
     def _commit(self, request: GenerationRequest, image: ProviderImage, source: SourceImage) -> Outcome:
         """The original first (paid for: it must survive whatever happens next), then its rendition."""

@@ -55,10 +55,13 @@ class Settings:
     style_reference: tuple[str, ...] = ()  # option `style_reference`: images (docs-relative) sent with every prompt
     docs_dir: Path | None = None  # where reference paths are resolved (None: references are refused)
     wait_for_batch: bool = True  # a banner pending in a recorded batch job gets a placeholder, not a request
+    cache_url: str | None = None  # a cache shared by many machines on an object store (shared_store.py)
+    cache_lease: float = 60.0
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),
-                                retries=self.retries, max_new=self.max_new)
+                                retries=self.retries, max_new=self.max_new,
+                                cache_url=None if self.offline else self.cache_url, cache_lease=self.cache_lease)
 
 
 @dataclass
