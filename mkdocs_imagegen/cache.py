@@ -413,7 +413,10 @@ class CacheStore:
             return path
         if source is None:
             source = self.load_original(original)  # CacheEntryError if it is corrupt
-        atomic_write(path, encode(fit(source.image, size), fmt))  # replaces a link, never writes through it
+        # The provider's own file when it is the published one already (checked by decoding it), else
+        # fitted and encoded here. Either way the write replaces a link, never writes through it.
+        data = source.data if source.publishable(size, fmt) else encode(fit(source.image, size), fmt)
+        atomic_write(path, data)
         return path
 
     # -- narrower widths of a rendition (srcset) ----------------------------------------------------

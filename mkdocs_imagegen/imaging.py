@@ -10,7 +10,7 @@ import hashlib
 import io
 import textwrap
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # Pillow is imported when an image is needed: a warm build never is
@@ -25,6 +25,8 @@ ACCEPTED_FORMATS = {"PNG": "png", "JPEG": "jpeg", "WEBP": "webp"}
 PUBLISH_FORMATS = ("webp", "png", "jpeg")
 FORMAT_SUFFIX = {"webp": "webp", "png": "png", "jpeg": "jpg"}
 RENDITION_VERSION = 1  # bump when fit/encode settings change, so renditions are re-derived
+WEBP_QUALITY = 85
+JPEG_QUALITY = 88
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,14 @@ class SourceImage:
     image: Image.Image
     format: str  # png | jpeg | webp
     size: Size
+    data: bytes = field(default=b"", repr=False)  # the bytes it was decoded from
+    mode: str = "RGB"  # the colour mode they hold, before `as_rgb`
+
+    def publishable(self, size: Size, fmt: str) -> bool:
+        """Whether `data` is already the published file at `size` in `fmt`: the same format and size,
+        and plain 8-bit RGB (so it shows exactly what decoding, fitting and encoding would show, with
+        no transparency to flatten). Then it is published as it is, with no re-encode."""
+        return bool(self.data) and self.format == fmt and self.size == size and self.mode == "RGB"
 
 
 def load_source(data: bytes, *, provider: str | None = None, model: str | None = None) -> SourceImage:
@@ -55,13 +65,14 @@ def load_source(data: bytes, *, provider: str | None = None, model: str | None =
                 raise InvalidImageError(f"returned a {width}x{height} image, too small for a banner",
                                         provider=provider, model=model)
             image.load()
+            mode = image.mode
             image = as_rgb(image, provider=provider, model=model)
     except InvalidImageError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidImageError(f"returned bytes that are not a readable image ({type(exc).__name__})",
                                 provider=provider, model=model) from None
-    return SourceImage(image=image, format=kind, size=Size(width, height))
+    return SourceImage(image=image, format=kind, size=Size(width, height), data=data, mode=mode)
 
 
 # Colour modes Pillow opens from PNG, JPEG and WebP, by how each becomes 8-bit RGB without losing the picture.
@@ -129,9 +140,9 @@ def fit(image: Image.Image, size: Size) -> Image.Image:
 def encode(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
     if fmt == "webp":
-        image.save(buffer, "WEBP", quality=85, method=2)
+        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=2)
     elif fmt == "jpeg":
-        image.save(buffer, "JPEG", quality=88, optimize=True, progressive=True)
+        image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     elif fmt == "png":
         image.save(buffer, "PNG", optimize=False, compress_level=6)
     else:

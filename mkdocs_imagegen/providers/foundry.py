@@ -34,6 +34,7 @@ KEY_VARIABLE = SPECS["foundry"].key_variables[0]
 ENDPOINT_VARIABLE = "AZURE_OPENAI_ENDPOINT"
 API_VERSION_VARIABLE = "AZURE_OPENAI_API_VERSION"
 DEFAULT_API_VERSION = "v1"
+OUTPUT_FORMATS = ("png", "jpeg")  # `output_format` on Azure: no webp (PROVIDERS.md), so webp is encoded here
 V1_VERSIONS = ("v1", "preview")  # the v1 route; "preview" adds ?api-version=preview for preview features
 # The MAI image models live on the resource's AI Services host, the OpenAI models on either host.
 AI_SERVICES_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
@@ -225,7 +226,7 @@ class FoundryProvider(Provider):
         images = common.decode_images(response, provider=self.name, model=request.model, count=len(requests))
         requested = {"size": size, "deployment": deployment, "route": route}
         if route != "mai":
-            requested.update(quality=request.quality, output_format=common.OUTPUT_FORMAT, api_version=self.api_version)
+            requested.update(quality=request.quality, output_format=body["output_format"], api_version=self.api_version)
         headers = common.header_details(response, RESPONSE_HEADERS)
         return [ProviderImage(data=image.data, provider=self.name, model=request.model, mime_type=image.mime_type,
                               requested=requested, details={**image.details, **headers, "auth": auth.kind})
@@ -239,12 +240,13 @@ class FoundryProvider(Provider):
             width, _, height = size.partition("x")
             return "mai", f"{mai_endpoint(endpoint)}/mai/v1/images/generations", {
                 "model": deployment, "prompt": request.prompt, "width": int(width), "height": int(height)}
+        fmt = common.output_format(request, size, OUTPUT_FORMATS)
         if self.api_version in V1_VERSIONS:
             query = "" if self.api_version == "v1" else f"?api-version={quote(self.api_version, safe='')}"
             return ("v1", f"{endpoint}/openai/v1/images/generations{query}",
-                    common.request_body(request, size, model=deployment))
+                    common.request_body(request, size, model=deployment, fmt=fmt))
         return ("deployments", f"{endpoint}/openai/deployments/{quote(deployment, safe='')}/images/generations"
-                f"?api-version={quote(self.api_version, safe='')}", common.request_body(request, size))
+                f"?api-version={quote(self.api_version, safe='')}", common.request_body(request, size, fmt=fmt))
 
     def live(self, *, timeout: float = 20.0) -> LiveCheck:
         """v1: `GET /openai/v1/models` lists the resource's deployments. A dated api_version is checked with

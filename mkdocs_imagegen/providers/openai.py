@@ -16,6 +16,7 @@ BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RESPONSE_HEADERS = ("x-request-id", "openai-processing-ms")
 VERIFY_URL = "https://platform.openai.com/settings/organization/general"
+OUTPUT_FORMATS = ("png", "jpeg", "webp")  # `output_format` of every GPT image model (the images API reference)
 
 
 class OpenAIProvider(Provider):
@@ -64,7 +65,8 @@ class OpenAIProvider(Provider):
                                       provider=self.name, model=request.model)
         secret, source = key
         size = common.wire_size(self.context.catalogue.get(request.model), request.size)
-        body = common.request_body(request, size, model=request.model, n=len(requests))
+        fmt = common.output_format(request, size, OUTPUT_FORMATS)
+        body = common.request_body(request, size, model=request.model, n=len(requests), fmt=fmt)
         response = common.post_json(
             self._http.get(), f"{self.base_url}/images/generations",
             headers={"authorization": f"Bearer {secret}"}, body=body, timeout=timeout,
@@ -75,7 +77,7 @@ class OpenAIProvider(Provider):
         headers = common.header_details(response, RESPONSE_HEADERS)
         return [ProviderImage(
             data=image.data, provider=self.name, model=request.model, mime_type=image.mime_type,
-            requested={"size": size, "quality": request.quality, "output_format": common.OUTPUT_FORMAT},
+            requested={"size": size, "quality": request.quality, "output_format": fmt},
             details={**image.details, **headers}) for image in images]
 
     def live(self, *, timeout: float = 20.0) -> LiveCheck:
