@@ -16,12 +16,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .cache import CacheStore, Entry, Original
 from .errors import CacheEntryError, ImagegenError, InvalidImageError
 from .imaging import SourceImage, load_source
 from .jobs import Job, Outcome, Settled
+from .lanes import CpuLanes
 from .providers.base import Provider, ProviderImage
 from .registry import Route
 from .request import GenerationRequest
@@ -124,7 +125,7 @@ class Pipeline:
         self._lock = threading.Lock()
         self._pool: WorkerPool | None = None  # provider requests (and committing what they return)
         self._renderer: WorkerPool | None = None  # renditions of cached originals
-        self._cpu = threading.BoundedSemaphore(CORES)  # decoding, resizing, encoding: one image per core
+        self._cpu = CpuLanes(CORES, self.stop_event)  # decoding, resizing, encoding: one image per core
 
     # -- submitting ------------------------------------------------------------------------------
 
@@ -291,6 +292,7 @@ class Pipeline:
                 outcomes[request.cache_key] = derived.result() if isinstance(derived, Future) else derived
             if not todo:
                 return outcomes
+            todo = [replace(request, deliver=self.settings.fmt) for request in todo]
             batch = VariantBatch(route.provider, todo)
             try:
                 generate_with_retries(
@@ -363,8 +365,7 @@ class Pipeline:
     def _derive(self, request: GenerationRequest, original: Original,
                 route: Route | Callable[[], Route]) -> Outcome | Future[Outcome]:
         try:
-            with self._cpu:
-                rendition = self.cache.rendition(original, request.size, self.settings.fmt)
+            rendition = self._cpu.run(lambda: self.cache.rendition(original, request.size, self.settings.fmt))
         except CacheEntryError as error:
             # A corrupt original (a git-lfs pointer, a bad merge): named once, then it counts as missing
             # for the rest of the build and is generated again, once.
@@ -377,6 +378,7 @@ class Pipeline:
 
     def _generate(self, request: GenerationRequest, route: Route) -> Outcome | Future[Outcome]:
         """Pay for the image, commit it and derive its rendition from the image already decoded."""
+        request = replace(request, deliver=self.settings.fmt)  # the provider may return the published file
         with self.cache.lock(request.cache_key):
             original = self.cache.original(request.cache_key)
             if original is not None:  # another build paid for it while we waited on the lock
@@ -420,3 +422,4 @@ class Pipeline:
         for pool in (self._pool, self._renderer):
             if pool is not None:
                 pool.shutdown()
+        self._cpu.shutdown()
