@@ -8,6 +8,7 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import io
+import math
 import textwrap
 import warnings
 from dataclasses import dataclass, field
@@ -44,8 +45,14 @@ class SourceImage:
         return bool(self.data) and self.format == fmt and self.size == size and self.mode == "RGB"
 
 
-def load_source(data: bytes, *, provider: str | None = None, model: str | None = None) -> SourceImage:
-    """Decode provider bytes, refusing anything that is not a real, sanely sized image."""
+def load_source(data: bytes, *, provider: str | None = None, model: str | None = None,
+                fit_to: Size | None = None) -> SourceImage:
+    """Decode provider bytes, refusing anything that is not a real, sanely sized image.
+
+    With `fit_to` (the size it is fitted to next), a JPEG at least twice that size is decoded at a half,
+    a quarter or an eighth of its size (libjpeg's DCT scaling, `draft`), never smaller than what `fit`
+    needs: the whole file is still decoded, and `size` is still the file's own.
+    """
     from PIL import Image
 
     try:
@@ -64,6 +71,8 @@ def load_source(data: bytes, *, provider: str | None = None, model: str | None =
             if min(width, height) < MIN_SOURCE_EDGE:
                 raise InvalidImageError(f"returned a {width}x{height} image, too small for a banner",
                                         provider=provider, model=model)
+            if fit_to is not None and kind == "jpeg":
+                image.draft(image.mode, _draft_size(Size(width, height), fit_to))
             image.load()
             mode = image.mode
             image = as_rgb(image, provider=provider, model=model)
@@ -127,14 +136,24 @@ def _grey_to_8_bit(image: Image.Image) -> Image.Image:
     return scaled.convert("L")
 
 
+def _draft_size(source: Size, target: Size) -> tuple[int, int]:
+    """The smallest decode of `source` that, centre-cropped to the target's aspect, still covers `target`."""
+    scale = max(target.width / source.width, target.height / source.height)
+    return math.ceil(source.width * scale), math.ceil(source.height * scale)
+
+
 def fit(image: Image.Image, size: Size) -> Image.Image:
-    """Centre-crop to the target aspect, then resize with Lanczos to exactly `size`."""
+    """Centre-crop to the target aspect, then resize to exactly `size`.
+
+    Bicubic, not Lanczos: benchmarks/resize_quality.py measures it within 48 dB PSNR and 0.996 SSIM of
+    Lanczos on photographic images at Gemini's tiers, for about a fifth less CPU (README, performance).
+    """
     from PIL import Image, ImageOps
 
     rgb = as_rgb(image)
     if rgb.size == (size.width, size.height):
         return rgb
-    return ImageOps.fit(rgb, (size.width, size.height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+    return ImageOps.fit(rgb, (size.width, size.height), method=Image.Resampling.BICUBIC, centering=(0.5, 0.5))
 
 
 def encode(image: Image.Image, fmt: str) -> bytes:

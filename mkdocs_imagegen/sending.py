@@ -146,7 +146,8 @@ def _with_retries(request: GenerationRequest, route: Route, *, retries: int, tim
             image = _send(request, route, timeout, limiter, slots, unserved)
 
             def checked(image: ProviderImage = image) -> T:
-                return accept(image, load_source(image.data, provider=provider.name, model=request.model))
+                return accept(image, load_source(image.data, provider=provider.name, model=request.model,
+                                                 fit_to=request.size))
 
             return cpu.run(checked) if cpu is not None else checked()
         except ImagegenError as error:
