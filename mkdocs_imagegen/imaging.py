@@ -74,7 +74,7 @@ def load_source(data: bytes, *, provider: str | None = None, model: str | None =
             if fit_to is not None and kind == "jpeg":
                 image.draft(image.mode, _draft_size(Size(width, height), fit_to))
             image.load()
-            mode = image.mode
+            mode = _file_mode(image)
             image = as_rgb(image, provider=provider, model=model)
     except InvalidImageError:
         raise
@@ -82,6 +82,17 @@ def load_source(data: bytes, *, provider: str | None = None, model: str | None =
         raise InvalidImageError(f"returned bytes that are not a readable image ({type(exc).__name__})",
                                 provider=provider, model=model) from None
     return SourceImage(image=image, format=kind, size=Size(width, height), data=data, mode=mode)
+
+
+def _file_mode(image: Image.Image) -> str:
+    """The decoded mode, marked when the file holds more than one still RGB picture shows: a transparent
+    colour (PNG's tRNS) or more frames (animated WebP or PNG). Such a file is never published as it is."""
+    mode = image.mode
+    if "transparency" in image.info:
+        mode += "+transparency"
+    if getattr(image, "is_animated", False):
+        mode += "+animated"
+    return mode
 
 
 # Colour modes Pillow opens from PNG, JPEG and WebP, by how each becomes 8-bit RGB without losing the picture.

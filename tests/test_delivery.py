@@ -127,7 +127,8 @@ def _webp(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize(("width", "height", "why"), [(1790, 1024, "a wrong size"), (1792, 1024, "transparency")])
+@pytest.mark.parametrize(("width", "height", "why"), [(1790, 1024, "a wrong size"), (1792, 1024, "transparency"),
+                                                     (1792, 1024, "animation")])
 def test_a_webp_that_is_not_the_published_file_is_fitted_and_encoded(tmp_path: Path, width: int, height: int,
                                                                      why: str) -> None:
     """A provider's webp of another size, or with an alpha channel, is not published as it is."""
@@ -135,6 +136,11 @@ def test_a_webp_that_is_not_the_published_file_is_fitted_and_encoded(tmp_path: P
     if why == "transparency":
         buffer = io.BytesIO()
         Image.new("RGBA", (width, height), (40, 90, 160, 100)).save(buffer, "WEBP", quality=85)
+        data = buffer.getvalue()
+    elif why == "animation":
+        buffer = io.BytesIO()
+        frames = [Image.new("RGB", (width, height), colour) for colour in ((40, 90, 160), (160, 90, 40))]
+        frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], quality=85)
         data = buffer.getvalue()
     else:
         data = _webp(width, height)
@@ -145,7 +151,7 @@ def test_a_webp_that_is_not_the_published_file_is_fitted_and_encoded(tmp_path: P
     assert published.read_bytes() != data
     assert image_info(published) == ((1792, 1024), "webp")
     with Image.open(published) as image:
-        assert image.mode == "RGB"
+        assert image.mode == "RGB" and not getattr(image, "is_animated", False)
 
 
 def test_a_cached_webp_original_is_published_as_it_is_without_its_source(tmp_path: Path) -> None:
