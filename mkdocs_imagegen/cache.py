@@ -303,15 +303,16 @@ class CacheStore:
             raise CacheEntryError(f"cache file {image} {what}; its provenance {path.name} is there")
         return Original(key, image, provenance)
 
-    def load_original(self, original: Original) -> SourceImage:
-        """The original's image, decoded; CacheEntryError naming the file if its bytes are not the ones
-        its provenance describes, or no image (a git-lfs pointer, a truncated or edited file)."""
+    def load_original(self, original: Original, fit_to: Size | None = None) -> SourceImage:
+        """The original's image, decoded (for fitting to `fit_to`, see `load_source`); CacheEntryError naming
+        the file if its bytes are not the ones its provenance describes, or no image (a git-lfs pointer,
+        a truncated or edited file)."""
         data = _read_regular(original.path)
         if hashlib.sha256(data).hexdigest() != original.digest:
             raise CacheEntryError(f"cache file {original.path} is corrupt: its sha256 is not the one its "
                                   "provenance records")
         try:
-            return load_source(data)
+            return load_source(data, fit_to=fit_to)
         except InvalidImageError as error:
             reason = error.message.removeprefix("returned ")
             raise CacheEntryError(f"cache file {original.path} is corrupt: {reason}") from None
@@ -437,8 +438,11 @@ class CacheStore:
         if _is_regular(path):
             return path
         if source is None:
-            source = self.load_original(original)  # CacheEntryError if it is corrupt
-        atomic_write(path, encode(fit(source.image, size), fmt))  # replaces a link, never writes through it
+            source = self.load_original(original, fit_to=size)  # CacheEntryError if it is corrupt
+        # The provider's own file when it is the published one already (checked by decoding it), else
+        # fitted and encoded here. Either way the write replaces a link, never writes through it.
+        data = source.data if source.publishable(size, fmt) else encode(fit(source.image, size), fmt)
+        atomic_write(path, data)
         return path
 
     # -- narrower widths of a rendition (srcset) ----------------------------------------------------

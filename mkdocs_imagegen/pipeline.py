@@ -16,13 +16,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .cache import CacheStore, Entry, Original
 from .errors import CacheEntryError, ImagegenError, InvalidImageError
 from .imaging import SourceImage, load_source
 from .jobs import Job, Outcome, Settled
 from .leases import Waiting
+from .lanes import CpuLanes
 from .providers.base import Provider, ProviderImage
 from .registry import Route
 from .request import GenerationRequest
@@ -128,7 +129,7 @@ class Pipeline:
         self._lock = threading.Lock()
         self._pool: WorkerPool | None = None  # provider requests (and committing what they return)
         self._renderer: WorkerPool | None = None  # renditions of cached originals
-        self._cpu = threading.BoundedSemaphore(CORES)  # decoding, resizing, encoding: one image per core
+        self._cpu = CpuLanes(CORES, self.stop_event)  # decoding, resizing, encoding: one image per core
         self.shared = SharedCache.open(settings.cache_url, lease_seconds=settings.cache_lease,
                                        wait_seconds=settings.timeout + settings.cache_lease, stop=self.stop_event,
                                        log=self.log) if settings.cache_url else None
@@ -302,6 +303,7 @@ class Pipeline:
                 outcomes[request.cache_key] = derived.result() if isinstance(derived, Future) else derived
             if not todo:
                 return outcomes
+            todo = [replace(request, deliver=self.settings.fmt) for request in todo]
             batch = VariantBatch(route.provider, todo)
             try:
                 generate_with_retries(
@@ -374,8 +376,7 @@ class Pipeline:
     def _derive(self, request: GenerationRequest, original: Original,
                 route: Route | Callable[[], Route]) -> Outcome | Future[Outcome]:
         try:
-            with self._cpu:
-                rendition = self.cache.rendition(original, request.size, self.settings.fmt)
+            rendition = self._cpu.run(lambda: self.cache.rendition(original, request.size, self.settings.fmt))
         except CacheEntryError as error:
             # A corrupt original (a git-lfs pointer, a bad merge): named once, then it counts as missing
             # for the rest of the build and is generated again, once.
@@ -400,6 +401,7 @@ class Pipeline:
     def _generate(self, request: GenerationRequest, route: Route,
                   waiting: Waiting | None = None) -> Outcome | Future[Outcome]:
         """Pay for the image, commit it and derive its rendition from the image already decoded."""
+        request = replace(request, deliver=self.settings.fmt)  # the provider may return the published file
         with self.cache.lock(request.cache_key):
             original = self.cache.original(request.cache_key)
             claim = Claim()
@@ -459,3 +461,4 @@ class Pipeline:
         for pool in (self._pool, self._renderer):
             if pool is not None:
                 pool.shutdown()
+        self._cpu.shutdown()

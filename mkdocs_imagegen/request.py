@@ -5,6 +5,9 @@ variant, and, when a page has them, its style text and its reference images' con
 Provider, paths (of the page, of the reference files), concurrency and output format are
 deliberately left out, so moving a site, a reference file or a provider never pays for the same
 banner twice. A request without style or references has the key it had before either existed.
+A provider that can return the published format at the published size is asked for it (`deliver`),
+and its file is published as it is; the original is whatever the provider returned, and another
+`format` later is encoded from it locally.
 
 The model in the key is the name that is sent. When the catalogue changes what a name means
 (a retired preview name now sent as its successor, an entry renamed), the request also carries
@@ -87,6 +90,9 @@ class GenerationRequest:
     references: tuple[Reference, ...] = ()  # images sent with the prompt ("in the style of this")
     former_models: tuple[str, ...] = field(default=(), compare=False)  # earlier names of `model`
     stored_key: str | None = field(default=None, compare=False)  # the former key its banner is cached under
+    # The format the banner is published in, for a provider that can return that file ready to publish.
+    # Not in the key: a changed `format` is encoded locally from the cached original, never asked for again.
+    deliver: str | None = field(default=None, compare=False)
     cache_key: str = field(init=False, repr=False, compare=False)  # every request is looked up: made at once
 
     def __post_init__(self) -> None:

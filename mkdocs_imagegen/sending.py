@@ -4,7 +4,6 @@ one has no such model."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import threading
@@ -14,6 +13,7 @@ from typing import TypeVar
 from .errors import ImagegenError, RateLimitedError, RetryHintTooLongError
 from .imaging import SourceImage, load_source
 from .jobs import Cancelled
+from .lanes import CpuLanes
 from .providers.base import ProviderImage
 from .registry import Route
 from .request import GenerationRequest
@@ -85,7 +85,7 @@ def generate_with_retries(
     limiter: AdaptiveLimiter | None = None,
     limiter_for: Callable[[str], AdaptiveLimiter] | None = None,
     slots: AdaptiveLimiter | None = None,
-    cpu: threading.Semaphore | None = None,
+    cpu: CpuLanes | None = None,
     stop: threading.Event | None = None,
     log: logging.Logger | None = None,
     accept: Callable[[ProviderImage, SourceImage], T] = lambda image, source: (image, source),
@@ -98,8 +98,8 @@ def generate_with_retries(
     the route's next authenticated provider is tried, with its own limiter from `limiter_for`;
     `unserved` remembers that answer for the build, so later banners skip that provider at once.
     Both are held only while the request is on the wire. The answer is then decoded (which
-    validates it) and handed to `accept` while one `cpu` slot is held, so the decoded image is
-    used up before another is decoded: there are never more decoded images than `cpu` allows.
+    validates it) and handed to `accept` on one of the `cpu` lanes, so the decoded image is used up
+    before that lane decodes another: there are never more decoded images than lanes.
     Returns what `accept` returns (by default the answer and the validated image); raises the
     last ImagegenError, or Cancelled when `stop` is set.
     """
@@ -132,7 +132,7 @@ def generate_with_retries(
 
 
 def _with_retries(request: GenerationRequest, route: Route, *, retries: int, timeout: float,
-                  limiter: AdaptiveLimiter, slots: AdaptiveLimiter | None, cpu: threading.Semaphore | None,
+                  limiter: AdaptiveLimiter, slots: AdaptiveLimiter | None, cpu: CpuLanes | None,
                   stop: threading.Event, log: logging.Logger | None,
                   accept: Callable[[ProviderImage, SourceImage], T],
                   unserved: dict[tuple[str, str], ImagegenError] | None = None) -> T:
@@ -144,8 +144,12 @@ def _with_retries(request: GenerationRequest, route: Route, *, retries: int, tim
             raise Cancelled()
         try:
             image = _send(request, route, timeout, limiter, slots, unserved)
-            with cpu or contextlib.nullcontext():
-                return accept(image, load_source(image.data, provider=provider.name, model=request.model))
+
+            def checked(image: ProviderImage = image) -> T:
+                return accept(image, load_source(image.data, provider=provider.name, model=request.model,
+                                                 fit_to=request.size))
+
+            return cpu.run(checked) if cpu is not None else checked()
         except ImagegenError as error:
             if not error.retryable or attempt >= retries:
                 raise

@@ -34,6 +34,7 @@ KEY_VARIABLE = SPECS["foundry"].key_variables[0]
 ENDPOINT_VARIABLE = "AZURE_OPENAI_ENDPOINT"
 API_VERSION_VARIABLE = "AZURE_OPENAI_API_VERSION"
 DEFAULT_API_VERSION = "v1"
+OUTPUT_FORMATS = ("png", "jpeg")  # `output_format` on Azure: no webp (PROVIDERS.md), so webp is encoded here
 V1_VERSIONS = ("v1", "preview")  # the v1 route; "preview" adds ?api-version=preview for preview features
 # The MAI image models live on the resource's AI Services host, the OpenAI models on either host.
 AI_SERVICES_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
@@ -239,7 +240,7 @@ class FoundryProvider(Provider):
         if route != "mai-edit":  # MAI's edit route takes no size: its answer is fitted like any other
             requested["size"] = size
         if not route.startswith("mai"):
-            requested.update(quality=request.quality, output_format=common.OUTPUT_FORMAT, api_version=self.api_version)
+            requested.update(quality=request.quality, output_format=body["output_format"], api_version=self.api_version)
         headers = common.header_details(response, RESPONSE_HEADERS)
         return [ProviderImage(data=image.data, provider=self.name, model=request.model, mime_type=image.mime_type,
                               requested=requested, details={**image.details, **headers, "auth": auth.kind})
@@ -252,13 +253,14 @@ class FoundryProvider(Provider):
         if info is not None and info.api == "mai":
             return mai_call(mai_endpoint(endpoint), request, deployment, size)
         path = common.image_path(request)
+        fmt = common.output_format(request, size, OUTPUT_FORMATS)
         if self.api_version in V1_VERSIONS:
             query = "" if self.api_version == "v1" else f"?api-version={quote(self.api_version, safe='')}"
             return ("v1", f"{endpoint}/openai/v1/{path}{query}",
-                    common.edit_fields(info, request, common.request_body(request, size, model=deployment)))
+                    common.edit_fields(info, request, common.request_body(request, size, model=deployment, fmt=fmt)))
         return ("deployments", f"{endpoint}/openai/deployments/{quote(deployment, safe='')}/{path}"
                 f"?api-version={quote(self.api_version, safe='')}",
-                common.edit_fields(info, request, common.request_body(request, size)))
+                common.edit_fields(info, request, common.request_body(request, size, fmt=fmt)))
 
     def live(self, *, timeout: float = 20.0) -> LiveCheck:
         """v1: `GET /openai/v1/models` lists the resource's deployments. A dated api_version is checked with

@@ -17,6 +17,7 @@ BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 RESPONSE_HEADERS = ("x-request-id", "openai-processing-ms")
 VERIFY_URL = "https://platform.openai.com/settings/organization/general"
+OUTPUT_FORMATS = ("png", "jpeg", "webp")  # `output_format` of every GPT image model (the images API reference)
 
 
 class OpenAIProvider(Provider):
@@ -67,8 +68,9 @@ class OpenAIProvider(Provider):
         secret, source = key
         info = self.context.catalogue.get(request.model)
         size = common.wire_size(info, request.size)
+        fmt = common.output_format(request, size, OUTPUT_FORMATS)
         body = common.edit_fields(info, request, common.request_body(request, size, model=request.model,
-                                                                     n=len(requests)))
+                                                                     n=len(requests), fmt=fmt))
         response = common.post_json(
             self._http.get(), f"{self.base_url}/{common.image_path(request)}",
             headers={"authorization": f"Bearer {secret}"}, body=body, timeout=timeout,
@@ -79,7 +81,7 @@ class OpenAIProvider(Provider):
         headers = common.header_details(response, RESPONSE_HEADERS)
         return [ProviderImage(
             data=image.data, provider=self.name, model=request.model, mime_type=image.mime_type,
-            requested={"size": size, "quality": request.quality, "output_format": common.OUTPUT_FORMAT},
+            requested={"size": size, "quality": request.quality, "output_format": fmt},
             details={**image.details, **headers}) for image in images]
 
     def live(self, *, timeout: float = 20.0) -> LiveCheck:

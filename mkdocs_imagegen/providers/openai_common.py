@@ -28,6 +28,7 @@ from ..errors import (
     RateLimitedError,
     TransientError,
 )
+from ..imaging import JPEG_QUALITY, WEBP_QUALITY
 from ..request import GenerationRequest, Size
 from .answers import MAX_QUOTED_CHARS, REDACTED, check_complete, is_redirect, refused_redirect, retry_after, scrub
 
@@ -36,7 +37,9 @@ __all__ = ["MAX_QUOTED_CHARS", "REDACTED", "check_complete", "retry_after", "scr
 # A wrong aspect ratio costs cropped content; a wrong area only costs a resize.
 ASPECT_WEIGHT = 4.0
 
-OUTPUT_FORMAT = "png"
+OUTPUT_FORMAT = "png"  # lossless: what is asked for when the answer is resized or re-encoded here
+# `output_compression` (0-100, the API's default 100) for the lossy formats: our own encoder's quality.
+OUTPUT_COMPRESSION = {"webp": WEBP_QUALITY, "jpeg": JPEG_QUALITY}
 
 
 # --- sizes -----------------------------------------------------------------------------------------
@@ -78,15 +81,27 @@ def custom_size(rule: SizeRule, target: Size) -> Size:
 # --- request and response --------------------------------------------------------------------------
 
 
-def request_body(request: GenerationRequest, size: str, *, model: str | None = None, n: int = 1) -> dict[str, Any]:
-    """The JSON body of `images/generations` (`n` images). Never `response_format`: gpt-image models reject it."""
+def output_format(request: GenerationRequest, size: str, formats: Iterable[str]) -> str:
+    """The `output_format` to ask for: the published format (`request.deliver`) when the provider returns
+    it (`formats`) and the answer needs no resize (`size` is the published size), so the answer is the
+    published file; else PNG, lossless, for the resize and encode done here."""
+    wanted = request.deliver
+    return wanted if wanted in formats and size == str(request.size) else OUTPUT_FORMAT
+
+
+def request_body(request: GenerationRequest, size: str, *, model: str | None = None, n: int = 1,
+                 fmt: str = OUTPUT_FORMAT) -> dict[str, Any]:
+    """The JSON body of `images/generations` (`n` images) in `fmt`. Never `response_format`: gpt-image models
+    reject it."""
     body: dict[str, Any] = {
         "prompt": request.sent_prompt,
         "n": n,
         "size": size,
         "quality": request.quality,
-        "output_format": OUTPUT_FORMAT,
+        "output_format": fmt,
     }
+    if fmt in OUTPUT_COMPRESSION:
+        body["output_compression"] = OUTPUT_COMPRESSION[fmt]
     if model is not None:
         body = {"model": model, **body}
     return body

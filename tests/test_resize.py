@@ -1,0 +1,48 @@
+"""Cheaper resizes where the provider's image must be resized: a JPEG at least twice the banner is decoded
+at a fraction of its size (DCT scaling), and the banner is still exactly its size."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image
+
+from mkdocs_imagegen.cache import CacheStore
+from mkdocs_imagegen.imaging import load_source
+from mkdocs_imagegen.providers.base import ProviderImage
+from mkdocs_imagegen.request import GenerationRequest, Size
+
+BANNER = Size(1792, 1024)
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize((width, height)).convert("RGB").save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def test_a_4k_jpeg_is_decoded_at_half_size_for_a_banner_and_keeps_its_own_size() -> None:
+    source = load_source(_jpeg(5504, 3072), fit_to=BANNER)
+    assert source.image.size == (2752, 1536)  # still covers 1792x1024 once cropped to 7:4
+    assert source.size == Size(5504, 3072)  # what the provenance records: the file's own size
+
+
+def test_a_2k_jpeg_is_decoded_in_full() -> None:
+    """1.5x the banner: a half-size decode would be smaller than the banner."""
+    assert load_source(_jpeg(2752, 1536), fit_to=BANNER).image.size == (2752, 1536)
+
+
+def test_without_a_target_the_whole_image_is_decoded() -> None:
+    assert load_source(_jpeg(5504, 3072)).image.size == (5504, 3072)
+
+
+def test_renditions_of_a_big_jpeg_are_exactly_the_banner(tmp_path: Path) -> None:
+    request = GenerationRequest("a lighthouse", "gemini-3.1-flash-image", BANNER)
+    data = _jpeg(5504, 3072)
+    cache = CacheStore(tmp_path / "cache")
+    original = cache.store_original(request, ProviderImage(data, "google", request.model), load_source(data))
+    assert original.size == Size(5504, 3072)
+    for fmt in ("webp", "png", "jpeg"):
+        with Image.open(cache.rendition(original, BANNER, fmt)) as image:
+            assert image.size == (1792, 1024)
