@@ -22,8 +22,8 @@ from .cache import CacheStore, Entry, Original
 from .errors import CacheEntryError, ImagegenError, InvalidImageError
 from .imaging import SourceImage, load_source
 from .jobs import Job, Outcome, Settled
-from .leases import Waiting
 from .lanes import CpuLanes
+from .leases import Waiting
 from .providers.base import Provider, ProviderImage
 from .registry import Route
 from .request import GenerationRequest
