@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import _KEY_PATTERN, _folder_problem, _read_regular, atomic_write
+from .cache import _KEY_PATTERN, _folder_problem, _read_regular, atomic_write, json_object
 from .errors import CacheEntryError, ImagegenError
 from .imaging import load_source
 from .references import MIME_TYPES
@@ -152,11 +152,8 @@ def _checked_record(path: Path, data: bytes) -> BatchRecord:
     def wrong(what: str) -> CacheEntryError:
         return CacheEntryError(f"batch record {path} {what}")
 
-    try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise wrong("is not JSON") from None
-    if not isinstance(raw, dict) or raw.get("version") != RECORD_VERSION:
+    raw = json_object(data, wrong)
+    if raw.get("version") != RECORD_VERSION:
         raise wrong(f"is not a version {RECORD_VERSION} record")
     provider, model, job, submitted = (raw.get(name) for name in ("provider", "model", "job", "submitted"))
     terms = batch_terms(str(provider))

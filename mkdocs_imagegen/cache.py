@@ -32,7 +32,7 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -196,17 +196,23 @@ def _is_link(path: Path) -> bool:
         return False
 
 
-def _checked_provenance(path: Path | str, data: bytes, key: str) -> dict[str, Any]:
-    """The provenance's fields, checked; CacheEntryError naming the file and what is wrong."""
-    def wrong(what: str) -> CacheEntryError:
-        return CacheEntryError(f"cache file {path} {what}")
-
+def json_object(data: bytes, wrong: Callable[[str], CacheEntryError]) -> dict[str, Any]:
+    """A cache file's bytes as a JSON object; `wrong(what)` is raised when they are not one."""
     try:
         record = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise wrong("is not JSON") from None
     if not isinstance(record, dict):
         raise wrong("is not a JSON object")
+    return record
+
+
+def _checked_provenance(path: Path | str, data: bytes, key: str) -> dict[str, Any]:
+    """The provenance's fields, checked; CacheEntryError naming the file and what is wrong."""
+    def wrong(what: str) -> CacheEntryError:
+        return CacheEntryError(f"cache file {path} {what}")
+
+    record = json_object(data, wrong)
     if record.get("key", key) != key:
         raise wrong("holds the provenance of another key")
     if record.get("format") not in _ORIGINAL_FORMATS:

@@ -37,6 +37,15 @@ def records(root: Path) -> list[Path]:
     return sorted((root / ".banners" / "batches").glob("*.json"))
 
 
+def submit_finish_and_collect_failures(config: Path, held: Emulator) -> list[str]:
+    """`backfill --batch`, the job finished, `--collect` (exit 1): its `failed:` lines."""
+    assert backfill(config, "--batch", "--yes").exit_code == 0
+    held.batches.finish()
+    collected = backfill(config, "--collect")
+    assert collected.exit_code == 1
+    return [line for line in collected.stderr.splitlines() if line.startswith("failed: ")]
+
+
 @pytest.fixture
 def held(emulator: Emulator) -> Emulator:
     """Batches finish only when the test says so (emulator.batches.finish()): no timing guessed."""
@@ -127,11 +136,7 @@ def test_partial_failures_are_reported_per_page_and_resubmitted(site_root: Path,
     held.add_fault(Fault(provider="google", kind="server_error", match="prompt 1"))
     held.add_fault(Fault(provider="google", kind="text_only", match="prompt 3"))
     held.add_fault(Fault(provider="google", kind="not_image", match="prompt 4"))
-    assert backfill(config, "--batch", "--yes").exit_code == 0
-    held.batches.finish()
-    collected = backfill(config, "--collect")
-    assert collected.exit_code == 1
-    failed = [line for line in collected.stderr.splitlines() if line.startswith("failed: ")]
+    failed = submit_finish_and_collect_failures(config, held)
     assert [line.split(":")[1].strip() for line in failed] == ["posts/p1.md", "posts/p3.md", "posts/p4.md"]
     assert "code 13" in failed[0] and "`backfill --batch` submits it again" in failed[0]
     assert len(originals(site_root)) == 2 and records(site_root) == []
@@ -263,11 +268,7 @@ def test_an_unreadable_batch_answer_fails_its_entries_and_stores_nothing(site_ro
                                                                         env: dict[str, str]) -> None:
     config = site_of(site_root, 2)
     held.add_fault(Fault(provider="google", kind="truncated_b64", match="prompt 1"))
-    assert backfill(config, "--batch", "--yes").exit_code == 0
-    held.batches.finish()
-    collected = backfill(config, "--collect")
-    assert collected.exit_code == 1
-    failed = [line for line in collected.stderr.splitlines() if line.startswith("failed: ")]
+    failed = submit_finish_and_collect_failures(config, held)
     assert len(failed) == 2 and all("batch result that is not valid" in line for line in failed)
     assert originals(site_root) == [] and records(site_root) == []
 
