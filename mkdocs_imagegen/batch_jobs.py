@@ -15,7 +15,6 @@ then its record is removed; a failed entry is reported per page and is missing a
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -233,16 +232,8 @@ class BatchLedger:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """One process at a time reads, submits and collects jobs (two backfills never submit a banner twice)."""
-        self.cache._ensure_root()  # its .gitignore keeps .locks/ out of git
-        folder = self.cache.root / ".locks"
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / "batches.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
-        with os.fdopen(fd, "r+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        with self.cache.locked("batches"):
+            yield
 
 
 # --- collecting ------------------------------------------------------------------------------------

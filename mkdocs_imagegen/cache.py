@@ -509,10 +509,16 @@ class CacheStore:
     def lock(self, key: str):  # noqa: ANN201 - a context manager
         """Hold an exclusive lock on `key` across processes, so two builds never pay twice."""
         self.provenance_path(key)  # validates the key before it becomes a file name
+        with self.locked(key):
+            yield
+
+    @contextlib.contextmanager
+    def locked(self, name: str):  # noqa: ANN201 - a context manager
+        """Hold the exclusive lock `.locks/<name>.lock` across processes."""
         self._ensure_root()  # the .gitignore first: lock files must never be committed
         lock_dir = self.root / ".locks"
         lock_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_dir / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        fd = os.open(lock_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
         with os.fdopen(fd, "r+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
