@@ -326,6 +326,9 @@ def _store(session: BannerSession, request: GenerationRequest,
             return None
         original = cache.store_original(request, result, source)
         cache.rendition(original, request.size, session.settings.fmt, source=source)
+    shared = session.pipeline.shared
+    if shared is not None:  # paid for: now for the fleet too, as a synchronous banner is
+        shared.publish(cache, original)
     return None
 
 

@@ -93,7 +93,7 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         if not jobs:
             return
         cache = session.cache
-        self.nudge = ReloadNudge(lambda: session.pipeline.wait(jobs), lambda: [
+        self.nudge = ReloadNudge(lambda: all(job.done() for job in jobs), lambda: [
             path for path in (cache.provenance_path(job.key) for job in jobs) if path.is_file()],
             session.pipeline.stop_event)
         self.nudge.start()

@@ -19,9 +19,9 @@ MAX_NUDGES = 60
 
 
 class ReloadNudge:
-    def __init__(self, wait_for_jobs: Callable[[], None], landed: Callable[[], list[Path]],
+    def __init__(self, jobs_done: Callable[[], bool], landed: Callable[[], list[Path]],
                  stop: threading.Event) -> None:
-        self._wait_for_jobs = wait_for_jobs
+        self._jobs_done = jobs_done
         self._landed = landed
         self._stop = stop
         self._rebuilt = threading.Event()
@@ -30,12 +30,19 @@ class ReloadNudge:
     def start(self) -> None:
         self._thread.start()
 
+    def join(self, timeout: float) -> bool:
+        """Wait for the nudging to end; True if it has."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def rebuilt(self) -> None:
         """A build started: whatever landed is shown once it ends."""
         self._rebuilt.set()
 
     def _run(self) -> None:
-        self._wait_for_jobs()
+        while not self._jobs_done():  # looked at, not waited on: a closed pipeline may never finish a job
+            if self._stop.wait(NUDGE_INTERVAL) or self._rebuilt.is_set():
+                return
         paths = self._landed()
         for _ in range(MAX_NUDGES if paths else 0):
             if self._rebuilt.wait(NUDGE_INTERVAL) or self._stop.is_set():

@@ -192,3 +192,23 @@ def test_a_banner_that_lands_before_the_preview_watches_still_replaces_its_place
         process.wait(timeout=10)
         print("".join(lines))
     assert len(emulator.image_requests()) == 1
+
+
+def test_the_reload_nudge_touches_landed_banners_until_a_rebuild_and_ends_when_the_build_stops(
+        tmp_path: Path) -> None:
+    from mkdocs_imagegen.serve_reload import ReloadNudge
+
+    landed = tmp_path / "key.json"
+    landed.write_text("{}")
+    os.utime(landed, (0, 0))
+    nudge = ReloadNudge(lambda: True, lambda: [landed], threading.Event())
+    nudge.start()
+    wait_until(lambda: landed.stat().st_mtime > 0, 10, "a touch")
+    nudge.rebuilt()
+    assert nudge.join(5)
+
+    stop = threading.Event()
+    never = ReloadNudge(lambda: False, lambda: [landed], stop)  # a job a closed pipeline never finishes
+    never.start()
+    stop.set()
+    assert never.join(5)

@@ -409,3 +409,26 @@ def test_a_lease_held_longer_than_the_build_waits_gives_a_placeholder_and_pays_n
     assert len(warnings) == 1 and held_by in warnings[0], build.output
     assert "forged" not in build.output.replace(warnings[0], "")
     assert not published_all(config, 1)  # a placeholder, until a later build takes the banner from the store
+
+
+def test_a_collected_batch_is_published_to_the_store(moto: Server, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A banner paid for through a batch job is for the fleet too: another machine's build sends nothing."""
+    from test_cli import run
+
+    store = make_store("s3", moto)
+    prompts = PROMPTS[:3]
+    a, b = (machine(tmp_path / name, store.url, prompts, model="gemini-3.1-flash-image")
+            for name in ("machine-a", "machine-b"))
+    with Emulator() as emulator:
+        emulator.batches.delay = None
+        for name, value in {**emulator.env(), **store.env}.items():
+            monkeypatch.setenv(name, value)
+        assert run("backfill", "-f", str(a), "--batch", "--yes").exit_code == 0
+        emulator.batches.finish()
+        assert run("backfill", "-f", str(a), "--collect").exit_code == 0
+        assert_store_holds(store, tmp_path, prompts)
+        built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(b)],
+                               capture_output=True, text=True, env=dict(os.environ), timeout=120)
+        assert built.returncode == 0, built.stderr
+        assert emulator.image_requests() == [] and published_all(b, len(prompts))
