@@ -56,6 +56,7 @@ def placeholder_reason(route: Route, settings: Settings) -> str:
 def plan_banners(site: Site, specs: Iterable[tuple[str, BannerSpec]]) -> list[PlannedBanner]:
     """What a build would do for each (page, spec), in order; nothing is sent, nothing written."""
     session, settings = site.session, site.settings
+    shared = session.pipeline.shared  # a build fetches what the fleet's store has: never planned as new
     planned: list[PlannedBanner] = []
     first_for_key: dict[str, PlannedBanner] = {}
     new = 0
@@ -67,6 +68,9 @@ def plan_banners(site: Site, specs: Iterable[tuple[str, BannerSpec]]) -> list[Pl
             original = entry.original or site.cache.original(entry.key)  # only to name its provider
             row = PlannedBanner(src, request, "cached", str(original.provenance.get("provider", "")) if original
                                 else "")
+        elif shared is not None and shared.listed(request.cache_key):
+            row = PlannedBanner(src, request, "cached", "shared store",
+                                reason="in the shared store (cache_url): fetched, not generated")
         elif first is not None and first.status == "generate":  # the pipeline's one job per key
             row = PlannedBanner(src, request, "generate", first.provider,
                                 0.0 if first.estimate is not None else None, f"same banner as {first.src}, made once")

@@ -432,3 +432,27 @@ def test_a_collected_batch_is_published_to_the_store(moto: Server, tmp_path: Pat
                                capture_output=True, text=True, env=dict(os.environ), timeout=120)
         assert built.returncode == 0, built.stderr
         assert emulator.image_requests() == [] and published_all(b, len(prompts))
+
+
+def test_plan_and_backfill_count_what_the_store_has_as_cached(moto: Server, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """What another machine put in the store is fetched by a build: plan and backfill --batch never price it."""
+    from test_cli import run
+
+    store = make_store("s3", moto)
+    prompts = PROMPTS[:3]
+    a, b = (machine(tmp_path / name, store.url, prompts, model="gemini-3.1-flash-image")
+            for name in ("machine-a", "machine-b"))
+    with Emulator() as emulator:
+        for name, value in {**emulator.env(), **store.env}.items():
+            monkeypatch.setenv(name, value)
+        built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(a)],
+                               capture_output=True, text=True, env=dict(os.environ), timeout=120)
+        assert built.returncode == 0, built.stderr
+        emulator.reset()
+        planned = json.loads(run("plan", "-f", str(b), "--json").stdout)
+        assert planned["summary"]["generate"] == 0 and planned["summary"]["cached"] == 3
+        assert {row["provider"] for row in planned["pages"]} == {"shared store"}
+        backfilled = run("backfill", "-f", str(b), "--batch", "--yes")
+        assert backfilled.exit_code == 0, backfilled.stderr
+        assert emulator.image_requests() == [] and emulator.batches.jobs == {}
