@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from test_concurrency import Watched, cache_key, mkdocs
@@ -411,48 +412,56 @@ def test_a_lease_held_longer_than_the_build_waits_gives_a_placeholder_and_pays_n
     assert not published_all(config, 1)  # a placeholder, until a later build takes the banner from the store
 
 
-def test_a_collected_batch_is_published_to_the_store(moto: Server, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+class Fleet(NamedTuple):
+    a: Path
+    b: Path
+    emulator: Emulator
+    store: Store
+
+
+@pytest.fixture
+def fleet(moto: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+    """Two machines with three Gemini pages on one s3:// store, and this process's environment pointed at the
+    store and an emulator (for in-process CLI runs)."""
+    store = make_store("s3", moto)
+    a, b = (machine(tmp_path / name, store.url, PROMPTS[:3], model="gemini-3.1-flash-image")
+            for name in ("machine-a", "machine-b"))
+    with Emulator() as emulator:
+        for name, value in {**emulator.env(), **store.env}.items():
+            monkeypatch.setenv(name, value)
+        yield Fleet(a, b, emulator, store)
+
+
+def built_strict(config: Path) -> None:
+    built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config)],
+                           capture_output=True, text=True, env=dict(os.environ), timeout=120)
+    assert built.returncode == 0, built.stderr
+
+
+def test_a_collected_batch_is_published_to_the_store(fleet: Fleet, tmp_path: Path) -> None:
     """A banner paid for through a batch job is for the fleet too: another machine's build sends nothing."""
     from test_cli import run
 
-    store = make_store("s3", moto)
-    prompts = PROMPTS[:3]
-    a, b = (machine(tmp_path / name, store.url, prompts, model="gemini-3.1-flash-image")
-            for name in ("machine-a", "machine-b"))
-    with Emulator() as emulator:
-        emulator.batches.delay = None
-        for name, value in {**emulator.env(), **store.env}.items():
-            monkeypatch.setenv(name, value)
-        assert run("backfill", "-f", str(a), "--batch", "--yes").exit_code == 0
-        emulator.batches.finish()
-        assert run("backfill", "-f", str(a), "--collect").exit_code == 0
-        assert_store_holds(store, tmp_path, prompts)
-        built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(b)],
-                               capture_output=True, text=True, env=dict(os.environ), timeout=120)
-        assert built.returncode == 0, built.stderr
-        assert emulator.image_requests() == [] and published_all(b, len(prompts))
+    a, b, emulator, store = fleet
+    emulator.batches.delay = None
+    assert run("backfill", "-f", str(a), "--batch", "--yes").exit_code == 0
+    emulator.batches.finish()
+    assert run("backfill", "-f", str(a), "--collect").exit_code == 0
+    assert_store_holds(store, tmp_path, PROMPTS[:3])
+    built_strict(b)
+    assert emulator.image_requests() == [] and published_all(b, 3)
 
 
-def test_plan_and_backfill_count_what_the_store_has_as_cached(moto: Server, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_and_backfill_count_what_the_store_has_as_cached(fleet: Fleet) -> None:
     """What another machine put in the store is fetched by a build: plan and backfill --batch never price it."""
     from test_cli import run
 
-    store = make_store("s3", moto)
-    prompts = PROMPTS[:3]
-    a, b = (machine(tmp_path / name, store.url, prompts, model="gemini-3.1-flash-image")
-            for name in ("machine-a", "machine-b"))
-    with Emulator() as emulator:
-        for name, value in {**emulator.env(), **store.env}.items():
-            monkeypatch.setenv(name, value)
-        built = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(a)],
-                               capture_output=True, text=True, env=dict(os.environ), timeout=120)
-        assert built.returncode == 0, built.stderr
-        emulator.reset()
-        planned = json.loads(run("plan", "-f", str(b), "--json").stdout)
-        assert planned["summary"]["generate"] == 0 and planned["summary"]["cached"] == 3
-        assert {row["provider"] for row in planned["pages"]} == {"shared store"}
-        backfilled = run("backfill", "-f", str(b), "--batch", "--yes")
-        assert backfilled.exit_code == 0, backfilled.stderr
-        assert emulator.image_requests() == [] and emulator.batches.jobs == {}
+    a, b, emulator, _ = fleet
+    built_strict(a)
+    emulator.reset()
+    planned = json.loads(run("plan", "-f", str(b), "--json").stdout)
+    assert planned["summary"]["generate"] == 0 and planned["summary"]["cached"] == 3
+    assert {row["provider"] for row in planned["pages"]} == {"shared store"}
+    backfilled = run("backfill", "-f", str(b), "--batch", "--yes")
+    assert backfilled.exit_code == 0, backfilled.stderr
+    assert emulator.image_requests() == [] and emulator.batches.jobs == {}
