@@ -60,6 +60,9 @@ class ReferenceLoader:
         self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
         self._fitted: dict[tuple[Path, int, int, int, int, ReferenceRule, int], Reference] = {}
         self._told: set[Path] = set()
+        # (path as written, the folder it is relative to) -> the file found: a build resolves each once, not once
+        # per page (a house reference is named by every page).
+        self._found: dict[tuple[str, str | None], _Found] = {}
 
     def load(self, written: tuple[str, ...], rule: ReferenceRule, *, page: str | None = None) -> tuple[Reference, ...]:
         """The references `written` (relative to the page `page`, docs-relative when None), fit to `rule`."""
@@ -69,7 +72,10 @@ class ReferenceLoader:
         return tuple(self._load_one(text, rule, budget, page) for text in written)
 
     def _load_one(self, text: str, rule: ReferenceRule, budget: int, page: str | None) -> Reference:
-        found = self._find(text, page)
+        folder = None if page is None or text.startswith("/") else Path(page).parent.as_posix()
+        found = self._found.get((text, folder))
+        if found is None:
+            found = self._found[(text, folder)] = self._find(text, page)
         memo = (found.real, found.inode, found.size, found.mtime_ns, found.ctime_ns, rule, budget)
         reference = self._fitted.get(memo)
         if reference is None:
