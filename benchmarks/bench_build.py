@@ -79,7 +79,7 @@ from servers import EmulatorServer, StdlibServer, render_answers  # noqa: E402
 
 from mkdocs_imagegen import emulator as emulator_module  # noqa: E402
 from mkdocs_imagegen.emulator import Emulator  # noqa: E402
-from mkdocs_imagegen.providers import REAL_PROVIDERS as PROVIDER_ORDER  # noqa: E402
+from mkdocs_imagegen.provider_table import REAL_PROVIDERS as PROVIDER_ORDER  # noqa: E402
 
 PROVIDER_VARIABLES = (
     "GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI",
@@ -456,10 +456,10 @@ def _fixture_image(task: tuple[int, str, str, str, str]) -> tuple[int, bytes, by
 
 def seed_cache(config_file: Path, args: argparse.Namespace, n: int) -> dict[int, Path]:
     """Fill .banners/ the way a finished cold build leaves it, without paying for n cold builds."""
-    from mkdocs_imagegen.cache import CacheStore, atomic_write
+    from mkdocs_imagegen.cache.store import CacheStore, atomic_write
     from mkdocs_imagegen.imaging import load_source
     from mkdocs_imagegen.providers.base import ProviderImage
-    from mkdocs_imagegen.registry import Registry
+    from mkdocs_imagegen.providers.registry import Registry
     from mkdocs_imagegen.request import GenerationRequest, Size
 
     registry = Registry.from_options({})
@@ -491,7 +491,7 @@ def width_files(rendition: Path, args: argparse.Namespace) -> list[tuple[Path, i
 
 
 def bench_warm(work: Path, args: argparse.Namespace, env: Mapping[str, str], report: Report) -> None:
-    from mkdocs_imagegen.markup import banner_img
+    from mkdocs_imagegen.plugin.markup import banner_img
     from mkdocs_imagegen.request import Size
 
     p = args.warm_pages

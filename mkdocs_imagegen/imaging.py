@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # Pillow is imported when an image is needed: a warm build never is
     from PIL import Image, ImageFont
 
-from .errors import InvalidImageError
-from .request import Size
+from mkdocs_imagegen.errors import InvalidImageError
+from mkdocs_imagegen.request import Size
 
 MAX_SOURCE_PIXELS = 40_000_000  # 4K Gemini is ~17 Mpx; anything far beyond is a bomb, not a banner
 MIN_SOURCE_EDGE = 16

@@ -129,3 +129,26 @@ class GenerationRequest:
     def former_keys(self) -> list[str]:
         """The keys this banner had under the model's former names (made only when the current key misses)."""
         return [self._key(model) for model in self.former_models]
+
+
+def size_value(value: object) -> Size:
+    """A "WxH" string (or a Size) as a Size; ValueError says what is wrong."""
+    if isinstance(value, Size):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # `0x0`, `0x10` or `1_0` unquoted: YAML reads a number (hexadecimal 0x...), not the text written.
+        raise ValueError(f"expected a size like 1792x1024, but YAML read the value as the number {value!r}; "
+                         'put the size in quotes, e.g. "1792x1024"')
+    if not isinstance(value, str):
+        raise ValueError(f"expected a size like 1792x1024, got {value!r}")
+    return Size.parse(value)
+
+
+def whole_number(value: object, minimum: int = 0, maximum: int | None = None) -> int:
+    """An int within bounds (YAML booleans are not numbers here); ValueError says what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise ValueError(f"expected a number of at least {minimum}{upper}, got {value}")
+    return value

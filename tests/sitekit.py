@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from PIL import Image
 
-from mkdocs_imagegen.providers import PROVIDERS
+from mkdocs_imagegen.provider_table import PROVIDERS
 
 # Every variable a provider reads, from the provider table: a build in a test sees only those it is given.
 PROVIDER_VARIABLES = frozenset(name for spec in PROVIDERS for name in (*spec.key_variables, *spec.environment))

@@ -203,9 +203,9 @@ def test_plan_shows_batch_prices_next_to_synchronous_ones(site_root: Path, env: 
 
 
 def test_jobs_split_only_at_the_documented_size_limit(site_root: Path, held: Emulator, env: dict[str, str]) -> None:
-    from mkdocs_imagegen import backfill as backfilling
-    from mkdocs_imagegen.batch_jobs import batch_terms
-    from mkdocs_imagegen.site import load_site
+    from mkdocs_imagegen.build.batches import batch_terms
+    from mkdocs_imagegen.commands import backfill as backfilling
+    from mkdocs_imagegen.commands.site import load_site
 
     # 120 prompts of 32,000 characters the SDK's JSON writes as 6 bytes each (\u00e9): about 23 MB of
     # inlined requests, over Gemini's 20 MB.

@@ -22,11 +22,11 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from mkdocs_imagegen import cli as cli_module
-from mkdocs_imagegen.catalogue import default_catalogue
+from mkdocs_imagegen.catalogue.lookup import default_catalogue
 from mkdocs_imagegen.cli import cli
-from mkdocs_imagegen.config import ImagegenConfig
 from mkdocs_imagegen.emulator import Emulator, Fault
-from mkdocs_imagegen.registry import PROVIDER_CHOICES
+from mkdocs_imagegen.plugin.config import ImagegenConfig
+from mkdocs_imagegen.providers.registry import PROVIDER_CHOICES
 from mkdocs_imagegen.request import Size
 
 PROMPT = "a brain made of stacked index cards"

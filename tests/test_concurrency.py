@@ -23,13 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from mkdocs_imagegen.cache import CacheStore
-from mkdocs_imagegen.catalogue import default_catalogue
+from mkdocs_imagegen.build.pipeline import Pipeline
+from mkdocs_imagegen.build.settings import PipelineSettings
+from mkdocs_imagegen.cache.store import CacheStore
+from mkdocs_imagegen.catalogue.lookup import default_catalogue
 from mkdocs_imagegen.emulator import Emulator
 from mkdocs_imagegen.errors import TransientError
-from mkdocs_imagegen.pipeline import Pipeline, PipelineSettings
 from mkdocs_imagegen.providers.base import Provider, ProviderImage
-from mkdocs_imagegen.registry import Registry, Route
+from mkdocs_imagegen.providers.registry import Registry, Route
 from mkdocs_imagegen.request import GenerationRequest, Size
 
 from sitekit import PROVIDER_VARIABLES, banner_file, build, page, write_site

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mkdocs_imagegen.config import _OPTION_KINDS, _provider_options
+from mkdocs_imagegen.plugin.config import _OPTION_KINDS, _provider_options
 
 from sitekit import build, page, write_site
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mkdocs_imagegen.cache import CacheStore
+from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.emulator import Emulator, Fault
 from mkdocs_imagegen.imaging import load_source
 from mkdocs_imagegen.providers.base import ProviderImage

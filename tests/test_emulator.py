@@ -29,9 +29,9 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from PIL import Image, UnidentifiedImageError
 
-from mkdocs_imagegen.catalogue import Catalogue, default_catalogue, packaged_data
+from mkdocs_imagegen.catalogue.lookup import Catalogue, default_catalogue, packaged_data
 from mkdocs_imagegen.emulator import APIS, PROVIDERS, Emulator, Fault, ProtocolApi, parse_model_specs
-from mkdocs_imagegen.providers import PROVIDERS as SPECS
+from mkdocs_imagegen.provider_table import PROVIDERS as SPECS
 
 FLASH = "gemini-3.1-flash-image"
 PRO = "gemini-3-pro-image"

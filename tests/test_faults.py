@@ -321,7 +321,7 @@ def fault_emulator() -> Iterator[Emulator]:
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process builds back off for milliseconds, not seconds (retry counts are what is tested)."""
-    from mkdocs_imagegen import sending
+    from mkdocs_imagegen.build import sending
 
     monkeypatch.setattr(sending, "BACKOFF_BASE", 0.01)
 
@@ -449,7 +449,7 @@ def test_a_build_in_which_every_banner_fails_leaves_nothing_for_git(
 
 def test_temp_files_of_a_live_writer_are_left_alone_and_dead_ones_swept(site_root: Path) -> None:
     """The sweep at build start removes scratch files of dead writers only."""
-    from mkdocs_imagegen.cache import CacheStore
+    from mkdocs_imagegen.cache.store import CacheStore
 
     cache = CacheStore(site_root / ".banners")
     cache.originals.mkdir(parents=True)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from mkdocs.exceptions import Abort
 from mkdocs.utils.meta import get_data
 
-from mkdocs_imagegen.frontmatter import KNOWN_KEYS, FrontMatterError, parse_banner
+from mkdocs_imagegen.pages.frontmatter import KNOWN_KEYS, FrontMatterError, parse_banner
 
 from sitekit import banner_sources, page_html, write_site
 from test_faults import build_in_process

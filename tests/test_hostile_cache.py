@@ -18,14 +18,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mkdocs_imagegen.cache import CacheStore
-from mkdocs_imagegen.credentials import Credentials, KeyStore
-from mkdocs_imagegen.frontmatter import BannerSpec
+from mkdocs_imagegen.build.pipeline import Pipeline
+from mkdocs_imagegen.build.session import BannerSession, make_registry
+from mkdocs_imagegen.build.settings import Settings
+from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.imaging import load_source
-from mkdocs_imagegen.pipeline import Pipeline
+from mkdocs_imagegen.pages.frontmatter import BannerSpec
 from mkdocs_imagegen.providers.base import ProviderImage
+from mkdocs_imagegen.providers.credentials import Credentials, KeyStore
 from mkdocs_imagegen.request import GenerationRequest, Size
-from mkdocs_imagegen.session import BannerSession, Settings, make_registry
 
 from sitekit import PROVIDER_VARIABLES, banner_file, build, page, warnings_of, write_site
 

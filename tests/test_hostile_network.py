@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from mkdocs_imagegen.credentials import Credentials, KeyStore
 from mkdocs_imagegen.errors import BadRequestError, ContentRefusedError, ImagegenError, TransientError
 from mkdocs_imagegen.providers.base import Provider, ProviderContext
+from mkdocs_imagegen.providers.credentials import Credentials, KeyStore
 from mkdocs_imagegen.providers.foundry import FoundryProvider
 from mkdocs_imagegen.providers.google import GoogleProvider
 from mkdocs_imagegen.providers.openai import OpenAIProvider

@@ -236,10 +236,11 @@ def test_progress_line_counts_failures_apart_from_ready_banners(tmp_path: Path,
     import logging
     from concurrent.futures import Future
 
+    from mkdocs_imagegen.build.jobs import Job, Outcome, Settled
+    from mkdocs_imagegen.build.session import BannerSession
+    from mkdocs_imagegen.build.settings import Settings
     from mkdocs_imagegen.errors import ImagegenError
-    from mkdocs_imagegen.jobs import Job, Outcome, Settled
     from mkdocs_imagegen.request import GenerationRequest
-    from mkdocs_imagegen.session import BannerSession, Settings
 
     session = BannerSession(Settings(model="gpt-image-2", size=Size(64, 64), quality="auto", fmt="webp",
                                      cache_dir=tmp_path / ".banners"), log=logging.getLogger("progress-test"))

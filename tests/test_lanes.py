@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mkdocs_imagegen.jobs import Cancelled
-from mkdocs_imagegen.lanes import CpuLanes
+from mkdocs_imagegen.build.jobs import Cancelled
+from mkdocs_imagegen.build.lanes import CpuLanes
 
 
 def test_work_from_many_threads_runs_on_the_lanes_only() -> None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mkdocs_imagegen.providers import PROVIDERS
+from mkdocs_imagegen.provider_table import PROVIDERS
 
 PACKAGE = Path(__file__).resolve().parent.parent / "mkdocs_imagegen"
 
 
 def own_rooms() -> set[Path]:
     """The table, and each provider's module and emulator module (plus the helpers only they import)."""
-    rooms = {PACKAGE / "providers" / "__init__.py", PACKAGE / "providers" / "openai_common.py",
+    rooms = {PACKAGE / "provider_table.py", PACKAGE / "providers" / "openai_common.py",
              PACKAGE / "emulator" / "mai.py"}
     for spec in PROVIDERS:
         for reference in (spec.provider, spec.emulator):
@@ -36,8 +36,8 @@ def test_no_module_but_a_providers_own_names_it() -> None:
 
 
 def test_the_emulator_and_the_config_are_built_from_the_table() -> None:
-    from mkdocs_imagegen.config import ProvidersOptions
     from mkdocs_imagegen.emulator import APIS
+    from mkdocs_imagegen.plugin.config import ProvidersOptions
 
     assert [api.provider for api in APIS] == [spec.name for spec in PROVIDERS]
     schema = dict(ProvidersOptions._schema)  # type: ignore[attr-defined]

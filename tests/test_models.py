@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mkdocs_imagegen.catalogue import Catalogue, default_catalogue, packaged_data
-from mkdocs_imagegen.credentials import Credentials, KeyStore
+from mkdocs_imagegen.catalogue.lookup import Catalogue, default_catalogue, packaged_data
 from mkdocs_imagegen.errors import UnknownModelError
-from mkdocs_imagegen.registry import Registry
+from mkdocs_imagegen.providers.credentials import Credentials, KeyStore
+from mkdocs_imagegen.providers.registry import Registry
 from mkdocs_imagegen.request import Size
 
 from sitekit import banner_file, build, page, warnings_of, write_site
@@ -236,7 +236,7 @@ def test_two_retired_names_that_lead_to_one_model_keep_their_own_banners(site_ro
 
 
 def test_a_models_entry_that_names_no_shutdown_brings_a_retired_model_back() -> None:
-    from mkdocs_imagegen.catalogue import catalogue_with
+    from mkdocs_imagegen.catalogue.lookup import catalogue_with
 
     assert default_catalogue().lookup("chatgpt-image-latest").name == "gpt-image-2.6-sunburst"
     found = catalogue_with({"chatgpt-image-latest": {"providers": ["openai"]}}).lookup("chatgpt-image-latest")
@@ -244,7 +244,7 @@ def test_a_models_entry_that_names_no_shutdown_brings_a_retired_model_back() -> 
 
 
 def test_a_partial_models_entry_keeps_the_fields_it_does_not_name() -> None:
-    from mkdocs_imagegen.catalogue import catalogue_with
+    from mkdocs_imagegen.catalogue.lookup import catalogue_with
 
     mai = catalogue_with({"MAI-Image-2e": {"sizes": {"max_edge": 1024}}}).get("MAI-Image-2e").sizes
     assert (mai.max_edge, mai.min_edge, mai.max_pixels) == (1024, 768, 1_048_576)

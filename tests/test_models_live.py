@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mkdocs_imagegen.catalogue import default_catalogue
+from mkdocs_imagegen.catalogue.lookup import default_catalogue
 from mkdocs_imagegen.emulator import Emulator, Fault
 
 from sitekit import PROVIDER_VARIABLES, banner_file, build, image_info, page, warnings_of, write_site

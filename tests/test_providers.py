@@ -25,8 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mkdocs_imagegen.catalogue import default_catalogue
-from mkdocs_imagegen.credentials import Credentials, KeyStore
+from mkdocs_imagegen.catalogue.lookup import default_catalogue
 from mkdocs_imagegen.errors import (
     AuthenticationError,
     BadRequestError,
@@ -41,6 +40,7 @@ from mkdocs_imagegen.errors import (
 )
 from mkdocs_imagegen.providers import openai_common as common
 from mkdocs_imagegen.providers.base import ProviderContext
+from mkdocs_imagegen.providers.credentials import Credentials, KeyStore
 from mkdocs_imagegen.providers.foundry import NO_CREDENTIAL, FoundryProvider, normalise_endpoint
 from mkdocs_imagegen.providers.gemini_answers import extract_image, is_zero_quota, parse_body, retry_delay
 from mkdocs_imagegen.providers.google import GoogleProvider
@@ -711,7 +711,7 @@ def test_gemini_network_failures_are_transient(tmp_path: Path) -> None:
 
 def test_heavy_sdks_are_imported_lazily() -> None:
     code = ("import sys, mkdocs_imagegen.providers.google, mkdocs_imagegen.providers.foundry, "
-            "mkdocs_imagegen.providers.openai, mkdocs_imagegen.registry; "
+            "mkdocs_imagegen.providers.openai, mkdocs_imagegen.providers.registry; "
             "print([m for m in ('google.genai', 'azure.identity') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1])

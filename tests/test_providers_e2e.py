@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from mkdocs_imagegen.credentials import Credentials, KeyStore
 from mkdocs_imagegen.emulator import Emulator, Fault
 from mkdocs_imagegen.errors import (
     AuthenticationError,
@@ -28,6 +27,7 @@ from mkdocs_imagegen.errors import (
     TransientError,
 )
 from mkdocs_imagegen.providers.base import Provider, ProviderContext
+from mkdocs_imagegen.providers.credentials import Credentials, KeyStore
 from mkdocs_imagegen.providers.foundry import FoundryProvider
 from mkdocs_imagegen.providers.google import GoogleProvider
 from mkdocs_imagegen.providers.openai import OpenAIProvider

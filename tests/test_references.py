@@ -344,9 +344,9 @@ def test_gemini_refuses_an_unreadable_inline_image_and_too_many(emulator) -> Non
 
 def test_a_provider_refusing_a_reference_is_one_clear_line_and_not_retried(emulator, tmp_path: Path) -> None:
     """A reference our checks pass but the provider refuses: the provider's reason, quoted once, no retry."""
-    from mkdocs_imagegen.credentials import Credentials
     from mkdocs_imagegen.errors import BadRequestError
     from mkdocs_imagegen.providers.base import ProviderContext
+    from mkdocs_imagegen.providers.credentials import Credentials
     from mkdocs_imagegen.providers.openai import OpenAIProvider
     from mkdocs_imagegen.request import GenerationRequest, Reference, Size
 
@@ -483,8 +483,8 @@ def test_references_openai_would_refuse_are_sent_as_upright_8_bit_rgb(site_root:
 
 def test_a_sent_reference_is_the_fitted_bytes(tmp_path: Path) -> None:
     """Unit: what `fit_reference` returns for each case (mode, orientation, MAI's formats, a byte budget)."""
-    from mkdocs_imagegen.catalogue import default_catalogue
-    from mkdocs_imagegen.references import ReferenceLoader, fit_reference, per_image_budget
+    from mkdocs_imagegen.catalogue.lookup import default_catalogue
+    from mkdocs_imagegen.pages.references import ReferenceLoader, fit_reference, per_image_budget
 
     rotated = tmp_path / "r"
     _rotated(rotated)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from mkdocs_imagegen.cache import CacheStore
+from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.imaging import load_source
 from mkdocs_imagegen.providers.base import ProviderImage
 from mkdocs_imagegen.request import GenerationRequest, Size

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mkdocs_imagegen.build.session import PROGRESS_INTERVAL
 from mkdocs_imagegen.emulator import Emulator, Fault
-from mkdocs_imagegen.session import PROGRESS_INTERVAL
 
 from sitekit import PROVIDER_VARIABLES, banner_file, build, page, warnings_of, write_site
 

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from mkdocs_imagegen.cache import CacheStore
-from mkdocs_imagegen.credentials import KeyStore, config_dir, mask
+from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.emulator import Emulator, Fault
+from mkdocs_imagegen.providers.credentials import KeyStore, config_dir, mask
 from mkdocs_imagegen.request import GenerationRequest, Size
 
 from sitekit import banner_file, banner_sources, build, page, warnings_of, write_site

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mkdocs_imagegen.cache import CacheStore
+from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.request import GenerationRequest, Size
 
 from sitekit import PROVIDER_VARIABLES, page, write_site
@@ -196,7 +196,7 @@ def test_a_banner_that_lands_before_the_preview_watches_still_replaces_its_place
 
 def test_the_reload_nudge_touches_landed_banners_until_a_rebuild_and_ends_when_the_build_stops(
         tmp_path: Path) -> None:
-    from mkdocs_imagegen.serve_reload import ReloadNudge
+    from mkdocs_imagegen.plugin.serve_reload import ReloadNudge
 
     landed = tmp_path / "key.json"
     landed.write_text("{}")

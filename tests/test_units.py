@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mkdocs_imagegen.credentials import Credentials, KeyStore
+from mkdocs_imagegen.build.session import BannerSession
+from mkdocs_imagegen.build.settings import Settings
 from mkdocs_imagegen.errors import ConfigError, InvalidImageError, UnknownModelError
 from mkdocs_imagegen.imaging import encode, fit, load_source, render
-from mkdocs_imagegen.markup import head_end, inject_head
-from mkdocs_imagegen.registry import Registry
+from mkdocs_imagegen.plugin.markup import head_end, inject_head
+from mkdocs_imagegen.providers.credentials import Credentials, KeyStore
+from mkdocs_imagegen.providers.registry import Registry
 from mkdocs_imagegen.request import GenerationRequest, Size
-from mkdocs_imagegen.session import BannerSession, Settings
 
 
 def registry(tmp_path: Path, env: dict[str, str], order: list[str] | None = None,
@@ -102,7 +103,7 @@ class TestCacheKey:
             base = Settings(model="gpt-image-2", size=Size(1792, 1024), quality="auto", fmt="webp",
                             cache_dir=tmp_path / "cache-a")
             session = BannerSession(replace(base, **settings), registry=registry(tmp_path, env))
-            from mkdocs_imagegen.frontmatter import BannerSpec
+            from mkdocs_imagegen.pages.frontmatter import BannerSpec
 
             planned = session.plan(BannerSpec(prompt="a lighthouse"), "posts/a.md")
             return planned.request.cache_key
@@ -168,10 +169,10 @@ def test_social_tags_go_before_the_first_head_end_in_any_case() -> None:
 
 
 def test_the_pipeline_names_the_provider_and_model_of_any_error_a_provider_raises() -> None:
+    from mkdocs_imagegen.build.sending import generate_with_retries
     from mkdocs_imagegen.errors import BadRequestError, ImagegenError
     from mkdocs_imagegen.providers.base import Provider
-    from mkdocs_imagegen.registry import Route
-    from mkdocs_imagegen.sending import generate_with_retries
+    from mkdocs_imagegen.providers.registry import Route
 
     class Terse(Provider):  # a provider that says why, but not who or what
         name, label = "openai", "OpenAI"

@@ -19,16 +19,16 @@ openai, azure and mai (one per protocol or route), apis (the protocols, from the
 identity (managed-identity tokens), faults (`Fault`), images (rendering).
 """
 
-from .apis import APIS, DEFAULT_KEYS, PROVIDERS
-from .azure import AzureApi
-from .faults import FAULT_KINDS, Fault
-from .gemini import GeminiApi
-from .images import NOT_IMAGE, bomb_png, prompt_colour, render_image
-from .models import ServedModels, parse_model_specs
-from .openai import OpenAIApi
-from .serve import run
-from .server import HOST, Emulator
-from .wire import ProtocolApi, RecordedRequest
+from mkdocs_imagegen.emulator.apis import APIS, DEFAULT_KEYS, PROVIDERS
+from mkdocs_imagegen.emulator.azure import AzureApi
+from mkdocs_imagegen.emulator.faults import FAULT_KINDS, Fault
+from mkdocs_imagegen.emulator.gemini import GeminiApi
+from mkdocs_imagegen.emulator.images import NOT_IMAGE, bomb_png, prompt_colour, render_image
+from mkdocs_imagegen.emulator.models import ServedModels, parse_model_specs
+from mkdocs_imagegen.emulator.openai import OpenAIApi
+from mkdocs_imagegen.emulator.serve import run
+from mkdocs_imagegen.emulator.server import HOST, Emulator
+from mkdocs_imagegen.emulator.wire import ProtocolApi, RecordedRequest
 
 __all__ = [
     "APIS",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..providers import PROVIDERS as SPECS
-from .wire import ProtocolApi
+from mkdocs_imagegen.emulator.wire import ProtocolApi
+from mkdocs_imagegen.provider_table import PROVIDERS as SPECS
 
 
 def load_api(reference: str, provider: str) -> type[ProtocolApi]:

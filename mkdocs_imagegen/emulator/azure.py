@@ -14,14 +14,25 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..catalogue import ModelInfo
-from .identity import TOKEN_RESOURCE
-from .mai import MAI_EDIT_PATH, MAI_PATH, mai_edit_job, mai_job, mai_payload
-from .openai import MODEL_CREATED, OpenAIApi, generation_body, image_job, openai_error
-from .wire import Call, Job, Peek, Rejected, Reply, Route, bearer, json_reply, response_id, retry_headers
+from mkdocs_imagegen.catalogue.lookup import ModelInfo
+from mkdocs_imagegen.emulator.identity import TOKEN_RESOURCE
+from mkdocs_imagegen.emulator.mai import MAI_EDIT_PATH, MAI_PATH, mai_edit_job, mai_job, mai_payload
+from mkdocs_imagegen.emulator.openai import MODEL_CREATED, OpenAIApi, generation_body, image_job, openai_error
+from mkdocs_imagegen.emulator.wire import (
+    Call,
+    Job,
+    Peek,
+    Rejected,
+    Reply,
+    Route,
+    bearer,
+    json_reply,
+    response_id,
+    retry_headers,
+)
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from mkdocs_imagegen.emulator.server import Emulator
 
 # Fixed and obviously fake, so printed exports keep working across restarts of the emulator.
 DEFAULT_KEY = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e"

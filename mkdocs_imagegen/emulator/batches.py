@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .faults import ERROR_KINDS
-from .gemini import GeminiApi
-from .wire import Call, Job, Rejected, Reply, Route, json_reply
+from mkdocs_imagegen.emulator.faults import ERROR_KINDS
+from mkdocs_imagegen.emulator.gemini import GeminiApi
+from mkdocs_imagegen.emulator.wire import Call, Job, Rejected, Reply, Route, json_reply
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from mkdocs_imagegen.emulator.server import Emulator
 
 MAX_INLINED_BYTES = 20_000_000  # "total request size under 20MB" (ai.google.dev/gemini-api/docs/batch-api)
 _BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateContentBatch"

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .wire import Call, Rejected
+from mkdocs_imagegen.emulator.wire import Call, Rejected
 
 MAX_REFERENCE_PIXELS = 64_000_000
 

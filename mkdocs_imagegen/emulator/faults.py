@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .apis import APIS, PROVIDERS
+from mkdocs_imagegen.emulator.apis import APIS, PROVIDERS
 
 # Kinds every protocol has: answered at once with an error (or, for "reset", a dropped connection)...
 COMMON_ERROR_KINDS = frozenset({"rate_limit", "server_error", "overloaded", "reset"})

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..catalogue import ModelInfo, SizeRule
-from .edits import gemini_tint
-from .wire import Call, Job, Peek, Rejected, Reply, Route, json_reply, response_id, seconds_text
+from mkdocs_imagegen.catalogue.lookup import ModelInfo, SizeRule
+from mkdocs_imagegen.emulator.edits import gemini_tint
+from mkdocs_imagegen.emulator.wire import Call, Job, Peek, Rejected, Reply, Route, json_reply, response_id, seconds_text
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from mkdocs_imagegen.emulator.server import Emulator
 
 # Fixed and obviously fake, so printed exports keep working across restarts of the emulator.
 DEFAULT_KEY = "AIzaSyEmulator-mkdocs-imagegen-0000000"

@@ -11,10 +11,10 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from .wire import Call, Reply, Route, json_reply
+from mkdocs_imagegen.emulator.wire import Call, Reply, Route, json_reply
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from mkdocs_imagegen.emulator.server import Emulator
 
 IDENTITY_SECRET = "emulator-identity-header-secret"
 TOKEN_RESOURCE = "https://cognitiveservices.azure.com"

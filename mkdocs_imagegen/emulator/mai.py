@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..catalogue import ModelInfo
-from .edits import average_colour, form_fields, uploaded_images
-from .wire import Call, Job, Rejected, json_reply
+from mkdocs_imagegen.catalogue.lookup import ModelInfo
+from mkdocs_imagegen.emulator.edits import average_colour, form_fields, uploaded_images
+from mkdocs_imagegen.emulator.wire import Call, Job, Rejected, json_reply
 
 MAI_PATH = "/azure/mai/v1/images/generations"
 MAI_EDIT_PATH = "/azure/mai/v1/images/edits"

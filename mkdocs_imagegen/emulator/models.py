@@ -4,7 +4,7 @@ The emulator lives in the catalogue's world: a name the catalogue retired, or on
 gets the provider's real "not found" answer, so a test notices when the plugin sends a shut-down
 model. Sizes, ratios, tiers and qualities are the catalogue entry's (`ModelInfo`). An extra model
 the catalogue lacks takes its family's rules when a family pattern claims it, else permissive ones.
-Only `mkdocs_imagegen.catalogue` and the import-free provider table are used here.
+Only `mkdocs_imagegen.catalogue.lookup` and the import-free provider table are used here.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from ..catalogue import Catalogue, ModelInfo, default_catalogue
-from ..providers import PROVIDERS as SPECS
-from .apis import APIS
+from mkdocs_imagegen.catalogue.lookup import Catalogue, ModelInfo, default_catalogue
+from mkdocs_imagegen.emulator.apis import APIS
+from mkdocs_imagegen.provider_table import PROVIDERS as SPECS
 
 PROVIDER_NAMES = tuple(spec.name for spec in SPECS)
 ALL_QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")

@@ -12,9 +12,9 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..catalogue import ModelInfo, SizeRule
-from .edits import average_colour, form_fields, uploaded_images
-from .wire import (
+from mkdocs_imagegen.catalogue.lookup import ModelInfo, SizeRule
+from mkdocs_imagegen.emulator.edits import average_colour, form_fields, uploaded_images
+from mkdocs_imagegen.emulator.wire import (
     Call,
     Job,
     Peek,
@@ -29,7 +29,7 @@ from .wire import (
 )
 
 if TYPE_CHECKING:
-    from .server import Emulator
+    from mkdocs_imagegen.emulator.server import Emulator
 
 # Fixed and obviously fake, so printed exports keep working across restarts of the emulator.
 DEFAULT_KEY = "sk-emulator-mkdocs-imagegen-000000000000"

@@ -22,13 +22,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .faults import ERROR_KINDS
-from .openai import OpenAIApi, openai_error
-from .wire import Call, Job, Rejected, Reply, Route, bearer, json_reply, response_id
+from mkdocs_imagegen.emulator.faults import ERROR_KINDS
+from mkdocs_imagegen.emulator.openai import OpenAIApi, openai_error
+from mkdocs_imagegen.emulator.wire import Call, Job, Rejected, Reply, Route, bearer, json_reply, response_id
 
 if TYPE_CHECKING:
-    from .batches import GeminiBatchApi
-    from .server import Emulator
+    from mkdocs_imagegen.emulator.batches import GeminiBatchApi
+    from mkdocs_imagegen.emulator.server import Emulator
 
 ENDPOINTS = ("/v1/responses", "/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/moderations",
              "/v1/images/generations", "/v1/images/edits", "/v1/videos")

@@ -11,9 +11,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .models import ExtraModels, parse_model_specs
-from .server import Emulator
-from .wire import Reply
+from mkdocs_imagegen.emulator.models import ExtraModels, parse_model_specs
+from mkdocs_imagegen.emulator.server import Emulator
+from mkdocs_imagegen.emulator.wire import Reply
 
 
 class LoggingEmulator(Emulator):

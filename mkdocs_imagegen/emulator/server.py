@@ -20,16 +20,26 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
 
-from ..catalogue import Catalogue, ModelInfo
-from .apis import APIS, DEFAULT_KEYS
-from .batches import GeminiBatchApi
-from .faults import ERROR_KINDS, Fault
-from .gemini import GeminiApi
-from .identity import IDENTITY_SECRET, ManagedIdentity
-from .models import ExtraModels, ServedModels
-from .openai import OpenAIApi
-from .openai_batches import OpenAIBatchApi
-from .wire import Call, Endpoint, ProtocolApi, RecordedRequest, Rejected, Reply, Route, not_found, parse_call
+from mkdocs_imagegen.catalogue.lookup import Catalogue, ModelInfo
+from mkdocs_imagegen.emulator.apis import APIS, DEFAULT_KEYS
+from mkdocs_imagegen.emulator.batches import GeminiBatchApi
+from mkdocs_imagegen.emulator.faults import ERROR_KINDS, Fault
+from mkdocs_imagegen.emulator.gemini import GeminiApi
+from mkdocs_imagegen.emulator.identity import IDENTITY_SECRET, ManagedIdentity
+from mkdocs_imagegen.emulator.models import ExtraModels, ServedModels
+from mkdocs_imagegen.emulator.openai import OpenAIApi
+from mkdocs_imagegen.emulator.openai_batches import OpenAIBatchApi
+from mkdocs_imagegen.emulator.wire import (
+    Call,
+    Endpoint,
+    ProtocolApi,
+    RecordedRequest,
+    Rejected,
+    Reply,
+    Route,
+    not_found,
+    parse_call,
+)
 
 HOST = "127.0.0.1"
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..catalogue import SizeRule
-from . import images
+from mkdocs_imagegen.catalogue.lookup import SizeRule
+from mkdocs_imagegen.emulator import images
 
 # ---------------------------------------------------------------------------------------------
 # Requests and replies

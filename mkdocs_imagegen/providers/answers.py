@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from ..errors import BadRequestError, InvalidImageError
-from .base import safe_url
+from mkdocs_imagegen.errors import BadRequestError, InvalidImageError
+from mkdocs_imagegen.providers.base import safe_url
 
 MAX_QUOTED_CHARS = 300
 REDACTED = "[redacted]"

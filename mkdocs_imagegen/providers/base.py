@@ -7,11 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..catalogue import Catalogue, default_catalogue
-from ..credentials import Credentials
-from ..errors import ModelNotFoundError
-from ..request import GenerationRequest
-from . import SPECS, ProviderSpec
+from mkdocs_imagegen.catalogue.lookup import Catalogue, default_catalogue
+from mkdocs_imagegen.errors import ModelNotFoundError
+from mkdocs_imagegen.provider_table import SPECS, ProviderSpec
+from mkdocs_imagegen.providers.credentials import Credentials
+from mkdocs_imagegen.request import GenerationRequest
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..errors import ImagegenError
-from .base import ProviderImage
+from mkdocs_imagegen.errors import ImagegenError
+from mkdocs_imagegen.providers.base import ProviderImage
 
 # The SDK's JobState names, as the batch's state, and what each means here.
 DONE_STATES = {"JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED",

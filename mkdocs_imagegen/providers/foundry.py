@@ -24,11 +24,11 @@ from urllib.parse import quote
 if TYPE_CHECKING:
     import httpx
 
-from ..errors import AuthenticationError, BadRequestError, ImagegenError
-from ..request import GenerationRequest
-from . import SPECS
-from . import openai_common as common
-from .base import LiveCheck, Provider, ProviderContext, ProviderImage, ProviderStatus, safe_url
+from mkdocs_imagegen.errors import AuthenticationError, BadRequestError, ImagegenError
+from mkdocs_imagegen.provider_table import SPECS
+from mkdocs_imagegen.providers import openai_common as common
+from mkdocs_imagegen.providers.base import LiveCheck, Provider, ProviderContext, ProviderImage, ProviderStatus, safe_url
+from mkdocs_imagegen.request import GenerationRequest
 
 KEY_VARIABLE = SPECS["foundry"].key_variables[0]
 ENDPOINT_VARIABLE = "AZURE_OPENAI_ENDPOINT"

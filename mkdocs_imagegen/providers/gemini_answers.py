@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ContentRefusedError, ImagegenError, InvalidImageError
-from .answers import check_complete, scrub
-from .answers import retry_after as retry_after_headers
+from mkdocs_imagegen.errors import ContentRefusedError, ImagegenError, InvalidImageError
+from mkdocs_imagegen.providers.answers import check_complete, scrub
+from mkdocs_imagegen.providers.answers import retry_after as retry_after_headers
 
 MAX_QUOTED_TEXT = 200
 # A finish reason that is not a refusal: an empty answer with one of these is a glitch, not a "no".

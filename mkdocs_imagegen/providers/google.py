@@ -10,8 +10,8 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..catalogue import SizeRule
-from ..errors import (
+from mkdocs_imagegen.catalogue.lookup import SizeRule
+from mkdocs_imagegen.errors import (
     AuthenticationError,
     BadRequestError,
     ImagegenError,
@@ -19,10 +19,16 @@ from ..errors import (
     RateLimitedError,
     TransientError,
 )
-from ..request import GenerationRequest
-from .answers import is_redirect, refused_redirect, scrub
-from .base import LiveCheck, Provider, ProviderContext, ProviderImage, safe_url
-from .gemini_answers import error_reasons, extract_image, is_zero_quota, parse_body, retry_delay
+from mkdocs_imagegen.providers.answers import is_redirect, refused_redirect, scrub
+from mkdocs_imagegen.providers.base import LiveCheck, Provider, ProviderContext, ProviderImage, safe_url
+from mkdocs_imagegen.providers.gemini_answers import (
+    error_reasons,
+    extract_image,
+    is_zero_quota,
+    parse_body,
+    retry_delay,
+)
+from mkdocs_imagegen.request import GenerationRequest
 
 if TYPE_CHECKING:
     from google.genai import Client
@@ -117,7 +123,7 @@ class GoogleProvider(Provider):
         from google import genai
         from google.genai import types
 
-        from .transport import guarded_client
+        from mkdocs_imagegen.providers.transport import guarded_client
 
         # Our httpx client instead of the SDK's: `timeout` bounds the whole request, the body is capped
         # (transport.py), and no redirect is followed (the SDK's own client follows one to any host, key
@@ -159,7 +165,7 @@ class GoogleProvider(Provider):
     _batch_api: Any = None  # google_batch.GeminiBatches, made when first asked for
 
     def batches(self) -> Any:
-        from .google_batch import GeminiBatches
+        from mkdocs_imagegen.providers.google_batch import GeminiBatches
 
         if self._batch_api is None:
             self._batch_api = GeminiBatches(self)

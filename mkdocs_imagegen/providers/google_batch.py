@@ -21,15 +21,15 @@ import math
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BadRequestError, ImagegenError, InvalidImageError, TransientError
-from ..request import GenerationRequest
-from .answers import scrub
-from .base import ProviderImage
-from .batching import BatchPoll
-from .gemini_answers import extract_image, quote_text
+from mkdocs_imagegen.errors import BadRequestError, ImagegenError, InvalidImageError, TransientError
+from mkdocs_imagegen.providers.answers import scrub
+from mkdocs_imagegen.providers.base import ProviderImage
+from mkdocs_imagegen.providers.batching import BatchPoll
+from mkdocs_imagegen.providers.gemini_answers import extract_image, quote_text
+from mkdocs_imagegen.request import GenerationRequest
 
 if TYPE_CHECKING:
-    from .google import GoogleProvider
+    from mkdocs_imagegen.providers.google import GoogleProvider
 
 # A finished job's answer carries every image, base64 in JSON, read (and parsed by the SDK) at once. Google
 # documents no limit for it; this cap (16 times a synchronous answer's) is only there to bound memory.
@@ -53,7 +53,7 @@ class GeminiBatches:
         self._lock = threading.Lock()
 
     def _get_client(self, model: str) -> Any:
-        from .transport import guarded_client
+        from mkdocs_imagegen.providers.transport import guarded_client
 
         with self._lock:
             if self._client is None:
@@ -95,7 +95,7 @@ class GeminiBatches:
         """Submit one batch job; its name (`batches/...`)."""
         from google.genai import types
 
-        from .google import contents
+        from mkdocs_imagegen.providers.google import contents
 
         src = [{"contents": contents(request), "metadata": {"key": request.cache_key},
                 "config": {"response_modalities": ["IMAGE"], "image_config": self.provider.requested(request)}}

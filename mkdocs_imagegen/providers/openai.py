@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-from ..errors import AuthenticationError, ImagegenError, UnverifiedOrganizationError
-from ..request import GenerationRequest
-from . import openai_common as common
-from .base import LiveCheck, Provider, ProviderContext, ProviderImage, safe_url
+from mkdocs_imagegen.errors import AuthenticationError, ImagegenError, UnverifiedOrganizationError
+from mkdocs_imagegen.providers import openai_common as common
+from mkdocs_imagegen.providers.base import LiveCheck, Provider, ProviderContext, ProviderImage, safe_url
+from mkdocs_imagegen.request import GenerationRequest
 
 BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -124,7 +124,7 @@ class OpenAIProvider(Provider):
         return common.bad_request(error, provider=self.name, model=model, secret=secret)
 
     def batches(self) -> Any:
-        from .openai_batch import OpenAIBatches
+        from mkdocs_imagegen.providers.openai_batch import OpenAIBatches
 
         if self._batch_api is None:
             self._batch_api = OpenAIBatches(self)

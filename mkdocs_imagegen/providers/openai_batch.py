@@ -17,17 +17,23 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AuthenticationError, BadRequestError, ImagegenError, InvalidImageError, TransientError
-from ..request import GenerationRequest
-from . import openai_common as common
-from .answers import scrub
-from .base import ProviderImage
-from .batching import BatchPoll
+from mkdocs_imagegen.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ImagegenError,
+    InvalidImageError,
+    TransientError,
+)
+from mkdocs_imagegen.providers import openai_common as common
+from mkdocs_imagegen.providers.answers import scrub
+from mkdocs_imagegen.providers.base import ProviderImage
+from mkdocs_imagegen.providers.batching import BatchPoll
+from mkdocs_imagegen.request import GenerationRequest
 
 if TYPE_CHECKING:
     import httpx
 
-    from .openai import OpenAIProvider
+    from mkdocs_imagegen.providers.openai import OpenAIProvider
 
 ENDPOINT = "/v1/images/generations"
 MAX_RESULT_BYTES = 8 << 30  # a result file is read a line (an image) at a time; this only bounds the whole
@@ -189,7 +195,7 @@ class OpenAIBatches:
             client.close()
 
     def _downloads(self) -> httpx.Client:
-        from .transport import guarded_client
+        from mkdocs_imagegen.providers.transport import guarded_client
 
         if self._download is None:
             self._download = guarded_client(self.provider._http._transport, limit=MAX_RESULT_BYTES,

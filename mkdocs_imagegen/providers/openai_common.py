@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # httpx is imported with the first request: a warm build never makes one
     import httpx
 
-from ..catalogue import ModelInfo, SizeRule
-from ..errors import (
+from mkdocs_imagegen.catalogue.lookup import ModelInfo, SizeRule
+from mkdocs_imagegen.errors import (
     BadRequestError,
     ContentRefusedError,
     ImagegenError,
@@ -28,9 +28,17 @@ from ..errors import (
     RateLimitedError,
     TransientError,
 )
-from ..imaging import JPEG_QUALITY, WEBP_QUALITY
-from ..request import GenerationRequest, Size
-from .answers import MAX_QUOTED_CHARS, REDACTED, check_complete, is_redirect, refused_redirect, retry_after, scrub
+from mkdocs_imagegen.imaging import JPEG_QUALITY, WEBP_QUALITY
+from mkdocs_imagegen.providers.answers import (
+    MAX_QUOTED_CHARS,
+    REDACTED,
+    check_complete,
+    is_redirect,
+    refused_redirect,
+    retry_after,
+    scrub,
+)
+from mkdocs_imagegen.request import GenerationRequest, Size
 
 __all__ = ["MAX_QUOTED_CHARS", "REDACTED", "check_complete", "retry_after", "scrub"]  # provider-neutral: answers.py
 
@@ -335,7 +343,7 @@ class HttpClientHolder:
         self._lock = threading.Lock()
 
     def get(self) -> httpx.Client:
-        from .transport import guarded_client
+        from mkdocs_imagegen.providers.transport import guarded_client
 
         with self._lock:
             if self._client is None:

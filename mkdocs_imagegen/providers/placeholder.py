@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..imaging import encode, placeholder_image
-from ..request import GenerationRequest
-from .base import Provider, ProviderImage
+from mkdocs_imagegen.imaging import encode, placeholder_image
+from mkdocs_imagegen.providers.base import Provider, ProviderImage
+from mkdocs_imagegen.request import GenerationRequest
 
 
 class PlaceholderProvider(Provider):

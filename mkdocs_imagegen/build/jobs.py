@@ -1,0 +1,83 @@
+"""A job: one banner's request, the route it takes if it must be generated, and how it ended."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mkdocs_imagegen.cache.store import Original
+from mkdocs_imagegen.errors import ImagegenError
+from mkdocs_imagegen.providers.registry import Route
+from mkdocs_imagegen.request import GenerationRequest
+
+
+class Cancelled(Exception):
+    """The pipeline is shutting down."""
+
+
+@dataclass
+class Outcome:
+    """How a job ended: a rendition (with the original, unless it was a cache hit), or why there is none."""
+
+    original: Original | None = None
+    rendition: Path | None = None
+    error: ImagegenError | None = None
+    generated: bool = False  # a provider was paid for this one, in this process
+    pending: bool = False  # still generating in the background (mkdocs serve)
+
+
+@dataclass
+class Job:
+    request: GenerationRequest
+    route: Route | None  # None: the cache answered, no provider was routed to
+    future: Future[Outcome] | Settled
+    pages: list[str] = field(default_factory=list)
+    kind: str = "generate"  # generate | cached | derive | placeholder | skipped
+    started: float = field(default_factory=time.monotonic)
+    reported: bool = False  # its outcome was already counted in a build summary (mkdocs serve rebuilds)
+
+    @property
+    def key(self) -> str:
+        return self.request.cache_key
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def cancel_if_waiting(self) -> bool:
+        """Cancel a job still in its quiet period; a request already sent is left to finish."""
+        return self.future.cancel()
+
+    def outcome(self) -> Outcome:
+        """How a finished job ended; an error a user can read, whatever went wrong."""
+        try:
+            return self.future.result()
+        except Cancelled:
+            return Outcome(error=ImagegenError("cancelled"))
+        except ImagegenError as error:
+            return Outcome(error=error)
+        except Exception as error:  # noqa: BLE001 - a bug must not take the whole build down silently
+            return Outcome(error=ImagegenError(f"unexpected {type(error).__name__}: {error}"))
+
+
+class Settled:
+    """An outcome known when its job is made (a cache hit, a placeholder): the part of a Future's
+    interface jobs use, without the lock and condition a Future carries (a warm build makes hundreds)."""
+
+    __slots__ = ("_outcome",)
+
+    def __init__(self, outcome: Outcome) -> None:
+        self._outcome = outcome
+
+    def done(self) -> bool:
+        return True
+
+    def cancelled(self) -> bool:
+        return False
+
+    def cancel(self) -> bool:
+        return False
+
+    def result(self, timeout: float | None = None) -> Outcome:
+        return self._outcome

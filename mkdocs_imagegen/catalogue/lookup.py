@@ -1,0 +1,184 @@
+"""The model catalogue: which models exist, who serves them, what sizes they take, what they cost.
+
+The facts live in `catalogue.json` (each with the source it came from and the day it was
+checked), so models, retirements and prices change without touching code. A `models:` block
+in mkdocs.yml adds or overrides entries with the same schema.
+
+A name is looked up in this order: a catalogue model; a built-in nickname (`nano-banana-2`);
+a retired name, which is sent as its documented successor; a name a model family claims by
+pattern (`gpt-image-*`), which is sent as written, with the family's size rules and no price.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from fnmatch import fnmatchcase
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from mkdocs_imagegen.catalogue.entries import (  # noqa: F401 - the catalogue's types are used from here too
+    GEMINI_1K_PIXELS,
+    GEMINI_TIER_SCALE,
+    PRICE_KINDS,
+    SIZE_KINDS,
+    Family,
+    ModelInfo,
+    Resolution,
+    Retirement,
+    SizeRule,
+    ratio_value,
+)
+from mkdocs_imagegen.catalogue.schema import mapping_at, merged_entry, parse_family, parse_model, parse_retirement
+from mkdocs_imagegen.errors import CatalogueError
+
+
+class Catalogue:
+    def __init__(self, families: dict[str, Family], models: dict[str, ModelInfo],
+                 retired: dict[str, Retirement], *, today: dt.date | None = None) -> None:
+        self.families = families
+        self.models = dict(models)
+        self.retired = dict(retired)
+        self.today = today or dt.date.today()
+        self._nicknames = {nick: info.name for info in models.values() for nick in info.nicknames}
+        for info in models.values():  # an announced shutdown that has passed is a retirement like any other
+            if not info.retires_by(self.today):
+                continue
+            still = tuple(p for p in info.providers if info.shutdown_at and p not in info.shutdown_at)
+            if still:  # shut down at some providers only: the others keep serving it under its own name
+                self.models[info.name] = replace(info, providers=still)
+            else:
+                self.retired.setdefault(info.name, Retirement(info.name, info.successor or "", info.shutdown or "",
+                                                              info.source, info.checked))
+        self._former: dict[str, list[str]] = {}
+        for info in models.values():
+            self._former.setdefault(info.name, []).extend(info.formerly)
+        for name in self.retired:
+            final = self._follow(name)
+            if final is not None:
+                self._former.setdefault(final.name, []).append(name)
+
+    # -- building --------------------------------------------------------------------------------
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], *, today: dt.date | None = None) -> Catalogue:
+        def section(key: str) -> Mapping[str, Any]:
+            return mapping_at(data, key, "catalogue")
+
+        families = {name: parse_family(name, raw) for name, raw in section("families").items()}
+        models = {name: parse_model(name, raw, families) for name, raw in section("models").items()}
+        retired = {name: parse_retirement(name, raw) for name, raw in section("retired").items()}
+        return cls(families, models, retired, today=today)
+
+    # -- looking up ------------------------------------------------------------------------------
+
+    def lookup(self, name: str) -> Resolution | None:
+        """What `name` means, or None when nothing knows it."""
+        name = name.strip()
+        canonical = self._nicknames.get(name, name)
+        if canonical in self.retired:
+            successor = self._follow(canonical)
+            return Resolution(successor, name, self.retired[canonical]) if successor else None
+        if canonical in self.models:
+            return Resolution(self.models[canonical], name)
+        family = self.family_of(name)
+        if family is not None:
+            return Resolution(parse_model(name, {"family": family.name}, self.families, known=False), name)
+        return None
+
+    def _follow(self, name: str) -> ModelInfo | None:
+        """The live entry a retired name leads to, through successors of successors."""
+        seen: set[str] = set()
+        while name in self.retired and name not in seen:
+            seen.add(name)
+            name = self.retired[name].successor
+        info = self.models.get(name)
+        return info if info is not None and name not in self.retired else None
+
+    def family_of(self, name: str) -> Family | None:
+        for family in self.families.values():
+            if any(fnmatchcase(name, pattern) for pattern in family.patterns):
+                return family
+        return None
+
+    def canonical(self, name: str) -> str | None:
+        """The name to send for a model name (retired names give their successor), or None if unknown."""
+        found = self.lookup(name)
+        return found.name if found else None
+
+    def get(self, name: str) -> ModelInfo | None:
+        found = self.lookup(name)
+        return found.info if found else None
+
+    def former_names(self, model: str) -> tuple[str, ...]:
+        """Names whose cached banners are this model's: retired names it succeeds, and its old names."""
+        return tuple(self._former.get(model, ()))
+
+    def former_names_for(self, found: Resolution) -> tuple[str, ...]:
+        """The former names a page's banner may be cached under. A page that wrote a retired name looks only
+        along its own chain of successors (two retired names that lead to one model are two images); one that
+        wrote the current name, a nickname or nothing (the default) looks under every former name."""
+        if found.retired is None:
+            return self.former_names(found.name)
+        chain, name = [], found.retired.name
+        while name in self.retired and name not in chain:
+            chain.append(name)
+            name = self.retired[name].successor
+        return tuple(chain)
+
+    def models_for(self, provider: str) -> list[str]:
+        return [name for name, info in self.models.items() if provider in info.providers]
+
+    def live(self, provider: str) -> list[ModelInfo]:
+        """The entries `provider` serves today: not retired, not past an announced shutdown."""
+        return [info for info in self.models.values() if provider in info.providers and info.name not in self.retired]
+
+    def names(self) -> list[str]:
+        return sorted(self.models)
+
+    def suggestions(self, name: str, extra: Iterable[str] = ()) -> list[str]:
+        """Near misses for an unknown name: a different case first, then close spellings."""
+        known = sorted({*self.models, *self._nicknames, *extra})
+        folded = [known_name for known_name in known if known_name.lower() == name.strip().lower()]
+        close = difflib.get_close_matches(name.strip().lower(), [k.lower() for k in known], n=3, cutoff=0.75)
+        by_lower = {k.lower(): k for k in known}
+        return list(dict.fromkeys([*folded, *(by_lower[c] for c in close)]))
+
+    # -- overriding ------------------------------------------------------------------------------
+
+    def with_entries(self, data: Mapping[str, Any], raw: Mapping[str, Any]) -> Catalogue:
+        """A catalogue whose models are this one's raw data with `data` entries declared or merged on top."""
+        merged = copy.deepcopy(dict(raw))
+        models = merged.setdefault("models", {})
+        for name, entry in data.items():
+            if not isinstance(entry, Mapping):
+                raise CatalogueError(f"models.{name}: expected a mapping of catalogue fields, got {entry!r}")
+            models[name] = merged_entry(dict(models.get(name) or {}), dict(entry), self.family_of(name))
+            merged.get("retired", {}).pop(name, None)  # a declared model is live, whatever the packaged data says
+        try:
+            return Catalogue.from_data(merged, today=self.today)
+        except CatalogueError as error:
+            raise CatalogueError(f"plugin option 'models': {error.message}") from None
+
+
+@lru_cache(maxsize=1)
+def packaged_data() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("catalogue.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def default_catalogue() -> Catalogue:
+    return Catalogue.from_data(packaged_data())
+
+
+def catalogue_with(models: Mapping[str, Any] | None) -> Catalogue:
+    """The packaged catalogue, with a `models:` block from mkdocs.yml on top (if any)."""
+    if not models:
+        return default_catalogue()
+    return default_catalogue().with_entries(models, packaged_data())

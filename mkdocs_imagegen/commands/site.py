@@ -1,0 +1,161 @@
+"""A site read the way a build reads it, without building: mkdocs.yml, the plugin's options, each page's
+banner front matter. The CLI's `plan`, `prune`, `compare` and `pick` start here.
+
+Errors are one-line ConfigErrors (a usage error for the CLI); MkDocs' own warnings while loading, and
+unknown `banner_*` keys, go to `warn`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mkdocs_imagegen.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mkdocs.config.defaults import MkDocsConfig
+
+    from mkdocs_imagegen.build.session import BannerSession
+    from mkdocs_imagegen.build.settings import Settings
+    from mkdocs_imagegen.cache.store import CacheStore
+    from mkdocs_imagegen.pages.frontmatter import BannerSpec
+    from mkdocs_imagegen.plugin.plugin import ImagegenPlugin
+
+Warn = Callable[[str], None]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+@dataclass
+class Site:
+    config_file: Path
+    settings: Settings
+    enabled: bool
+    session: BannerSession
+    specs: list[tuple[str, BannerSpec]]
+    paths: dict[str, Path] = field(default_factory=dict)  # src_uri -> the page's file, for every spec
+
+    @property
+    def cache(self) -> CacheStore:
+        return self.session.cache
+
+    def src_of(self, page: Path) -> str | None:
+        """The src_uri of a page given as a path (relative to the current directory, or absolute)."""
+        wanted = page.resolve()
+        return next((src for src, path in self.paths.items() if path.resolve() == wanted), None)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def mkdocs_messages() -> Iterator[list[logging.LogRecord]]:
+    """Collect what MkDocs logs while loading, so its errors become our one line."""
+    logger = logging.getLogger("mkdocs")
+    handler = _Collect()
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+
+
+def load_mkdocs_config(config_file: Path, warn: Warn) -> MkDocsConfig:
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import MkDocsException
+
+    with mkdocs_messages() as records:
+        try:
+            config = load_config(config_file=str(config_file))
+        except MkDocsException as error:  # ConfigurationError, or Abort after logging each error
+            errors = [r.getMessage() for r in records if r.levelno >= logging.ERROR]
+            raise ConfigError(_one_line(f"{config_file}: {errors[0] if errors else error}")) from None
+    for record in records:
+        warn(f"warning: {_one_line(record.getMessage())}")
+    return config
+
+
+def find_plugin(config: MkDocsConfig, config_file: Path) -> ImagegenPlugin:
+    """MkDocs 1.6 keeps plugin instances in `config.plugins` (a dict keyed by name, e.g. 'imagegen')."""
+    from mkdocs_imagegen.plugin.plugin import ImagegenPlugin
+
+    for plugin in config.plugins.values():
+        if isinstance(plugin, ImagegenPlugin):
+            return plugin
+    raise ConfigError(f"{config_file}: the imagegen plugin is not enabled; add `plugins: [imagegen]`")
+
+
+def page_specs(config: MkDocsConfig, every_file: bool, warn: Warn) -> list[tuple[str, BannerSpec, Path]]:
+    """Each Markdown page's banner request from its front matter, read like a build reads it."""
+    from mkdocs.structure.files import InclusionLevel, get_files
+    from mkdocs.utils.meta import get_data
+
+    from mkdocs_imagegen.pages.frontmatter import FrontMatterError, parse_banner
+
+    inclusion: Callable[[InclusionLevel], bool] = (lambda level: True) if every_file else InclusionLevel.is_included
+    with mkdocs_messages():
+        files = get_files(config)
+    specs = []
+    for file in files.documentation_pages(inclusion=inclusion):
+        path = Path(file.abs_src_path or "")
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(_one_line(f"{file.src_uri}: cannot read the page: {error}")) from None
+        _, meta = get_data(text)
+        try:
+            spec, warnings = parse_banner(meta, file.src_uri)
+        except FrontMatterError as error:
+            raise ConfigError(_one_line(str(error))) from None
+        for warning in warnings:
+            warn(f"warning: imagegen: {warning}")
+        if spec is not None:
+            specs.append((file.src_uri, spec, path))
+    return specs
+
+
+def _stderr(message: str) -> None:
+    import click
+
+    click.echo(message, err=True)
+
+
+def load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: bool = False,
+              log: logging.Logger | None = None, unlimited: bool = False, warn: Warn = _stderr) -> Site:
+    """The site's settings, a session (its registry, cache and pipeline) and every banner page.
+
+    `log` receives the pipeline's lines (retries); by default they are dropped. `unlimited` lifts
+    `max_new`, for generations a user asked for by name (`compare`).
+    """
+    from dataclasses import replace
+
+    from mkdocs.exceptions import PluginError
+
+    from mkdocs_imagegen.build.session import BannerSession
+    from mkdocs_imagegen.plugin.config import settings_from
+
+    config = load_mkdocs_config(config_file, warn)
+    plugin = find_plugin(config, config_file)
+    try:
+        settings = settings_from(plugin.config, config)
+    except PluginError as error:
+        raise ConfigError(_one_line(str(error))) from None
+    if unlimited:
+        settings = replace(settings, max_new=None)
+    enabled = bool(plugin.config.enabled)
+    found = [] if skip_if_disabled and not enabled else page_specs(config, every_file, warn)
+    session = BannerSession(settings, log=log or logging.getLogger("mkdocs_imagegen.cli.quiet"))
+    return Site(config_file, settings, enabled, session, [(src, spec) for src, spec, _ in found],
+                {src: path for src, _, path in found})

@@ -1,0 +1,463 @@
+"""`mkdocs-imagegen sync`: banners for a site that no MkDocs plugin runs on (Zensical).
+
+Zensical builds an existing mkdocs.yml but silently skips plugins it does not know, imagegen among
+them. `sync` does the plugin's work ahead of the build, through the same session, pipeline and
+cache, and leaves what the generator needs where it looks anyway:
+
+    <docs_dir>/<output_dir>/     the published renditions (and narrower widths): the one folder of
+                                 docs_dir it owns, copied as static files like any other asset
+    <custom_dir>/imagegen/       head.html (og:/twitter: tags) and banner.html (the <img>), rewritten
+                                 by every sync; a page is recognised by its own banner_* front matter
+    <custom_dir>/main.html       written once if missing: includes those two; yours is left alone
+
+Both templates render nothing when the imagegen plugin is loaded (`mkdocs build`), so one
+mkdocs.yml serves both: the plugin under MkDocs, `sync` + `zensical build` under Zensical.
+Nothing is written when nothing changed (the second sync leaves every mtime alone); `--check`
+writes nothing and fails when a banner is missing from the cache or from what is published.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from mkdocs_imagegen.build.renditions import widths_for
+from mkdocs_imagegen.cache.store import atomic_write
+from mkdocs_imagegen.pages.frontmatter import BannerSpec, FrontMatterError, parse_banner
+from mkdocs_imagegen.plugin.markup import banner_markup
+from mkdocs_imagegen.request import Size
+
+MARKER = "written by mkdocs-imagegen sync"
+TEMPLATE_DIR = "imagegen"
+# The files `sync` publishes (and so may remove): renditions, their widths, placeholders.
+_PUBLISHED = re.compile(r"^(?:[0-9a-f]{16}-[0-9a-f]{12}(?:-w\d+)?|placeholder-[0-9a-f]{20})\.(?:webp|png|jpg)$")
+_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+class SyncError(Exception):
+    """A site `sync` cannot work on: one line for the user, and the exit code."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class SyncSite:
+    config_file: Path
+    docs_dir: Path
+    custom_dir: Path | None
+    site_url: str | None
+    options: Any  # ImagegenConfig
+    settings: Any  # session.Settings
+    pages: list[tuple[str, BannerSpec, dict[str, Any], str]] = field(default_factory=list)  # src, spec, meta, title
+
+    @property
+    def published_dir(self) -> Path:
+        return self.docs_dir / self.settings.output_dir
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One page's banner as the templates show it."""
+
+    meta: dict[str, Any]
+    title: str
+    alt: str
+    uri: str  # site-relative, e.g. assets/banners/<name>.webp
+    size: Size
+    widths: tuple[tuple[str, int], ...]  # (uri, width), narrowest first
+    exact_size: bool  # the rendition is the size asked for (not a page's own `image`)
+
+
+# -- reading mkdocs.yml without MkDocs' plugins ---------------------------------------------------
+
+
+class _Loader(__import__("yaml").SafeLoader):
+    """mkdocs.yml as data: `!ENV` read, `!!python/name:` and other tags kept as None (never imported)."""
+
+
+def _env_tag(loader: _Loader, node: Any) -> Any:
+    names = loader.construct_scalar(node) if node.id == "scalar" else loader.construct_sequence(node)
+    names = [names] if isinstance(names, str) else list(names)
+    default = names.pop() if len(names) > 1 else None
+    return next((os.environ[name] for name in names if name in os.environ), default)
+
+
+_Loader.add_constructor("!ENV", _env_tag)
+_Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+
+
+def _plugin_options(plugins: Any) -> dict[str, Any] | None:
+    entries = plugins.items() if isinstance(plugins, dict) else (
+        (next(iter(item.items())) if isinstance(item, dict) and len(item) == 1 else (item, {}))
+        for item in plugins or [])
+    for name, options in entries:
+        if name == "imagegen":
+            return dict(options or {})
+    return None
+
+
+def load_site(config_file: Path) -> SyncSite:
+    import yaml
+    from mkdocs.exceptions import PluginError
+
+    from mkdocs_imagegen.plugin.config import ImagegenConfig, settings_from
+
+    try:
+        raw = yaml.load(config_file.read_text(encoding="utf-8-sig"), Loader=_Loader) or {}  # noqa: S506 - SafeLoader
+    except (OSError, yaml.YAMLError) as error:
+        raise SyncError(f"{config_file}: cannot read it: {error}") from None
+    if not isinstance(raw, dict):
+        raise SyncError(f"{config_file}: not a mapping of options")
+    options = _plugin_options(raw.get("plugins"))
+    if options is None:
+        raise SyncError(f"{config_file}: the imagegen plugin is not in `plugins:`; add it there, so `sync` (and "
+                        "`mkdocs build`) know its options")
+    plugin_config = ImagegenConfig(config_file_path=str(config_file))
+    plugin_config.load_dict(options)
+    failed, _ = plugin_config.validate()
+    if failed:
+        key, error = failed[0]
+        raise SyncError(f"{config_file}: imagegen option '{key}': {error}")
+    root = config_file.resolve().parent
+    docs_dir = (root / str(raw.get("docs_dir") or "docs")).resolve()
+    try:
+        settings = settings_from(plugin_config, SimpleNamespace(config_file_path=str(config_file),
+                                                                docs_dir=str(docs_dir)))
+    except PluginError as error:
+        raise SyncError(str(error)) from None
+    theme = raw.get("theme") if isinstance(raw.get("theme"), dict) else {}
+    custom_dir = (root / str(theme["custom_dir"])).resolve() if theme.get("custom_dir") else None
+    site_url = raw.get("site_url") if isinstance(raw.get("site_url"), str) and raw.get("site_url") else None
+    site = SyncSite(config_file, docs_dir, custom_dir, site_url, plugin_config, settings)
+    site.pages = _pages(site, raw.get("exclude_docs"))
+    return site
+
+
+def _pages(site: SyncSite, exclude_docs: Any) -> list[tuple[str, BannerSpec, dict[str, Any], str]]:
+    """Every Markdown page of docs_dir with a banner_prompt, as MkDocs and Zensical find them: dotted
+    names and `exclude_docs` left out."""
+    import pathspec
+    from mkdocs.utils.meta import get_data
+
+    if not site.docs_dir.is_dir():
+        raise SyncError(f"{site.config_file}: docs_dir {site.docs_dir} is not a folder")
+    patterns = [".*", "/templates/", *(str(exclude_docs).splitlines() if exclude_docs else [])]
+    excluded = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    found = []
+    for path in sorted(site.docs_dir.rglob("*.md")):
+        src = path.relative_to(site.docs_dir).as_posix()
+        if excluded.match_file(src):  # a page in the banners' folder is still a page: sync writes no .md there
+            continue
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise SyncError(f"{src}: cannot read the page: {error}") from None
+        body, meta = get_data(text)
+        try:
+            spec, warnings = parse_banner(meta, src)
+        except FrontMatterError as error:
+            raise SyncError(str(error)) from None
+        for warning in warnings:
+            print(f"warning: imagegen: {warning}", file=sys.stderr)
+        if spec is not None:
+            found.append((src, spec, meta, _title(meta, body, src)))
+    return found
+
+
+def _title(meta: dict[str, Any], body: str, src: str) -> str:
+    """The page's title as both generators take it: `title:`, else its first `# heading`."""
+    if isinstance(meta.get("title"), str) and meta["title"].strip():
+        return meta["title"].strip()
+    heading = _HEADING.search(body)
+    if heading:
+        return re.sub(r"[*_`]", "", heading.group(1))
+    return Path(src).stem.replace("-", " ").replace("_", " ").title()
+
+
+# -- the templates ----------------------------------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    """`value` safe in an HTML attribute of a Jinja template: escaped, and no `{` for Jinja to read."""
+    return html.escape(value, quote=True).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def _literal(value: Any) -> str | None:
+    """`value` as a Jinja literal both Jinja2 and MiniJinja read, or None if it has none."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return None
+
+
+def _matches(meta: dict[str, Any]) -> str:
+    """A Jinja test that is true on exactly the pages whose banner_* front matter is `meta`'s."""
+    parts = []
+    for key in sorted(k for k in meta if isinstance(k, str) and k.startswith("banner_")):
+        literal = _literal(meta[key])
+        if literal is not None:
+            parts.append(f'page.meta.{key} == {literal}' if key.isidentifier() else f'page.meta["{key}"] == {literal}')
+    for key in ("banner_model", "banner_size", "banner_quality", "banner_variant", "banner_alt", "banner_provider"):
+        if key not in meta:
+            parts.append(f'"{key}" not in page.meta')
+    guards = [f'"{key}" in page.meta' for key in sorted(meta) if isinstance(key, str) and key.startswith("banner_")]
+    return " and ".join([*guards, *parts])
+
+
+def _url(uri: str) -> str:
+    return "{{ " + json.dumps(uri) + " | url }}"
+
+
+def _chain(shown: list[Shown], render: Any) -> str:
+    """One branch per distinct banner front matter; pages that share it (one prompt on two pages) but
+    show differently (their titles, so alt and og:title) get a branch each, on their title, first."""
+    by_test: dict[str, list[Shown]] = {}
+    for banner in shown:
+        by_test.setdefault(_matches(banner.meta), []).append(banner)
+    specific: dict[str, str] = {}
+    general: dict[str, str] = {}
+    for test, banners in by_test.items():
+        bodies = {banner.title: render(banner) for banner in banners}
+        if len(set(bodies.values())) > 1:
+            for title, body in bodies.items():
+                specific.setdefault(f"{test} and page.title == {json.dumps(title)}", body)
+        general[test] = render(banners[0])
+    branches = {**specific, **general}
+    if not branches:
+        return ""
+    lines = []
+    for index, (test, body) in enumerate(branches.items()):
+        lines.append(f"{{%- {'if' if index == 0 else 'elif'} {test} -%}}\n{body}\n")
+    lines.append("{%- endif -%}\n")
+    return "".join(lines)
+
+
+_GUARD = ('{%- if "imagegen" not in config.plugins and page and page.meta and "banner_prompt" in page.meta -%}\n',
+          "{%- endif -%}\n")
+
+
+def head_template(shown: list[Shown], site_url: str | None) -> str:
+    """og:/twitter: tags for each banner page (absolute URLs: only with site_url)."""
+    def render(banner: Shown) -> str:
+        image = _text(site_url.rstrip("/") + "/" + banner.uri) if site_url else ""
+        title, alt = _text(banner.title), _text(banner.alt)
+        tags = [("property", "og:type", "article"), ("property", "og:title", title), ("property", "og:image", image),
+                ("property", "og:image:width", str(banner.size.width)),
+                ("property", "og:image:height", str(banner.size.height)), ("property", "og:image:alt", alt),
+                ("name", "twitter:card", "summary_large_image"), ("name", "twitter:title", title),
+                ("name", "twitter:image", image), ("name", "twitter:image:alt", alt)]
+        meta = "\n".join(f'<meta {attr}="{name}" content="{value}">' for attr, name, value in tags)
+        return meta + '\n{%- if page.canonical_url %}\n<meta property="og:url" content="{{ page.canonical_url }}">' \
+                      "\n{%- endif %}"
+
+    body = _chain(shown, render) if site_url else ""
+    return f"{{#- {MARKER}: rewritten by every sync, do not edit -#}}\n{_GUARD[0]}{body}{_GUARD[1]}"
+
+
+def banner_template(shown: list[Shown], sizes: str) -> str:
+    """The banner <img> for each banner page, on top of the page."""
+    def render(banner: Shown) -> str:
+        srcset = None
+        if banner.widths:
+            pairs = [*banner.widths, (banner.uri, banner.size.width)]
+            srcset = ", ".join(f"{_url(uri)} {width}w" for uri, width in pairs)
+        img = banner_markup(_url(banner.uri), _text(banner.alt), banner.size, srcset=srcset, sizes=_text(sizes))
+        return f'<div class="md-grid imagegen-banner-grid" style="margin-top:1.2rem;padding:0 .8rem">{img}</div>'
+
+    return f"{{#- {MARKER}: rewritten by every sync, do not edit -#}}\n{_GUARD[0]}{_chain(shown, render)}{_GUARD[1]}"
+
+
+MAIN_TEMPLATE = f"""{{#- {MARKER} because there was no main.html; yours from now on: keep the two includes -#}}
+{{% extends "base.html" %}}
+{{% block extrahead %}}{{{{ super() }}}}{{% include "{TEMPLATE_DIR}/head.html" %}}{{% endblock %}}
+{{% block tabs %}}{{{{ super() }}}}{{% include "{TEMPLATE_DIR}/banner.html" %}}{{% endblock %}}
+"""
+
+
+# -- sync and check ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Report:
+    banners: int = 0
+    written: list[Path] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    placeholders: list[str] = field(default_factory=list)
+
+
+def _custom_dir(site: SyncSite) -> Path:
+    if site.custom_dir is None:
+        raise SyncError(f"{site.config_file}: set `theme: custom_dir: overrides` (any folder name): Zensical shows "
+                        "banners through two small templates `sync` writes there")
+    return site.custom_dir
+
+
+def _write(path: Path, data: bytes, report: Report) -> None:
+    """`data` at `path`, unless it is there already: an unchanged file keeps its mtime."""
+    try:
+        if path.is_file() and not path.is_symlink() and path.stat().st_size == len(data) and path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    if path.is_symlink():
+        path.unlink()
+    atomic_write(path, data)
+    report.written.append(path)
+
+
+def _publish(site: SyncSite, files: dict[str, Path | bytes], report: Report, check: bool) -> None:
+    """`files` (name -> cached file or bytes) in the published folder, and nothing else of ours."""
+    folder = site.published_dir
+    if folder.is_symlink():
+        raise SyncError(f"{folder} is a symbolic link: `sync` writes only into a real folder of docs_dir")
+    present = {path.name: path for path in folder.iterdir()} if folder.is_dir() else {}
+    for name, source in sorted(files.items()):
+        target = folder / name
+        size = len(source) if isinstance(source, bytes) else source.stat().st_size
+        existing = present.get(name)
+        same = existing is not None and existing.is_file() and not existing.is_symlink() \
+            and existing.stat().st_size == size
+        if check:
+            if not same:
+                report.problems.append(f"{target.relative_to(site.docs_dir)} is not published yet")
+            continue
+        if not same:
+            atomic_write(target, source if isinstance(source, bytes) else source.read_bytes())
+            report.written.append(target)
+    for name, path in sorted(present.items()):
+        if name not in files and _PUBLISHED.match(name) and (path.is_file() or path.is_symlink()):
+            if check:
+                report.problems.append(f"{path.relative_to(site.docs_dir)} is published but no page uses it")
+            else:
+                path.unlink()
+                report.removed.append(path)
+
+
+def _templates(site: SyncSite, shown: list[Shown], report: Report, check: bool) -> None:
+    custom = _custom_dir(site)
+    wanted = {
+        custom / TEMPLATE_DIR / "head.html": head_template(shown, site.site_url),
+        custom / TEMPLATE_DIR / "banner.html": banner_template(shown, site.options.sizes),
+    }
+    for path, text in wanted.items():
+        data = text.encode("utf-8")
+        if check:
+            if not path.is_file() or path.read_bytes() != data:
+                report.problems.append(f"{path} is not up to date")
+        else:
+            _write(path, data, report)
+    main = custom / "main.html"
+    if not main.exists():
+        if check:
+            report.problems.append(f"{main} is missing: `sync` writes one that includes the banner templates")
+        else:
+            _write(main, MAIN_TEMPLATE.encode("utf-8"), report)
+        return
+    text = main.read_text(encoding="utf-8", errors="replace")
+    missing = [name for name in ("head.html", "banner.html") if f"{TEMPLATE_DIR}/{name}" not in text]
+    if missing:
+        report.problems.append(
+            f"{main} is yours and does not include {' and '.join(f'{TEMPLATE_DIR}/{m}' for m in missing)}: add "
+            f'`{{% include "{TEMPLATE_DIR}/head.html" %}}` to its `extrahead` block and '
+            f'`{{% include "{TEMPLATE_DIR}/banner.html" %}}` to its `tabs` block, after `{{{{ super() }}}}`')
+
+
+def _shown(site: SyncSite, src: str, spec: BannerSpec, meta: dict[str, Any], title: str, uri: str, size: Size,
+           widths: list[tuple[str, int]]) -> Shown:
+    return Shown({k: v for k, v in meta.items() if isinstance(k, str) and k.startswith("banner_")}, title,
+                 spec.alt or title, uri, size, tuple(widths), True)
+
+
+def check(site: SyncSite) -> Report:
+    """What `sync` would change, changing nothing: no provider is called, nothing is encoded."""
+    from mkdocs_imagegen.build.session import BannerSession
+
+    report = Report(banners=len(site.pages))
+    session = BannerSession(site.settings, log=logging.getLogger("mkdocs_imagegen.commands.sync.quiet"))
+    try:
+        cache, fmt, output_dir = session.cache, site.settings.fmt, site.settings.output_dir
+        files: dict[str, Path | bytes] = {}
+        shown = []
+        for src, spec, meta, title in site.pages:
+            try:
+                request = session.request(spec, src, checked=False)
+            except Exception as error:  # noqa: BLE001 - a PageError names the page and key
+                report.problems.append(str(error))
+                continue
+            entry = cache.lookup(request, fmt)
+            if entry.rendition is None:
+                why = entry.problem or ("its rendition is not derived yet" if entry.original else "not in the cache")
+                report.problems.append(f"{src}: banner missing ({why}): run `mkdocs-imagegen sync`")
+                continue
+            found = widths_for(cache, request, entry.rendition, fmt, site.options.widths, derive=False)
+            if found is None:
+                report.problems.append(f"{src}: narrower copies of its banner are missing: run `mkdocs-imagegen sync`")
+                continue
+            files[entry.rendition.name] = entry.rendition
+            files.update({width.path.name: width.path for width in found})
+            shown.append(_shown(site, src, spec, meta, title, f"{output_dir}/{entry.rendition.name}", request.size,
+                                [(f"{output_dir}/{w.path.name}", w.width) for w in found]))
+        if report.problems:
+            return report
+        _publish(site, files, report, check=True)
+        _templates(site, shown, report, check=True)
+    finally:
+        session.close()
+        session.pipeline.close()
+    return report
+
+
+def sync(site: SyncSite, log: logging.Logger) -> Report:
+    """Generate what is missing (exactly as a build would), then publish it for the generator."""
+    from mkdocs_imagegen.build.session import BannerSession
+
+    _custom_dir(site)  # before anything is paid for
+    report = Report(banners=len(site.pages))
+    session = BannerSession(site.settings, log=log)
+    try:
+        session.pipeline.cache.sweep_temp_files()
+        for src, spec, _, _ in site.pages:
+            try:
+                session.add(spec, src)
+            except Exception as error:  # noqa: BLE001 - PageError / ImagegenError name the page and key
+                raise SyncError(str(error)) from None
+        titles = {src: title for src, _, _, title in site.pages}
+        session.finish(titles)
+        files: dict[str, Path | bytes] = {}
+        shown = []
+        for (src, spec, meta, title), banner in zip(site.pages, session.banners, strict=True):
+            published = banner.published
+            assert published is not None
+            name = published.uri.rsplit("/", 1)[-1]
+            widths: list[tuple[str, int]] = []
+            if published.path is not None:
+                files[name] = published.path
+                for width in widths_for(session.cache, banner.request, published.path, site.settings.fmt,
+                                        site.options.widths, log=log) or []:
+                    files[width.path.name] = width.path
+                    widths.append((f"{site.settings.output_dir}/{width.path.name}", width.width))
+            else:
+                files[name] = published.content or b""
+                report.placeholders.append(src)
+            shown.append(_shown(site, src, spec, meta, title, published.uri, published.size, widths))
+        _publish(site, files, report, check=False)
+        _templates(site, shown, report, check=False)
+    finally:
+        session.close()
+        session.pipeline.close()
+    return report
+

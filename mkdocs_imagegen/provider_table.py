@@ -1,0 +1,62 @@
+"""The image providers, as data: the one table to extend when a provider is added.
+
+Kept import-free (no provider module, no SDK, no MkDocs), so `--help`, the config schema and a
+warm build read it without loading any provider. Everything else derives from `PROVIDERS`: the
+routing order, the `providers:` options in mkdocs.yml, the key store's provider names, the
+CLI's choices, the emulator's protocols and the variables tests clear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str  # what users write in `banner_provider`, `--provider`, `providers.order`
+    label: str  # the human name in messages
+    provider: str  # "module:Class" of its Provider, imported on first use
+    emulator: str  # "module:Class" of the emulator's protocol for it
+    families: tuple[str, ...]  # the catalogue's model families it serves (catalogue.json "families")
+    key_variables: tuple[str, ...]  # credentials, in precedence order
+    environment: tuple[str, ...] = ()  # every other variable it reads (endpoints, modes)
+    # Its block under `providers:` in mkdocs.yml: option name -> "text" (a string or null), "url" (one with a
+    # scheme, or null) or "mapping" (names to names).
+    options: dict[str, str] = field(default_factory=dict)
+
+
+PROVIDERS: tuple[ProviderSpec, ...] = (
+    ProviderSpec(
+        name="google", label="Google Gemini",
+        provider="mkdocs_imagegen.providers.google:GoogleProvider",
+        emulator="mkdocs_imagegen.emulator.gemini:GeminiApi",
+        families=("gemini",),
+        key_variables=("GOOGLE_API_KEY", "GEMINI_API_KEY"),  # GOOGLE_API_KEY wins, as in the SDK
+        environment=("GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT",
+                     "GOOGLE_CLOUD_LOCATION"),
+        options={"base_url": "url"},
+    ),
+    ProviderSpec(
+        name="foundry", label="Azure AI Foundry",
+        provider="mkdocs_imagegen.providers.foundry:FoundryProvider",
+        emulator="mkdocs_imagegen.emulator.azure:AzureApi",
+        families=("gpt-image", "mai-image"),
+        key_variables=("AZURE_OPENAI_API_KEY",),
+        environment=("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_VERSION", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
+                     "MSI_ENDPOINT", "MSI_SECRET"),
+        options={"endpoint": "url", "api_version": "text", "deployments": "mapping"},
+    ),
+    ProviderSpec(
+        name="openai", label="OpenAI",
+        provider="mkdocs_imagegen.providers.openai:OpenAIProvider",
+        emulator="mkdocs_imagegen.emulator.openai:OpenAIApi",
+        families=("gpt-image", "chatgpt-image"),
+        key_variables=("OPENAI_API_KEY",),
+        environment=("OPENAI_BASE_URL",),
+        options={"base_url": "url"},
+    ),
+)
+
+SPECS = {spec.name: spec for spec in PROVIDERS}
+REAL_PROVIDERS = tuple(SPECS)  # also the default routing order
+PROVIDER_CHOICES = (*REAL_PROVIDERS, "placeholder")
