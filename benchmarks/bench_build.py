@@ -456,7 +456,8 @@ def _fixture_image(task: tuple[int, str, str, str, str]) -> tuple[int, bytes, by
 
 def seed_cache(config_file: Path, args: argparse.Namespace, n: int) -> dict[int, Path]:
     """Fill .banners/ the way a finished cold build leaves it, without paying for n cold builds."""
-    from mkdocs_imagegen.cache.store import CacheStore, atomic_write
+    from mkdocs_imagegen.cache.files import atomic_write
+    from mkdocs_imagegen.cache.store import CacheStore
     from mkdocs_imagegen.imaging import load_source
     from mkdocs_imagegen.providers.base import ProviderImage
     from mkdocs_imagegen.providers.registry import Registry

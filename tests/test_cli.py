@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from mkdocs_imagegen import cli as cli_module
 from mkdocs_imagegen.catalogue.lookup import default_catalogue
 from mkdocs_imagegen.cli import cli
+from mkdocs_imagegen.cli import common as cli_module
 from mkdocs_imagegen.emulator import Emulator, Fault
 from mkdocs_imagegen.plugin.config import ImagegenConfig
 from mkdocs_imagegen.providers.registry import PROVIDER_CHOICES
@@ -137,9 +137,10 @@ def test_every_help_is_accurate(clean_env: dict[str, str], command: list[str], e
 
 def test_cli_constants_match_the_plugin() -> None:
     defaults = ImagegenConfig()
-    assert dict(defaults._schema)["model"].default == cli_module.DEFAULT_MODEL
-    assert dict(defaults._schema)["size"].default == cli_module.DEFAULT_SIZE
-    assert cli_module.PROVIDER_CHOICES == PROVIDER_CHOICES
+    options = {param.name: param for param in cli.commands["generate"].params}
+    assert dict(defaults._schema)["model"].default == options["model"].default
+    assert dict(defaults._schema)["size"].default == str(options["size"].default)
+    assert list(options["provider"].type.choices) == list(PROVIDER_CHOICES)
 
 
 # --- generate -----------------------------------------------------------------------------------------

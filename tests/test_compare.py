@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from test_cli import run
 
-from mkdocs_imagegen import cli as cli_module
+from mkdocs_imagegen.cli import common as cli_module
 from mkdocs_imagegen.emulator import Emulator, Fault
 
 from sitekit import PROVIDER_VARIABLES, page, write_site

@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mkdocs_imagegen.cache.store import _KEY_PATTERN, _folder_problem, _read_regular, atomic_write, json_object
+from mkdocs_imagegen.cache.files import KEY_PATTERN, atomic_write, folder_problem, json_object, read_regular
 from mkdocs_imagegen.errors import CacheEntryError, ImagegenError
 from mkdocs_imagegen.imaging import load_source
 from mkdocs_imagegen.pages.references import MIME_TYPES
@@ -140,7 +140,7 @@ def _recorded_references(raw: Any) -> tuple[Reference, ...]:
     for item in raw:
         digest, mime, path = (item.get(name) if isinstance(item, dict) else None
                               for name in ("sha256", "mime_type", "path"))
-        if not (isinstance(digest, str) and _KEY_PATTERN.match(digest) and mime in MIME_TYPES.values()
+        if not (isinstance(digest, str) and KEY_PATTERN.match(digest) and mime in MIME_TYPES.values()
                 and isinstance(path, str) and path.isprintable() and len(path) <= 1000):
             raise ValueError("references")
         found.append(Reference(b"", mime, digest, path))
@@ -175,7 +175,7 @@ def _checked_record(path: Path, data: bytes) -> BatchRecord:
                      and type(entry["variant"]) is int and isinstance(entry["pages"], list)
                      and all(isinstance(p, str) and p.isprintable() for p in entry["pages"])
                      and isinstance(entry["key"], str)
-                     and _KEY_PATTERN.match(entry["key"]) is not None and request.cache_key == entry["key"])
+                     and KEY_PATTERN.match(entry["key"]) is not None and request.cache_key == entry["key"])
         except (KeyError, TypeError, ValueError):
             valid = False
         if not valid:
@@ -195,7 +195,7 @@ class BatchLedger:
 
     def read(self) -> tuple[list[BatchRecord], list[str]]:
         """Every usable record, oldest first, and one problem line per unusable one (naming its file)."""
-        problem = _folder_problem(self.folder)
+        problem = folder_problem(self.folder)
         if problem is not None:
             return [], [problem]
         try:
@@ -208,7 +208,7 @@ class BatchLedger:
                 continue
             path = self.folder / name
             try:
-                records.append(_checked_record(path, _read_regular(path, MAX_RECORD_BYTES)))
+                records.append(_checked_record(path, read_regular(path, MAX_RECORD_BYTES)))
             except FileNotFoundError:
                 continue
             except CacheEntryError as error:

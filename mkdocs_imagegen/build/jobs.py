@@ -7,7 +7,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mkdocs_imagegen.cache.store import Original
+from mkdocs_imagegen.cache.entries import Original
 from mkdocs_imagegen.errors import ImagegenError
 from mkdocs_imagegen.providers.registry import Route
 from mkdocs_imagegen.request import GenerationRequest

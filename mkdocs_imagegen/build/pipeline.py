@@ -16,82 +16,25 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from mkdocs_imagegen.build.jobs import Job, Outcome, Settled
 from mkdocs_imagegen.build.lanes import CpuLanes
 from mkdocs_imagegen.build.sending import AdaptiveLimiter, generate_with_retries
 from mkdocs_imagegen.build.settings import PipelineSettings
+from mkdocs_imagegen.build.steps import Step, VariantBatch, next_step, takes_n
 from mkdocs_imagegen.build.workers import WorkerPool
+from mkdocs_imagegen.cache.entries import Entry, Original
 from mkdocs_imagegen.cache.leases import Waiting
 from mkdocs_imagegen.cache.shared import Claim, SharedCache
-from mkdocs_imagegen.cache.store import CacheStore, Entry, Original
-from mkdocs_imagegen.errors import CacheEntryError, ImagegenError, InvalidImageError
+from mkdocs_imagegen.cache.store import CacheStore
+from mkdocs_imagegen.errors import CacheEntryError, ImagegenError
 from mkdocs_imagegen.imaging import SourceImage, load_source
-from mkdocs_imagegen.providers.base import Provider, ProviderImage
+from mkdocs_imagegen.providers.base import ProviderImage
 from mkdocs_imagegen.providers.registry import Route
 from mkdocs_imagegen.request import GenerationRequest
 
 CORES = os.cpu_count() or 1
-
-
-@dataclass(frozen=True)
-class Step:
-    """What a build does for one request: the one decision the pipeline, `plan` and `compare` share."""
-
-    kind: str  # cached | derive | generate | placeholder | skipped
-    route: Route | None = None  # set unless the cache answers
-    problem: str | None = None  # why a new banner could not be kept (an unwritable cache): a placeholder
-
-
-def next_step(entry: Entry, route: Route | Callable[[], Route], *, new: int, max_new: int | None,
-              unwritable: Callable[[], str | None] = lambda: None) -> Step:
-    """The step for a request whose cache entry is `entry`, after `new` generations in this build.
-
-    A cached banner (a rendition, or an original to derive one from) is never routed: `route` may
-    be a function, called only when the banner has to be made. `unwritable` is asked before
-    anything is paid for (`plan` does not ask: it writes nothing).
-    """
-    if entry.rendition is not None:
-        return Step("cached")
-    if entry.original is not None:
-        return Step("derive")
-    chosen = route() if callable(route) else route
-    if chosen.is_placeholder:
-        return Step("placeholder", chosen)
-    problem = unwritable()
-    if problem is not None:
-        return Step("placeholder", chosen, problem)
-    if max_new is not None and new >= max_new:
-        return Step("skipped", chosen)
-    return Step("generate", chosen)
-
-
-class VariantBatch:
-    """A provider stand-in that asks the real one for several variants in one request: the pipeline's
-    retries, limiters and fall-through see one request; `first` and `rest` are its images."""
-
-    def __init__(self, provider: Provider, requests: list[GenerationRequest]) -> None:
-        self.provider = provider
-        self.requests = requests
-        self.first: ProviderImage | None = None
-        self.rest: list[ProviderImage] = []
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.provider, name)
-
-    def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
-        self.first, self.rest = None, []
-        images = self.provider.generate_variants(self.requests, timeout=timeout)
-        if len(images) < len(self.requests):
-            raise InvalidImageError(f"returned {len(images)} image(s) for n={len(self.requests)}",
-                                    provider=self.provider.name, model=request.model)
-        self.first, self.rest = images[0], images[1:len(self.requests)]
-        return self.first
-
-
-def _takes_n(route: Route, model: str) -> bool:
-    return route.provider.variants_per_request(model) > 1
 
 
 class Pipeline:
@@ -238,7 +181,7 @@ class Pipeline:
                     if entry.rendition is None:
                         self._tell(entry.problem)
                     step = self._step(entry, route)
-                    if step.kind == "generate" and step.route is not None and _takes_n(step.route, request.model):
+                    if step.kind == "generate" and step.route is not None and takes_n(step.route, request.model):
                         chosen = step.route
                         batch.append(request)
                         self.new_submitted += 1

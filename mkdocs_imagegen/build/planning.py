@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mkdocs_imagegen.build.pipeline import next_step
+from mkdocs_imagegen.build.steps import next_step
 
 if TYPE_CHECKING:
     from mkdocs_imagegen.build.session import BannerSession

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from mkdocs_imagegen.cache.store import CacheEntryError, CacheStore, width_height
+from mkdocs_imagegen.cache.entries import width_height
+from mkdocs_imagegen.cache.store import CacheStore
+from mkdocs_imagegen.errors import CacheEntryError
 from mkdocs_imagegen.request import GenerationRequest, Size
 
 

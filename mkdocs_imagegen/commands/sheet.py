@@ -9,7 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
-from mkdocs_imagegen.cache.store import atomic_write
+from mkdocs_imagegen.cache.files import atomic_write
 from mkdocs_imagegen.commands.compare import TIMES_FILE, Candidate, Comparison, as_json
 
 THUMB_WIDTH = 360  # sheet.png column width

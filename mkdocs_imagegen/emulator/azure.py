@@ -32,7 +32,7 @@ from mkdocs_imagegen.emulator.wire import (
 )
 
 if TYPE_CHECKING:
-    from mkdocs_imagegen.emulator.server import Emulator
+    from mkdocs_imagegen.emulator.host import Host as Emulator
 
 # Fixed and obviously fake, so printed exports keep working across restarts of the emulator.
 DEFAULT_KEY = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e"

@@ -37,7 +37,7 @@ from mkdocs_imagegen.emulator.gemini import GeminiApi
 from mkdocs_imagegen.emulator.wire import Call, Job, Rejected, Reply, Route, json_reply
 
 if TYPE_CHECKING:
-    from mkdocs_imagegen.emulator.server import Emulator
+    from mkdocs_imagegen.emulator.host import Host as Emulator
 
 MAX_INLINED_BYTES = 20_000_000  # "total request size under 20MB" (ai.google.dev/gemini-api/docs/batch-api)
 _BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateContentBatch"

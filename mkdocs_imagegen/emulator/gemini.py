@@ -21,7 +21,7 @@ from mkdocs_imagegen.emulator.edits import gemini_tint
 from mkdocs_imagegen.emulator.wire import Call, Job, Peek, Rejected, Reply, Route, json_reply, response_id, seconds_text
 
 if TYPE_CHECKING:
-    from mkdocs_imagegen.emulator.server import Emulator
+    from mkdocs_imagegen.emulator.host import Host as Emulator
 
 # Fixed and obviously fake, so printed exports keep working across restarts of the emulator.
 DEFAULT_KEY = "AIzaSyEmulator-mkdocs-imagegen-0000000"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from mkdocs_imagegen.emulator.wire import Call, Reply, Route, json_reply
 
 if TYPE_CHECKING:
-    from mkdocs_imagegen.emulator.server import Emulator
+    from mkdocs_imagegen.emulator.host import Host as Emulator
 
 IDENTITY_SECRET = "emulator-identity-header-secret"
 TOKEN_RESOURCE = "https://cognitiveservices.azure.com"

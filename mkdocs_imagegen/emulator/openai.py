@@ -29,7 +29,7 @@ from mkdocs_imagegen.emulator.wire import (
 )
 
 if TYPE_CHECKING:
-    from mkdocs_imagegen.emulator.server import Emulator
+    from mkdocs_imagegen.emulator.host import Host as Emulator
 
 # Fixed and obviously fake, so printed exports keep working across restarts of the emulator.
 DEFAULT_KEY = "sk-emulator-mkdocs-imagegen-000000000000"

@@ -28,7 +28,7 @@ from mkdocs_imagegen.emulator.wire import Call, Job, Rejected, Reply, Route, bea
 
 if TYPE_CHECKING:
     from mkdocs_imagegen.emulator.batches import GeminiBatchApi
-    from mkdocs_imagegen.emulator.server import Emulator
+    from mkdocs_imagegen.emulator.host import Host as Emulator
 
 ENDPOINTS = ("/v1/responses", "/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/moderations",
              "/v1/images/generations", "/v1/images/edits", "/v1/videos")
