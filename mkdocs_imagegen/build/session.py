@@ -10,10 +10,12 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
+from mkdocs_imagegen.build.batches import BatchLedger, BatchRecord, Collected, collect, log_collected
 from mkdocs_imagegen.build.jobs import Job, Outcome, Settled
 from mkdocs_imagegen.build.pipeline import Pipeline
 from mkdocs_imagegen.build.settings import Settings
@@ -28,6 +30,7 @@ from mkdocs_imagegen.providers.credentials import Credentials
 from mkdocs_imagegen.providers.registry import Registry, Route
 from mkdocs_imagegen.request import MAX_PROMPT_CHARS, GenerationRequest, Reference, Size
 
+_Made = TypeVar("_Made", Registry, Pipeline)
 PROGRESS_INTERVAL = 5.0
 QUIET_PERIOD = 1.0  # seconds an edited prompt must stay unchanged under `mkdocs serve` before it is paid for
 
@@ -61,9 +64,10 @@ class BannerSession:
                  log: logging.Logger | None = None) -> None:
         self.settings = settings
         self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
-        self.registry = registry or make_registry(settings, credentials)
-        self.pipeline = pipeline or Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(),
-                                             log=self.log)
+        self._owned: list[Registry | Pipeline] = []  # what this session made, so closes (a caller's own it keeps)
+        self.registry = registry or self._own(make_registry(settings, credentials))
+        self.pipeline = pipeline or self._own(Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(),
+                                                       log=self.log))
         self.cache = self.pipeline.cache
         self.pipeline.new_build()  # a session is one build: what is cached now, max_new counted afresh
         self.banners: list[PageBanner] = []
@@ -73,7 +77,7 @@ class BannerSession:
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
         self.references = ReferenceLoader(settings.docs_dir, self.log)
-        self._batch_pending: dict[str, Any] | None = None  # cache key -> its recorded batch job (batch_jobs.py)
+        self._batch_pending: dict[str, BatchRecord] | None = None  # cache key -> its recorded batch job (batches.py)
         self._batch_waiting: dict[str, set[str]] = {}  # job name -> pages given a placeholder while it runs
 
     # -- planning --------------------------------------------------------------------------------
@@ -169,20 +173,17 @@ class BannerSession:
                 route = Route(model, self.registry.placeholder, batch=record.job)
         return route
 
-    def pending_batches(self) -> dict[str, Any]:
+    def pending_batches(self) -> dict[str, BatchRecord]:
         """Cache key -> the recorded batch job it is pending in (read once per build, no request)."""
         if self._batch_pending is None:
-            from mkdocs_imagegen.build.batches import BatchLedger
-
             self._batch_pending = BatchLedger(self.cache).pending()
         return self._batch_pending
 
-    def collect_batches(self) -> Any:
+    def collect_batches(self, on_progress: Callable[[str], None] | None = None, *, log: bool = True) -> Collected:
         """Store the results of recorded batch jobs that have finished (one request per recorded job)."""
-        from mkdocs_imagegen.build.batches import collect, log_collected
-
-        found = collect(self)
-        log_collected(found, self.log)
+        found = collect(self.pipeline, self.registry, offline=self.settings.offline, on_progress=on_progress)
+        if log:
+            log_collected(found, self.log)
         self._batch_pending = None
         return found
 
@@ -371,8 +372,20 @@ class BannerSession:
                 "imagegen: %s is not authenticated, so %d page(s) using %s got a placeholder banner: %s",
                 provider.label, len(banners), models, provider.auth_hint())
 
+    def _own(self, made: _Made) -> _Made:
+        self._owned.append(made)
+        return made
+
     def close(self) -> None:
-        self.registry.close()
+        """Close the pipeline (its workers) and the registry (its providers' clients), if this session made them."""
+        while self._owned:
+            self._owned.pop().close()
+
+    def __enter__(self) -> BannerSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def make_registry(settings: Settings, credentials: Credentials | None = None) -> Registry:

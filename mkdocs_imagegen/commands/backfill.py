@@ -22,7 +22,6 @@ from mkdocs_imagegen.build.batches import (
     Collected,
     batch_api,
     batch_terms,
-    collect,
 )
 from mkdocs_imagegen.build.planning import PlannedBanner, plan_banners
 from mkdocs_imagegen.commands.modeltable import usd
@@ -215,7 +214,7 @@ def run(site: Site, *, batch: bool, collect_only: bool, max_cost: float | None, 
         confirm: Callable[[str], None], echo: Echo, err: Echo) -> None:
     """The whole command: collect, plan, confirm (as `compare` does), submit or generate, report.
     Raises Stop with the last line and exit code when it does not end well."""
-    found = collect(site.session)
+    found = site.session.collect_batches(log=False)  # its own lines, below
     for line in collect_lines(found):
         (err if line.startswith(("warning", "failed")) else echo)(line)
     if collect_only:
