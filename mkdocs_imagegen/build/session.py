@@ -21,10 +21,10 @@ from mkdocs_imagegen.build.pipeline import Pipeline
 from mkdocs_imagegen.build.settings import Settings
 from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.catalogue.lookup import Resolution, catalogue_with
-from mkdocs_imagegen.errors import ImagegenError, PageError
+from mkdocs_imagegen.errors import ImagegenError, PageError, ReferenceProblem
 from mkdocs_imagegen.imaging import FORMAT_SUFFIX, encode, placeholder_image
 from mkdocs_imagegen.pages.frontmatter import BannerSpec
-from mkdocs_imagegen.pages.references import ReferenceLoader, ReferenceProblem
+from mkdocs_imagegen.pages.references import ReferenceLoader
 from mkdocs_imagegen.providers.base import Provider
 from mkdocs_imagegen.providers.credentials import Credentials
 from mkdocs_imagegen.providers.registry import Registry, Route
