@@ -10,6 +10,7 @@ provider's own reason text (redacted), never from a credential. The pipeline sta
     │   ├── CatalogueError          a catalogue entry (packaged or `models:`) does not fit the schema
     │   ├── FrontMatterError        a wrong banner_* value, or front matter that is not YAML; names the page
     │   ├── PageError               a page's banner cannot be planned; names the page file and the key
+    │   ├── ArgumentError           a wrong argument to `generate` (Python or command line); names it
     │   ├── ReferenceProblem        a reference image that cannot be sent; the caller names the page and key
     │   └── StoreSetupError         a cache_url no store can serve, or its extra is missing; says what to do
     ├── EditError                   front matter `pick` cannot edit safely; says what to set by hand
@@ -88,7 +89,11 @@ class FrontMatterError(ConfigError):
 
 
 class PageError(ConfigError):
-    """A page's banner cannot be planned: names the page file and the front-matter key."""
+    """A page's banner cannot be planned: names the page file and the front-matter key (`key`), then why (`reason`)."""
+
+    def __init__(self, page: str, key: str, reason: object) -> None:
+        super().__init__(f"{page}: {key}: {reason}")
+        self.page, self.key, self.reason = page, key, str(reason)
 
 
 class ReferenceProblem(ConfigError):
@@ -125,6 +130,14 @@ class NotAuthenticatedError(ImagegenError):
     def __init__(self, message: str, *, model: str | None = None, hints: tuple[str, ...] = ()) -> None:
         super().__init__(message, model=model)
         self.hints = hints
+
+
+class ArgumentError(ConfigError):
+    """A wrong argument to `generate`: names it (`argument`), then why (`reason`)."""
+
+    def __init__(self, argument: str, reason: object) -> None:
+        super().__init__(f"{argument}: {reason}")
+        self.argument, self.reason = argument, str(reason)
 
 
 class AuthenticationError(ImagegenError):

@@ -61,7 +61,7 @@ class BannerSession:
 
     def __init__(self, settings: Settings, *, registry: Registry | None = None,
                  credentials: Credentials | None = None, pipeline: Pipeline | None = None,
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, given_references: ReferenceLoader | None = None) -> None:
         self.settings = settings
         self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
         self._owned: list[Registry | Pipeline] = []  # what this session made, so closes (a caller's own it keeps)
@@ -77,6 +77,7 @@ class BannerSession:
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
         self.references = ReferenceLoader(settings.docs_dir, self.log)
+        self.given_references = given_references  # where a request's own references are read, if not docs_dir
         self._batch_pending: dict[str, BatchRecord] | None = None  # cache key -> its recorded batch job (batches.py)
         self._batch_waiting: dict[str, set[str]] = {}  # job name -> pages given a placeholder while it runs
 
@@ -95,17 +96,17 @@ class BannerSession:
             try:
                 found = self.registry.lookup(name)
             except ImagegenError as error:
-                raise PageError(f"{src}: front matter key '{_model_key(spec)}': {error}") from None
+                raise PageError(src, f"front matter key '{_model_key(spec)}'", error) from None
             if checked:
                 try:
                     self.registry.check(found.name, spec.provider)
                 except ImagegenError as error:
-                    raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
+                    raise PageError(src, f"front matter key '{_route_key(spec)}'", error) from None
                 self._models[(name, spec.provider)] = found
         quality = spec.quality or self.settings.quality
         if not found.info.takes_quality(quality):
             key = "banner_quality" if spec.quality else "quality (plugin option)"
-            raise PageError(f"{src}: front matter key '{key}': model {found.name!r} does not take quality "
+            raise PageError(src, f"front matter key '{key}'", f"model {found.name!r} does not take quality "
                             f"{quality!r}; it takes {', '.join(found.info.qualities)}")
         if checked and (found.retired or not found.info.known or self._shut_somewhere(found)):
             pages = self._renamed.setdefault(found.written, (found, []))[1]
@@ -114,7 +115,7 @@ class BannerSession:
         style = self.settings.style if spec.style is None else spec.style
         if style and len(spec.prompt) + len(style) + 2 > MAX_PROMPT_CHARS:
             key = "banner_style" if spec.style is not None else "style (plugin option)"
-            raise PageError(f"{src}: front matter key '{key}': banner_prompt and the style text make "
+            raise PageError(src, f"front matter key '{key}'", "banner_prompt and the style text make "
                             f"{len(spec.prompt) + len(style) + 2:,} characters; providers take at most "
                             f"{MAX_PROMPT_CHARS:,}")
         request = GenerationRequest(
@@ -135,22 +136,24 @@ class BannerSession:
         written = spec.references if spec.references is not None else self.settings.style_reference
         if not written:
             return ()
-        where = (f"{src}: front matter key 'banner_reference'" if own
-                 else f"{src}: plugin option 'style_reference' (the page sets no banner_reference)")
+        where = ("front matter key 'banner_reference'" if own
+                 else "plugin option 'style_reference' (the page sets no banner_reference)")
         rule = found.info.references
         if not rule.takes_references:
             takers = [name for name in self.registry.catalogue.names() if
                       (info := self.registry.catalogue.get(name)) and info.references.takes_references]
             drop = "" if own else "; set banner_reference: [] on this page to send none"
-            raise PageError(f"{where}: model {found.name!r} takes no reference images{drop}; "
+            raise PageError(src, where, f"model {found.name!r} takes no reference images{drop}; "
                             f"models that do: {', '.join(takers[:6])}")
         if len(written) > rule.max_images:
-            raise PageError(f"{where}: names {len(written)} images; model {found.name!r} takes at most "
+            raise PageError(src, where, f"names {len(written)} images; model {found.name!r} takes at most "
                             f"{rule.max_images}")
         try:
+            if own and self.given_references is not None:  # `generate --reference`: paths of the caller's
+                return self.given_references.load(written, rule)
             return self.references.load(written, rule, page=src if own else None)
         except ReferenceProblem as problem:
-            raise PageError(f"{where}: {problem}") from None
+            raise PageError(src, where, problem) from None
 
     def plan(self, spec: BannerSpec, src: str) -> PageBanner:
         """The request and route for one page, without submitting anything."""
@@ -163,7 +166,7 @@ class BannerSession:
         try:
             route = self._route(model, spec.provider)
         except ImagegenError as error:
-            raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
+            raise PageError(src, f"front matter key '{_route_key(spec)}'", error) from None
         if (self.settings.offline or self.settings.serve_mode == "cached") and not route.is_placeholder:
             route = Route(model, self.registry.placeholder)
         if self.settings.wait_for_batch and not route.is_placeholder:

@@ -121,18 +121,13 @@ def _stderr(message: str) -> None:
     click.echo(message, err=True)
 
 
-def load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: bool = False,
-              log: logging.Logger | None = None, unlimited: bool = False, warn: Warn = _stderr) -> Site:
-    """The site's settings, a session (its registry, cache and pipeline) and every banner page.
-
-    `log` receives the pipeline's lines (retries); by default they are dropped. `unlimited` lifts
-    `max_new`, for generations a user asked for by name (`compare`).
-    """
+def load_settings(config_file: Path, *, unlimited: bool = False,
+                  warn: Warn = _stderr) -> tuple[MkDocsConfig, Settings, bool]:
+    """(MkDocs' config, the build's settings, whether the plugin is enabled), as a build reads them; no page is read."""
     from dataclasses import replace
 
     from mkdocs.exceptions import PluginError
 
-    from mkdocs_imagegen.build.session import BannerSession
     from mkdocs_imagegen.plugin.config import settings_from
 
     config = load_mkdocs_config(config_file, warn)
@@ -141,9 +136,19 @@ def load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: 
         settings = settings_from(plugin.config, config)
     except PluginError as error:
         raise ConfigError(one_line(str(error))) from None
-    if unlimited:
-        settings = replace(settings, max_new=None)
-    enabled = bool(plugin.config.enabled)
+    return config, replace(settings, max_new=None) if unlimited else settings, bool(plugin.config.enabled)
+
+
+def load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: bool = False,
+              log: logging.Logger | None = None, unlimited: bool = False, warn: Warn = _stderr) -> Site:
+    """The site's settings, a session (its registry, cache and pipeline) and every banner page.
+
+    `log` receives the pipeline's lines (retries); by default they are dropped. `unlimited` lifts
+    `max_new`, for generations a user asked for by name (`compare`).
+    """
+    from mkdocs_imagegen.build.session import BannerSession
+
+    config, settings, enabled = load_settings(config_file, unlimited=unlimited, warn=warn)
     found = [] if skip_if_disabled and not enabled else page_specs(config, every_file, warn)
     session = BannerSession(settings, log=log or logging.getLogger("mkdocs_imagegen.cli.quiet"))
     return Site(config_file, settings, enabled, session, [(src, spec) for src, spec, _ in found],
