@@ -8,8 +8,16 @@ provider's own reason text (redacted), never from a credential. The pipeline sta
     ├── ConfigError                 fix the input (an option, a page's front matter, a model name)
     │   ├── UnknownModelError       no catalogue entry or family knows the model
     │   ├── CatalogueError          a catalogue entry (packaged or `models:`) does not fit the schema
-    │   ├── FrontMatterError        a wrong banner_* value; names the page file and the key
-    │   └── PageError               a page's banner cannot be planned; names the page file and the key
+    │   ├── FrontMatterError        a wrong banner_* value, or front matter that is not YAML; names the page
+    │   ├── PageError               a page's banner cannot be planned; names the page file and the key
+    │   ├── ArgumentError           a wrong argument to `generate` (Python or command line); names it
+    │   ├── ReferenceProblem        a reference image that cannot be sent; the caller names the page and key
+    │   └── StoreSetupError         a cache_url no store can serve, or its extra is missing; says what to do
+    ├── EditError                   front matter `pick` cannot edit safely; says what to set by hand
+    ├── CommandStopped              a command ends here: one line and its exit code
+    │   ├── SyncError               a site `sync` cannot work on
+    │   └── BackfillStopped         `backfill` stops (cost, confirmation, failed banners)
+    ├── NotAuthenticatedError       no provider serving the model has credentials; lists each one's fix
     ├── AuthenticationError         a credential is missing or refused; says what to set
     │   └── UnverifiedOrganizationError  OpenAI's 403: verify the organization (falls through)
     ├── ContentRefusedError         a safety refusal of the prompt or the image
@@ -25,9 +33,23 @@ provider's own reason text (redacted), never from a credential. The pipeline sta
 
 Not retried unless `retryable`; `falls_through` errors send the banner to the next provider that
 serves the model.
+
+Signals outside the tree: they never reach a user as themselves.
+
+    Cancelled                       the pipeline is shutting down (build/jobs.py)
+    LeaseTimeout                    another machine held a shared-store lease too long (cache/leases.py)
+    Unavailable                     the shared store failed; off for the build, warned once (cache/shared.py)
+    Interrupted                     Ctrl-C during `compare`; the command says what was kept (commands/compare.py)
+    Rejected                        the emulator's answer to a malformed request (emulator/wire.py)
+    Failure                         the command line's rendering of an error, with hints (cli/common.py)
 """
 
 from __future__ import annotations
+
+
+def one_line(text: object) -> str:
+    """`text` on one line, whitespace runs (newlines too) made one space: how every error reaches the user."""
+    return " ".join(str(text).split())
 
 
 class ImagegenError(Exception):
@@ -67,7 +89,55 @@ class FrontMatterError(ConfigError):
 
 
 class PageError(ConfigError):
-    """A page's banner cannot be planned: names the page file and the front-matter key."""
+    """A page's banner cannot be planned: names the page file and the front-matter key (`key`), then why (`reason`)."""
+
+    def __init__(self, page: str, key: str, reason: object) -> None:
+        super().__init__(f"{page}: {key}: {reason}")
+        self.page, self.key, self.reason = page, key, str(reason)
+
+
+class ReferenceProblem(ConfigError):
+    """Why a reference image cannot be sent; the caller names the page and the key."""
+
+
+class StoreSetupError(ConfigError):
+    """The cache_url names no store this plugin can use, or its extra is not installed: says what to do."""
+
+
+class EditError(ImagegenError):
+    """The front matter cannot be edited safely (`pick`); says what to set by hand."""
+
+
+class CommandStopped(ImagegenError):
+    """A command ends with this one line and `exit_code` (2: fix the input, 1: something failed)."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class SyncError(CommandStopped):
+    """A site `sync` cannot work on."""
+
+
+class BackfillStopped(CommandStopped):
+    """`backfill` stops: over --max-cost, not confirmed, or banners that failed."""
+
+
+class NotAuthenticatedError(ImagegenError):
+    """No provider that serves the model has credentials; `hints` holds each one's fix."""
+
+    def __init__(self, message: str, *, model: str | None = None, hints: tuple[str, ...] = ()) -> None:
+        super().__init__(message, model=model)
+        self.hints = hints
+
+
+class ArgumentError(ConfigError):
+    """A wrong argument to `generate`: names it (`argument`), then why (`reason`)."""
+
+    def __init__(self, argument: str, reason: object) -> None:
+        super().__init__(f"{argument}: {reason}")
+        self.argument, self.reason = argument, str(reason)
 
 
 class AuthenticationError(ImagegenError):

@@ -563,3 +563,30 @@ def test_prune_reads_past_a_draft_whose_forced_provider_cannot_serve_its_model(
     result = run("prune", "-f", str(config), "--dry-run")
     assert result.exit_code == 0, result.output
     assert "nothing to prune" in result.stdout
+
+
+# --- a page whose front matter cannot be read ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["prune"], ["prune", "--dry-run"], ["plan"], ["plan", "--json"],
+                                     ["backfill", "--yes"], ["compare", "-m", "gpt-image-2", "--dry-run"],
+                                     ["sync", "--check"]])
+def test_a_page_with_unreadable_front_matter_stops_every_site_command(
+        clean_env: dict[str, str], tmp_path: Path, command: list[str]) -> None:
+    """Nothing acts on a partial site: the page is named, nothing is removed or planned without it."""
+    config = write_site(tmp_path, {"index.md": "banner_prompt: a lighthouse made of notebooks\n",
+                                   "post.md": "banner_prompt: a garden of links\n"})
+    key = {page["page"]: page["cache_key"] for page in json.loads(run("plan", "-f", str(config), "--json").stdout)
+           ["pages"]}["post.md"]
+    originals = tmp_path / ".banners" / "originals"
+    originals.mkdir(parents=True)
+    kept = [originals / f"{key}.json", originals / f"{key}.png"]
+    for path in kept:
+        path.write_text("{}")
+    (tmp_path / "docs" / "post.md").write_text("---\nbanner_prompt: [a garden of links\n---\n\n# Post\n")
+    result = run(*command, "-f", str(config))
+    assert result.exit_code != 0, result.output
+    [line] = error_lines(result)
+    assert line.startswith("Error: post.md: ") and "front matter" in line, line
+    assert "Traceback" not in result.output
+    assert all(path.exists() for path in kept)

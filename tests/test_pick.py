@@ -13,7 +13,8 @@ import pytest
 from test_cli import run
 
 from mkdocs_imagegen.emulator import Emulator
-from mkdocs_imagegen.pages.edit import EditError, set_keys
+from mkdocs_imagegen.errors import EditError
+from mkdocs_imagegen.pages.edit import set_keys
 
 from sitekit import banner_file, build, page, write_site
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -192,12 +193,47 @@ def test_the_pipeline_names_the_provider_and_model_of_any_error_a_provider_raise
     assert str(caught.value) == "openai gpt-image-2: size not accepted"
 
 
-def test_every_error_class_is_in_the_documented_tree() -> None:
-    import inspect
-
+def documented_tree() -> tuple[dict[str, str], set[str]]:
+    """From the docstring of errors.py: each error's parent in the drawn tree, and the signals listed outside it."""
     from mkdocs_imagegen import errors
 
-    documented = errors.__doc__ or ""
-    for name, cls in inspect.getmembers(errors, inspect.isclass):
-        if issubclass(cls, errors.ImagegenError):
-            assert f" {name} " in documented, f"{name} is missing from the tree in errors.py"
+    tree, _, outside = (errors.__doc__ or "").partition("Signals outside the tree")
+    parents: dict[str, str] = {}
+    ancestors: list[str] = []
+    for line in tree.splitlines():
+        match = re.match(r"^    ([│ ]*)(?:[├└]── )?([A-Z]\w+Error|ImagegenError|[A-Z]\w+) {2,}", line)
+        if match is None:
+            continue
+        depth = len(match.group(1)) // 4 + (1 if "──" in line else 0)
+        ancestors[depth:] = [match.group(2)]
+        parents[match.group(2)] = ancestors[depth - 1] if depth else ""
+    signals = {match.group(1) for match in re.finditer(r"^    (\w+) {2,}", outside, re.MULTILINE)}
+    return parents, signals
+
+
+def test_every_error_class_is_in_the_documented_tree() -> None:
+    """Every exception class any module defines is drawn in the tree under its parent, or named as a signal
+    that never reaches a user."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import mkdocs_imagegen
+    from mkdocs_imagegen.errors import ImagegenError
+
+    parents, signals = documented_tree()
+    assert parents["ImagegenError"] == "" and parents["RateLimitedError"] == "TransientError"
+    found: dict[str, type[BaseException]] = {}
+    for info in pkgutil.walk_packages(mkdocs_imagegen.__path__, "mkdocs_imagegen."):
+        module = importlib.import_module(info.name)
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, BaseException) and cls.__module__ == module.__name__:
+                found[f"{module.__name__}.{name}"] = cls
+    outside = [where for where, cls in found.items() if not issubclass(cls, ImagegenError)
+               and cls.__name__ not in signals]
+    assert outside == [], f"exception classes outside the tree of errors.py: {outside}"
+    for where, cls in found.items():
+        if issubclass(cls, ImagegenError):
+            assert cls.__name__ in parents, f"{where} is missing from the tree in errors.py"
+            parent = cls.__bases__[0].__name__ if cls is not ImagegenError else ""
+            assert parents[cls.__name__] == parent, f"{where}: the tree draws it under {parents[cls.__name__]}"

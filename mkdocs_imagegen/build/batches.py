@@ -7,9 +7,9 @@ is pending: it is never submitted again, and a build gives it a placeholder (opt
 `wait_for_batch`). Records are committed and merged like the rest of the cache, so they are read as
 untrusted input: each field is checked, and each entry's request must hash to its key, so a record
 can never file an image under another banner's key. A finished job's results go through the same
-checks and the same store as a synchronous result (`imaging.load_source`, `cache.store_original`),
-then its record is removed; a failed entry is reported per page and is missing again, so the next
-`backfill --batch` (or a build) makes it.
+commit path as a synchronous result (`Pipeline.commit_result`: checked, stored, rendered, published to
+the shared store), then its record is removed; a failed entry is reported per page and is missing
+again, so the next `backfill --batch` (or a build) makes it.
 """
 
 from __future__ import annotations
@@ -28,15 +28,16 @@ from typing import TYPE_CHECKING, Any
 
 from mkdocs_imagegen.cache.files import KEY_PATTERN, atomic_write, folder_problem, json_object, read_regular
 from mkdocs_imagegen.errors import CacheEntryError, ImagegenError
-from mkdocs_imagegen.imaging import load_source
 from mkdocs_imagegen.pages.references import MIME_TYPES
 from mkdocs_imagegen.request import MAX_STYLE_CHARS, QUALITIES, GenerationRequest, Reference, Size
 
 if TYPE_CHECKING:
-    from mkdocs_imagegen.build.session import BannerSession
+    from mkdocs_imagegen.build.pipeline import Pipeline
     from mkdocs_imagegen.cache.store import CacheStore
     from mkdocs_imagegen.catalogue.entries import ModelInfo
+    from mkdocs_imagegen.catalogue.lookup import Catalogue
     from mkdocs_imagegen.providers.base import Provider, ProviderImage
+    from mkdocs_imagegen.providers.registry import Registry
 
 FOLDER = "batches"
 RECORD_VERSION = 1
@@ -247,33 +248,36 @@ class Collected:
     problems: list[str] = field(default_factory=list)
 
 
-def collect(session: BannerSession, on_progress: Callable[[str], None] | None = None) -> Collected:
-    """Ask each recorded job once for its state; store the results of finished ones."""
-    ledger = BatchLedger(session.cache)
+def collect(pipeline: Pipeline, registry: Registry, *, offline: bool,
+            on_progress: Callable[[str], None] | None = None) -> Collected:
+    """Ask each recorded job once for its state (through `registry`'s providers); commit the results of
+    finished ones through `pipeline`, as a synchronous result is committed. Offline: nothing is asked."""
+    ledger = BatchLedger(pipeline.cache)
     if not ledger.folder.exists():  # never used: no lock, no request
         return Collected()
     with ledger.locked():
-        return _collect(session, ledger, on_progress)
+        return _collect(pipeline, registry, ledger, offline, on_progress)
 
 
-def _collect(session: BannerSession, ledger: BatchLedger, on_progress: Callable[[str], None] | None) -> Collected:
+def _collect(pipeline: Pipeline, registry: Registry, ledger: BatchLedger, offline: bool,
+             on_progress: Callable[[str], None] | None) -> Collected:
     found = Collected()
     records, found.problems = ledger.read()
-    if not records or session.settings.offline:
+    if not records or offline:
         found.pending = [(record, "not asked (offline)") for record in records]
         return found
     for record in records:
-        provider = session.registry.get(record.provider)
+        provider = registry.get(record.provider)
         if not provider.is_authenticated():
             found.pending.append((record, f"not asked: {provider.label} is not set up ({provider.auth_hint()})"))
             continue
-        api = batch_api(provider, session.registry.catalogue.get(record.model))
+        api = batch_api(provider, registry.catalogue.get(record.model))
         if api is None:
             found.pending.append((record, f"not asked: {provider.label} takes no batch job for {record.model} here"))
             continue
         requests = [entry.request for entry in record.entries]
         try:
-            poll = api.poll(record.job, record.model, requests, timeout=session.settings.timeout)
+            poll = api.poll(record.job, record.model, requests, timeout=pipeline.settings.timeout)
         except ImagegenError as error:
             found.pending.append((record, f"could not ask: {error.message}"))
             continue
@@ -285,14 +289,14 @@ def _collect(session: BannerSession, ledger: BatchLedger, on_progress: Callable[
         try:
             for key, result in poll.items():  # a result file may stream: each stored as it is read
                 if key in by_key and key not in outcomes:
-                    outcomes[key] = _store(session, by_key[key].request, result)
+                    outcomes[key] = _store(pipeline, by_key[key].request, result)
         except ImagegenError as error:  # reading the results broke off: the record stays for the next collect
             found.problems.append(f"reading the results of batch job {record.job} failed ({error.message}); "
                                   "the next collect reads them again")
             found.stored += [(record, by_key[key]) for key, problem in outcomes.items() if problem is None]
             continue
         except OSError as error:  # the cache folder: the record stays, so the next collect tries again
-            found.problems.append(f"cannot store the results of batch job {record.job} in {session.cache.root}: "
+            found.problems.append(f"cannot store the results of batch job {record.job} in {pipeline.cache.root}: "
                                   f"{error}")
             break
         for entry in record.entries:
@@ -305,30 +309,20 @@ def _collect(session: BannerSession, ledger: BatchLedger, on_progress: Callable[
         if on_progress is not None:
             on_progress(f"{record.job}: {len(record.entries)} result(s) read")
     if found.stored:
-        session.cache.rescan()
+        pipeline.cache.rescan()
     return found
 
 
-def _store(session: BannerSession, request: GenerationRequest,
-           result: ProviderImage | ImagegenError | None) -> str | None:
-    """Check and store one result as a synchronous one is; None when stored (or already cached), else why not."""
+def _store(pipeline: Pipeline, request: GenerationRequest, result: ProviderImage | ImagegenError | None) -> str | None:
+    """One result through the pipeline's commit path; None when stored (or already cached), else why not."""
     if result is None:
         return "no result"
     if isinstance(result, ImagegenError):
         return result.message
-    cache = session.cache
     try:
-        source = load_source(result.data, provider=result.provider, model=request.model)
+        pipeline.commit_result(request, result)
     except ImagegenError as error:
         return error.message
-    with cache.lock(request.cache_key):
-        if cache.original(request.cache_key) is not None:  # made meanwhile (wait_for_batch: false)
-            return None
-        original = cache.store_original(request, result, source)
-        cache.rendition(original, request.size, session.settings.fmt, source=source)
-    shared = session.pipeline.shared
-    if shared is not None:  # paid for: now for the fleet too, as a synchronous banner is
-        shared.publish(cache, original)
     return None
 
 
@@ -347,9 +341,9 @@ def log_collected(found: Collected, log: logging.Logger) -> None:
                     record.job, problem)
 
 
-def batch_estimate(session: BannerSession, request: GenerationRequest, provider: Provider) -> float | None:
+def batch_estimate(catalogue: Catalogue, request: GenerationRequest, provider: Provider) -> float | None:
     """The catalogue price of `request` through the provider's batch API; None where it has none (or no price)."""
-    info = session.registry.catalogue.get(request.model)
+    info = catalogue.get(request.model)
     terms = batch_terms(provider.name)
     api = batch_api(provider, info) if terms is not None else None
     if info is None or terms is None or api is None or not api.takes(request):

@@ -131,9 +131,7 @@ class Pipeline:
         entry = self.cache.lookup(request, self.settings.fmt)
         if entry.rendition is None:
             self._tell(entry.problem)  # an unusable entry counts as missing
-        if not entry.cached and self.shared is not None and self.shared.listed(request.cache_key):
-            return Job(request, None, self._render_submit(lambda: self._from_shared(request, route)), kind="derive")
-        return self._job(request, entry, self._step(entry, route), route, quiet)
+        return self._job(request, entry, self._step(entry, route, fetch=request.cache_key), route, quiet)
 
     def _generation_job(self, request: GenerationRequest, route: Route | Callable[[], Route],
                         quiet: float = 0.0) -> Job:
@@ -142,15 +140,20 @@ class Pipeline:
         entry = Entry(request.cache_key)
         return self._job(request, entry, self._step(entry, route), route, quiet)
 
-    def _step(self, entry: Entry, route: Route | Callable[[], Route]) -> Step:
+    def _step(self, entry: Entry, route: Route | Callable[[], Route], *, fetch: str | None = None) -> Step:
+        """`fetch`: the key the shared store may answer for (None when it was just asked and could not)."""
+        shared = self.shared
+        listed = (lambda: shared.listed(fetch)) if fetch is not None and shared is not None else None
         return next_step(entry, route, new=self.new_submitted, max_new=self.settings.max_new,
-                         unwritable=self.cache.unwritable)
+                         unwritable=self.cache.unwritable, shared=listed)
 
     def _job(self, request: GenerationRequest, entry: Entry, step: Step, route: Route | Callable[[], Route],
              quiet: float = 0.0) -> Job:
         """The job that carries out `step` for `request`. Called holding `_lock`."""
         if step.kind == "cached":
             return Job(request, None, Settled(Outcome(entry.original, entry.rendition)), kind="cached")
+        if step.kind == "fetch":
+            return Job(request, None, self._render_submit(lambda: self._from_shared(request, route)), kind="derive")
         original = entry.original
         if step.kind == "derive" and original is not None:
             return Job(request, None, self._render_submit(lambda: self._derive(request, original, route)),
@@ -180,7 +183,7 @@ class Pipeline:
                     entry = self.cache.lookup(request, self.settings.fmt)
                     if entry.rendition is None:
                         self._tell(entry.problem)
-                    step = self._step(entry, route)
+                    step = self._step(entry, route, fetch=request.cache_key)
                     if step.kind == "generate" and step.route is not None and takes_n(step.route, request.model):
                         chosen = step.route
                         batch.append(request)
@@ -356,8 +359,7 @@ class Pipeline:
                     cpu=self._cpu, unserved=self._unserved,
                     stop=self.stop_event, log=self.log,
                     accept=functools.partial(self._commit, request))
-                if self.shared is not None and outcome.original is not None:  # kept locally: now for the fleet
-                    self.shared.publish(self.cache, outcome.original)
+                self._share(outcome)
                 return outcome
             except ImagegenError as error:
                 return Outcome(error=error)
@@ -370,6 +372,23 @@ class Pipeline:
         original = self.cache.store_original(request, image, source)
         rendition = self.cache.rendition(original, request.size, self.settings.fmt, source=source)
         return Outcome(original, rendition, generated=True)
+
+    def _share(self, outcome: Outcome) -> None:
+        """A banner just paid for and kept locally: now for the fleet too."""
+        if self.shared is not None and outcome.original is not None:
+            self.shared.publish(self.cache, outcome.original)
+
+    def commit_result(self, request: GenerationRequest, image: ProviderImage) -> Outcome:
+        """An image paid for outside this pipeline (a batch job's result): checked, committed and shared as one
+        of its own. A banner cached meanwhile is kept; ImagegenError if the image is not usable."""
+        source = load_source(image.data, provider=image.provider, model=request.model)
+        with self.cache.lock(request.cache_key):
+            original = self.cache.original(request.cache_key)
+            if original is not None:  # made meanwhile (wait_for_batch: false)
+                return Outcome(original)
+            outcome = self._commit(request, image, source)
+        self._share(outcome)
+        return outcome
 
     def _limiter(self, provider: str) -> AdaptiveLimiter:
         with self._limiters_lock:

@@ -11,11 +11,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mkdocs_imagegen.build.batches import batch_estimate
 from mkdocs_imagegen.build.steps import next_step
 
 if TYPE_CHECKING:
     from mkdocs_imagegen.build.session import BannerSession
     from mkdocs_imagegen.build.settings import Settings
+    from mkdocs_imagegen.cache.entries import Entry
     from mkdocs_imagegen.pages.frontmatter import BannerSpec
     from mkdocs_imagegen.providers.registry import Route
     from mkdocs_imagegen.request import GenerationRequest
@@ -56,7 +58,6 @@ def placeholder_reason(route: Route, settings: Settings) -> str:
 def plan_banners(session: BannerSession, specs: Iterable[tuple[str, BannerSpec]]) -> list[PlannedBanner]:
     """What a build would do for each (page, spec), in order; nothing is sent, nothing written."""
     settings = session.settings
-    shared = session.pipeline.shared  # a build fetches what the fleet's store has: never planned as new
     planned: list[PlannedBanner] = []
     first_for_key: dict[str, PlannedBanner] = {}
     new = 0
@@ -64,26 +65,32 @@ def plan_banners(session: BannerSession, specs: Iterable[tuple[str, BannerSpec]]
         request = session.request(spec, src)
         entry = session.cache.lookup(request, settings.fmt)  # what a build finds, the way it finds it
         first = first_for_key.get(request.cache_key)
-        if entry.cached:  # as in a build: a cached banner is not routed, needs no credentials
-            original = entry.original or session.cache.original(entry.key)  # only to name its provider
-            row = PlannedBanner(src, request, "cached", str(original.provenance.get("provider", "")) if original
-                                else "")
-        elif shared is not None and shared.listed(request.cache_key):
-            row = PlannedBanner(src, request, "cached", "shared store",
-                                reason="in the shared store (cache_url): fetched, not generated")
-        elif first is not None and first.status == "generate":  # the pipeline's one job per key
+        if first is not None and first.status == "generate":  # the pipeline's one job per key
             row = PlannedBanner(src, request, "generate", first.provider,
                                 0.0 if first.estimate is not None else None, f"same banner as {first.src}, made once")
         else:
-            step = next_step(entry, lambda spec=spec, request=request, src=src: session.route(spec, request, src),
-                             new=new, max_new=settings.max_new)
-            row = _row(session, src, request, step.kind, step.route)
+            row = _planned(session, src, spec, request, entry, new)
             new += row.status == "generate"
         if entry.problem is not None and not entry.cached:  # a build warns about it, then treats it as missing
             row.reason = entry.problem if row.reason is None else f"{entry.problem}; {row.reason}"
         first_for_key.setdefault(request.cache_key, row)
         planned.append(row)
     return planned
+
+
+def _planned(session: BannerSession, src: str, spec: BannerSpec, request: GenerationRequest, entry: Entry,
+             new: int) -> PlannedBanner:
+    """The row for the first page of a banner: the step a build would take (`next_step`), shown."""
+    shared = session.pipeline.shared  # a build fetches what the fleet's store has: never planned as new
+    step = next_step(entry, lambda: session.route(spec, request, src), new=new, max_new=session.settings.max_new,
+                     shared=(lambda: shared.listed(request.cache_key)) if shared is not None else None)
+    if step.kind in ("cached", "derive"):  # as in a build: a cached banner is not routed, needs no credentials
+        original = entry.original or session.cache.original(entry.key)  # only to name its provider
+        return PlannedBanner(src, request, "cached", str(original.provenance.get("provider", "")) if original else "")
+    if step.kind == "fetch":
+        return PlannedBanner(src, request, "cached", "shared store",
+                             reason="in the shared store (cache_url): fetched, not generated")
+    return _row(session, src, request, step.kind, step.route)
 
 
 def _row(session: BannerSession, src: str, request: GenerationRequest, kind: str, route: Route | None) -> PlannedBanner:
@@ -95,10 +102,8 @@ def _row(session: BannerSession, src: str, request: GenerationRequest, kind: str
         return PlannedBanner(src, request, "skipped", route.provider.name,
                              reason=f"max_new ({session.settings.max_new}) reached: a placeholder this build, "
                                     "made by a later one")
-    from mkdocs_imagegen.build.batches import batch_estimate
-
     return PlannedBanner(src, request, "generate", route.provider.name, estimate(session, request),
-                         batch_estimate=batch_estimate(session, request, route.provider))
+                         batch_estimate=batch_estimate(session.registry.catalogue, request, route.provider))
 
 
 def estimate(session: BannerSession, request: GenerationRequest) -> float | None:

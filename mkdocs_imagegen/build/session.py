@@ -10,24 +10,27 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
+from mkdocs_imagegen.build.batches import BatchLedger, BatchRecord, Collected, collect, log_collected
 from mkdocs_imagegen.build.jobs import Job, Outcome, Settled
 from mkdocs_imagegen.build.pipeline import Pipeline
 from mkdocs_imagegen.build.settings import Settings
 from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.catalogue.lookup import Resolution, catalogue_with
-from mkdocs_imagegen.errors import ImagegenError, PageError
+from mkdocs_imagegen.errors import ImagegenError, PageError, ReferenceProblem
 from mkdocs_imagegen.imaging import FORMAT_SUFFIX, encode, placeholder_image
 from mkdocs_imagegen.pages.frontmatter import BannerSpec
-from mkdocs_imagegen.pages.references import ReferenceLoader, ReferenceProblem
+from mkdocs_imagegen.pages.references import ReferenceLoader
 from mkdocs_imagegen.providers.base import Provider
 from mkdocs_imagegen.providers.credentials import Credentials
 from mkdocs_imagegen.providers.registry import Registry, Route
 from mkdocs_imagegen.request import MAX_PROMPT_CHARS, GenerationRequest, Reference, Size
 
+_Made = TypeVar("_Made", Registry, Pipeline)
 PROGRESS_INTERVAL = 5.0
 QUIET_PERIOD = 1.0  # seconds an edited prompt must stay unchanged under `mkdocs serve` before it is paid for
 
@@ -58,12 +61,13 @@ class BannerSession:
 
     def __init__(self, settings: Settings, *, registry: Registry | None = None,
                  credentials: Credentials | None = None, pipeline: Pipeline | None = None,
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, given_references: ReferenceLoader | None = None) -> None:
         self.settings = settings
         self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
-        self.registry = registry or make_registry(settings, credentials)
-        self.pipeline = pipeline or Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(),
-                                             log=self.log)
+        self._owned: list[Registry | Pipeline] = []  # what this session made, so closes (a caller's own it keeps)
+        self.registry = registry or self._own(make_registry(settings, credentials))
+        self.pipeline = pipeline or self._own(Pipeline(CacheStore(settings.cache_dir), settings.pipeline_settings(),
+                                                       log=self.log))
         self.cache = self.pipeline.cache
         self.pipeline.new_build()  # a session is one build: what is cached now, max_new counted afresh
         self.banners: list[PageBanner] = []
@@ -73,7 +77,8 @@ class BannerSession:
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
         self.references = ReferenceLoader(settings.docs_dir, self.log)
-        self._batch_pending: dict[str, Any] | None = None  # cache key -> its recorded batch job (batch_jobs.py)
+        self.given_references = given_references  # where a request's own references are read, if not docs_dir
+        self._batch_pending: dict[str, BatchRecord] | None = None  # cache key -> its recorded batch job (batches.py)
         self._batch_waiting: dict[str, set[str]] = {}  # job name -> pages given a placeholder while it runs
 
     # -- planning --------------------------------------------------------------------------------
@@ -91,17 +96,17 @@ class BannerSession:
             try:
                 found = self.registry.lookup(name)
             except ImagegenError as error:
-                raise PageError(f"{src}: front matter key '{_model_key(spec)}': {error}") from None
+                raise PageError(src, f"front matter key '{_model_key(spec)}'", error) from None
             if checked:
                 try:
                     self.registry.check(found.name, spec.provider)
                 except ImagegenError as error:
-                    raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
+                    raise PageError(src, f"front matter key '{_route_key(spec)}'", error) from None
                 self._models[(name, spec.provider)] = found
         quality = spec.quality or self.settings.quality
         if not found.info.takes_quality(quality):
             key = "banner_quality" if spec.quality else "quality (plugin option)"
-            raise PageError(f"{src}: front matter key '{key}': model {found.name!r} does not take quality "
+            raise PageError(src, f"front matter key '{key}'", f"model {found.name!r} does not take quality "
                             f"{quality!r}; it takes {', '.join(found.info.qualities)}")
         if checked and (found.retired or not found.info.known or self._shut_somewhere(found)):
             pages = self._renamed.setdefault(found.written, (found, []))[1]
@@ -110,7 +115,7 @@ class BannerSession:
         style = self.settings.style if spec.style is None else spec.style
         if style and len(spec.prompt) + len(style) + 2 > MAX_PROMPT_CHARS:
             key = "banner_style" if spec.style is not None else "style (plugin option)"
-            raise PageError(f"{src}: front matter key '{key}': banner_prompt and the style text make "
+            raise PageError(src, f"front matter key '{key}'", "banner_prompt and the style text make "
                             f"{len(spec.prompt) + len(style) + 2:,} characters; providers take at most "
                             f"{MAX_PROMPT_CHARS:,}")
         request = GenerationRequest(
@@ -131,22 +136,24 @@ class BannerSession:
         written = spec.references if spec.references is not None else self.settings.style_reference
         if not written:
             return ()
-        where = (f"{src}: front matter key 'banner_reference'" if own
-                 else f"{src}: plugin option 'style_reference' (the page sets no banner_reference)")
+        where = ("front matter key 'banner_reference'" if own
+                 else "plugin option 'style_reference' (the page sets no banner_reference)")
         rule = found.info.references
         if not rule.takes_references:
             takers = [name for name in self.registry.catalogue.names() if
                       (info := self.registry.catalogue.get(name)) and info.references.takes_references]
             drop = "" if own else "; set banner_reference: [] on this page to send none"
-            raise PageError(f"{where}: model {found.name!r} takes no reference images{drop}; "
+            raise PageError(src, where, f"model {found.name!r} takes no reference images{drop}; "
                             f"models that do: {', '.join(takers[:6])}")
         if len(written) > rule.max_images:
-            raise PageError(f"{where}: names {len(written)} images; model {found.name!r} takes at most "
+            raise PageError(src, where, f"names {len(written)} images; model {found.name!r} takes at most "
                             f"{rule.max_images}")
         try:
+            if own and self.given_references is not None:  # `generate --reference`: paths of the caller's
+                return self.given_references.load(written, rule)
             return self.references.load(written, rule, page=src if own else None)
         except ReferenceProblem as problem:
-            raise PageError(f"{where}: {problem}") from None
+            raise PageError(src, where, problem) from None
 
     def plan(self, spec: BannerSpec, src: str) -> PageBanner:
         """The request and route for one page, without submitting anything."""
@@ -159,7 +166,7 @@ class BannerSession:
         try:
             route = self._route(model, spec.provider)
         except ImagegenError as error:
-            raise PageError(f"{src}: front matter key '{_route_key(spec)}': {error}") from None
+            raise PageError(src, f"front matter key '{_route_key(spec)}'", error) from None
         if (self.settings.offline or self.settings.serve_mode == "cached") and not route.is_placeholder:
             route = Route(model, self.registry.placeholder)
         if self.settings.wait_for_batch and not route.is_placeholder:
@@ -169,20 +176,17 @@ class BannerSession:
                 route = Route(model, self.registry.placeholder, batch=record.job)
         return route
 
-    def pending_batches(self) -> dict[str, Any]:
+    def pending_batches(self) -> dict[str, BatchRecord]:
         """Cache key -> the recorded batch job it is pending in (read once per build, no request)."""
         if self._batch_pending is None:
-            from mkdocs_imagegen.build.batches import BatchLedger
-
             self._batch_pending = BatchLedger(self.cache).pending()
         return self._batch_pending
 
-    def collect_batches(self) -> Any:
+    def collect_batches(self, on_progress: Callable[[str], None] | None = None, *, log: bool = True) -> Collected:
         """Store the results of recorded batch jobs that have finished (one request per recorded job)."""
-        from mkdocs_imagegen.build.batches import collect, log_collected
-
-        found = collect(self)
-        log_collected(found, self.log)
+        found = collect(self.pipeline, self.registry, offline=self.settings.offline, on_progress=on_progress)
+        if log:
+            log_collected(found, self.log)
         self._batch_pending = None
         return found
 
@@ -371,8 +375,20 @@ class BannerSession:
                 "imagegen: %s is not authenticated, so %d page(s) using %s got a placeholder banner: %s",
                 provider.label, len(banners), models, provider.auth_hint())
 
+    def _own(self, made: _Made) -> _Made:
+        self._owned.append(made)
+        return made
+
     def close(self) -> None:
-        self.registry.close()
+        """Close the pipeline (its workers) and the registry (its providers' clients), if this session made them."""
+        while self._owned:
+            self._owned.pop().close()
+
+    def __enter__(self) -> BannerSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def make_registry(settings: Settings, credentials: Credentials | None = None) -> Registry:

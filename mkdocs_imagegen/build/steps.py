@@ -19,23 +19,27 @@ from mkdocs_imagegen.request import GenerationRequest
 class Step:
     """What a build does for one request: the one decision the pipeline, `plan` and `compare` share."""
 
-    kind: str  # cached | derive | generate | placeholder | skipped
+    kind: str  # cached | derive | fetch | generate | placeholder | skipped
     route: Route | None = None  # set unless the cache answers
     problem: str | None = None  # why a new banner could not be kept (an unwritable cache): a placeholder
 
 
 def next_step(entry: Entry, route: Route | Callable[[], Route], *, new: int, max_new: int | None,
-              unwritable: Callable[[], str | None] = lambda: None) -> Step:
+              unwritable: Callable[[], str | None] = lambda: None,
+              shared: Callable[[], bool] | None = None) -> Step:
     """The step for a request whose cache entry is `entry`, after `new` generations in this build.
 
     A cached banner (a rendition, or an original to derive one from) is never routed: `route` may
-    be a function, called only when the banner has to be made. `unwritable` is asked before
-    anything is paid for (`plan` does not ask: it writes nothing).
+    be a function, called only when the banner has to be made. `shared` says whether the shared
+    store (`cache_url`) lists the banner: then it is fetched, not paid for again. `unwritable` is
+    asked before anything is paid for (`plan` does not ask: it writes nothing).
     """
     if entry.rendition is not None:
         return Step("cached")
     if entry.original is not None:
         return Step("derive")
+    if shared is not None and shared():
+        return Step("fetch")
     chosen = route() if callable(route) else route
     if chosen.is_placeholder:
         return Step("placeholder", chosen)

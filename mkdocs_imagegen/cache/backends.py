@@ -22,12 +22,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from mkdocs_imagegen.errors import StoreSetupError
+
 EXTRAS = {"s3": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), "az": ("adlfs", "azure")}
 CONNECT_TIMEOUT = 5  # seconds: an unreachable store is found at the build's first look, not minutes later
-
-
-class StoreSetupError(Exception):
-    """The URL names no store this plugin can use, or its extra is not installed: the message says what to do."""
 
 
 def split_url(url: str) -> tuple[str, str]:

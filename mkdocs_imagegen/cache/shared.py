@@ -27,11 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from mkdocs_imagegen.cache.backends import Backend, StoreSetupError, open_backend
+from mkdocs_imagegen.cache.backends import Backend, open_backend
 from mkdocs_imagegen.cache.entries import Original
 from mkdocs_imagegen.cache.leases import Held, Leases, LeaseTimeout, Waiting
 from mkdocs_imagegen.cache.store import MAX_PROVENANCE_BYTES, CacheStore
-from mkdocs_imagegen.errors import CacheEntryError, ImagegenError
+from mkdocs_imagegen.errors import CacheEntryError, ImagegenError, StoreSetupError
 from mkdocs_imagegen.providers.transport import MAX_RESPONSE_BYTES
 
 T = TypeVar("T")

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from mkdocs_imagegen.errors import BackfillStopped
+
 if TYPE_CHECKING:
     pass
 
@@ -39,15 +41,14 @@ def backfill(config_file: Path, batch: bool, collect_only: bool, max_cost: float
     if collect_only and (batch or max_cost is not None):
         raise click.UsageError("--collect submits nothing: it takes no --batch or --max-cost")
     site = _load_site(config_file, log=_stderr_logger(), unlimited=True)
-    try:
-        backfilling.run(site, batch=batch, collect_only=collect_only, max_cost=max_cost, yes=yes,
-                        terminal=common._stdin_is_terminal(), confirm=lambda text: click.confirm(text, abort=True),
-                        echo=click.echo, err=lambda line: click.echo(line, err=True))
-    except backfilling.Stop as stop:
-        raise Failure(str(stop), stop.exit_code) from None
-    finally:
-        site.session.pipeline.close()
-        site.session.close()
+    with site.session:
+        try:
+            backfilling.run(site, batch=batch, collect_only=collect_only, max_cost=max_cost, yes=yes,
+                            terminal=common._stdin_is_terminal(),
+                            confirm=lambda text: click.confirm(text, abort=True),
+                            echo=click.echo, err=lambda line: click.echo(line, err=True))
+        except BackfillStopped as stop:
+            raise Failure(str(stop), stop.exit_code) from None
 
 
 # --- compare and pick: candidates side by side, then one into the page -------------------------------

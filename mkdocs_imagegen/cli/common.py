@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from mkdocs_imagegen.errors import ConfigError, ImagegenError
+from mkdocs_imagegen.errors import ConfigError, ImagegenError, one_line
 from mkdocs_imagegen.provider_table import PROVIDERS
 from mkdocs_imagegen.request import Size
 
@@ -30,15 +30,11 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # --- errors: one line on stderr, the contract's exit codes ------------------------------------------
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 class Failure(click.ClickException):
     """What the user reads: one line on stderr (plus optional hint lines), and the exit code."""
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILED, hints: Sequence[str] = ()) -> None:
-        super().__init__(_one_line(message))
+        super().__init__(one_line(message))
         self.exit_code = exit_code
         self.hints = tuple(hints)
 
@@ -50,7 +46,7 @@ class Failure(click.ClickException):
 
 def _usage_line(error: click.UsageError) -> str:
     where = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
-    return f"Error: {_one_line(error.format_message()).rstrip('.')}{where}"
+    return f"Error: {one_line(error.format_message()).rstrip('.')}{where}"
 
 
 _NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())  # click >= 8.2
@@ -81,7 +77,7 @@ class ImagegenGroup(click.Group):
             click.echo("Aborted.", err=True)
             sys.exit(EXIT_FAILED)
         except ImagegenError as error:
-            click.echo(f"Error: {_one_line(str(error))}", err=True)
+            click.echo(f"Error: {one_line(str(error))}", err=True)
             sys.exit(EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED)
         sys.exit(result if isinstance(result, int) else 0)
 

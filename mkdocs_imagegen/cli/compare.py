@@ -21,9 +21,9 @@ from mkdocs_imagegen.cli.common import (
     Failure,
     SizeType,
     _load_site,
-    _one_line,
     _stderr_logger,
 )
+from mkdocs_imagegen.errors import one_line
 
 
 def _print_comparison_plan(comparison: Any, count_pages: int) -> None:
@@ -77,7 +77,7 @@ def compare(pages: tuple[Path, ...], models: tuple[str, ...], variants: int, siz
     if problem is not None:
         raise click.BadParameter(problem, param_hint="'-o' / '--out'")
     site = _load_site(config_file, log=_stderr_logger(), unlimited=True)
-    try:
+    with site.session:
         chosen = comparing.page_specs(site, list(pages), prompt)
         if not chosen:
             raise Failure(f"{config_file}: no page has a banner_prompt; give --prompt TEXT", EXIT_USAGE)
@@ -97,13 +97,10 @@ def compare(pages: tuple[Path, ...], models: tuple[str, ...], variants: int, siz
             raise Failure(f"interrupted: {stop.kept} of {stop.total} candidate(s) are in the cache; the same "
                           "command makes only the rest", 130) from None
         comparing.settle(comparison, comparing.read_times(folder))
-    finally:
-        site.session.pipeline.close()
-        site.session.close()
     made = sum(1 for c in comparison.candidates if c.image is not None)
     for candidate in comparison.candidates:
         if candidate.error is not None:
-            click.echo(f"not made: {candidate.src} {candidate.id}: {_one_line(candidate.error)}", err=True)
+            click.echo(f"not made: {candidate.src} {candidate.id}: {one_line(candidate.error)}", err=True)
     sheet.write(folder, comparison, PROG, f"{config_file}: {len(comparison.candidates)} candidate(s)")
     click.echo(f"{made} of {len(comparison.candidates)} candidate(s) in the sheet "
                f"(index.html, sheet.png); pick one with `{PROG} pick PAGE MODEL/VARIANT`")
@@ -127,7 +124,8 @@ def pick(page: Path, candidate: str, size: Size | None, quality: str | None, con
     from dataclasses import replace
 
     from mkdocs_imagegen.cache.files import atomic_write
-    from mkdocs_imagegen.pages.edit import EditError, set_keys
+    from mkdocs_imagegen.errors import EditError
+    from mkdocs_imagegen.pages.edit import set_keys
 
     model, slash, number = candidate.rpartition("/")
     if not slash or not model or not number.isdigit():

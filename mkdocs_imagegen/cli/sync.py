@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 from mkdocs_imagegen.cli.common import (
     PROG,
     Failure,
-    _one_line,
     _stderr_logger,
 )
+from mkdocs_imagegen.errors import one_line
 
 
 @click.command(short_help="Banners for Zensical: generate what is missing, publish it into docs_dir.")
@@ -38,7 +38,7 @@ def sync(config_file: Path, check: bool) -> None:
     except syncing.SyncError as error:
         raise Failure(str(error), error.exit_code) from None
     for problem in report.problems:
-        click.echo(f"{'stale' if check else 'warning'}: {_one_line(problem)}", err=True)
+        click.echo(f"{'stale' if check else 'warning'}: {one_line(problem)}", err=True)
     if check:
         if report.problems:
             raise Failure(f"{len(report.problems)} problem(s): run `{PROG} sync -f {config_file}`")

@@ -22,10 +22,10 @@ from mkdocs_imagegen.build.batches import (
     Collected,
     batch_api,
     batch_terms,
-    collect,
 )
 from mkdocs_imagegen.build.planning import PlannedBanner, plan_banners
 from mkdocs_imagegen.commands.modeltable import usd
+from mkdocs_imagegen.errors import BackfillStopped as Stopped
 from mkdocs_imagegen.errors import ImagegenError
 
 if TYPE_CHECKING:
@@ -191,14 +191,6 @@ def collect_lines(found: Collected) -> list[str]:
     return lines
 
 
-class Stop(Exception):
-    """The backfill ends with this one line and exit code."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
 def check_cost(backfill: Backfill, max_cost: float | None) -> str | None:
     """Why the backfill must not start under --max-cost, or None."""
     if max_cost is None:
@@ -215,12 +207,13 @@ def run(site: Site, *, batch: bool, collect_only: bool, max_cost: float | None, 
         confirm: Callable[[str], None], echo: Echo, err: Echo) -> None:
     """The whole command: collect, plan, confirm (as `compare` does), submit or generate, report.
     Raises Stop with the last line and exit code when it does not end well."""
-    found = collect(site.session)
+    found = site.session.collect_batches(log=False)  # its own lines, below
     for line in collect_lines(found):
         (err if line.startswith(("warning", "failed")) else echo)(line)
     if collect_only:
         if found.failed:
-            raise Stop(f"{len(found.failed)} banner(s) failed in batch jobs; `backfill --batch` submits them again", 1)
+            raise Stopped(f"{len(found.failed)} banner(s) failed in batch jobs; `backfill --batch` submits them again",
+                          1)
         if not found.stored and not found.pending and not found.problems:
             echo("no recorded batch jobs")
         return
@@ -233,16 +226,17 @@ def run(site: Site, *, batch: bool, collect_only: bool, max_cost: float | None, 
         return
     problem = check_cost(backfill, max_cost)
     if problem is not None:
-        raise Stop(problem, 2)
+        raise Stopped(problem, 2)
     cost, _ = backfill.cost(batch=batch)
     if not yes:
         if not terminal:
-            raise Stop(f"not a terminal: pass --yes to generate {backfill.count} banner(s) (estimated ${cost:.2f})", 2)
+            raise Stopped(f"not a terminal: pass --yes to generate {backfill.count} banner(s) (estimated ${cost:.2f})",
+                          2)
         confirm(f"Generate {backfill.count} banner(s) for about ${cost:.2f}?")
     try:
         records = submit(site, backfill, echo)
     except ImagegenError as error:
-        raise Stop(f"batch submission failed: {error.message} (jobs submitted before it are recorded)", 1) from None
+        raise Stopped(f"batch submission failed: {error.message} (jobs submitted before it are recorded)", 1) from None
     failed = generate_now(site, backfill, err) if backfill.synchronous else []
     for pages, message in failed:
         err(f"failed: {pages}: {message}")
@@ -252,4 +246,4 @@ def run(site: Site, *, batch: bool, collect_only: bool, max_cost: float | None, 
              f"`mkdocs-imagegen backfill --collect` (or the next backfill or build) stores them when they finish "
              "(within 24 hours)")
     if failed:
-        raise Stop(f"{len(failed)} banner(s) not generated", 1)
+        raise Stopped(f"{len(failed)} banner(s) not generated", 1)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mkdocs_imagegen.errors import ConfigError
+from mkdocs_imagegen.errors import ConfigError, FrontMatterError, one_line
+from mkdocs_imagegen.pages.reading import read_page
 
 if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
     from mkdocs_imagegen.plugin.plugin import ImagegenPlugin
 
 Warn = Callable[[str], None]
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 @dataclass
@@ -81,9 +78,9 @@ def load_mkdocs_config(config_file: Path, warn: Warn) -> MkDocsConfig:
             config = load_config(config_file=str(config_file))
         except MkDocsException as error:  # ConfigurationError, or Abort after logging each error
             errors = [r.getMessage() for r in records if r.levelno >= logging.ERROR]
-            raise ConfigError(_one_line(f"{config_file}: {errors[0] if errors else error}")) from None
+            raise ConfigError(one_line(f"{config_file}: {errors[0] if errors else error}")) from None
     for record in records:
-        warn(f"warning: {_one_line(record.getMessage())}")
+        warn(f"warning: {one_line(record.getMessage())}")
     return config
 
 
@@ -100,9 +97,6 @@ def find_plugin(config: MkDocsConfig, config_file: Path) -> ImagegenPlugin:
 def page_specs(config: MkDocsConfig, every_file: bool, warn: Warn) -> list[tuple[str, BannerSpec, Path]]:
     """Each Markdown page's banner request from its front matter, read like a build reads it."""
     from mkdocs.structure.files import InclusionLevel, get_files
-    from mkdocs.utils.meta import get_data
-
-    from mkdocs_imagegen.pages.frontmatter import FrontMatterError, parse_banner
 
     inclusion: Callable[[InclusionLevel], bool] = (lambda level: True) if every_file else InclusionLevel.is_included
     with mkdocs_messages():
@@ -111,18 +105,13 @@ def page_specs(config: MkDocsConfig, every_file: bool, warn: Warn) -> list[tuple
     for file in files.documentation_pages(inclusion=inclusion):
         path = Path(file.abs_src_path or "")
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(_one_line(f"{file.src_uri}: cannot read the page: {error}")) from None
-        _, meta = get_data(text)
-        try:
-            spec, warnings = parse_banner(meta, file.src_uri)
-        except FrontMatterError as error:
-            raise ConfigError(_one_line(str(error))) from None
-        for warning in warnings:
+            page = read_page(path, file.src_uri)
+        except FrontMatterError as error:  # never a partial site: a page left out would lose its banner
+            raise ConfigError(one_line(str(error))) from None
+        for warning in page.warnings:
             warn(f"warning: imagegen: {warning}")
-        if spec is not None:
-            specs.append((file.src_uri, spec, path))
+        if page.spec is not None:
+            specs.append((file.src_uri, page.spec, path))
     return specs
 
 
@@ -132,18 +121,13 @@ def _stderr(message: str) -> None:
     click.echo(message, err=True)
 
 
-def load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: bool = False,
-              log: logging.Logger | None = None, unlimited: bool = False, warn: Warn = _stderr) -> Site:
-    """The site's settings, a session (its registry, cache and pipeline) and every banner page.
-
-    `log` receives the pipeline's lines (retries); by default they are dropped. `unlimited` lifts
-    `max_new`, for generations a user asked for by name (`compare`).
-    """
+def load_settings(config_file: Path, *, unlimited: bool = False,
+                  warn: Warn = _stderr) -> tuple[MkDocsConfig, Settings, bool]:
+    """(MkDocs' config, the build's settings, whether the plugin is enabled), as a build reads them; no page is read."""
     from dataclasses import replace
 
     from mkdocs.exceptions import PluginError
 
-    from mkdocs_imagegen.build.session import BannerSession
     from mkdocs_imagegen.plugin.config import settings_from
 
     config = load_mkdocs_config(config_file, warn)
@@ -151,10 +135,20 @@ def load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: 
     try:
         settings = settings_from(plugin.config, config)
     except PluginError as error:
-        raise ConfigError(_one_line(str(error))) from None
-    if unlimited:
-        settings = replace(settings, max_new=None)
-    enabled = bool(plugin.config.enabled)
+        raise ConfigError(one_line(str(error))) from None
+    return config, replace(settings, max_new=None) if unlimited else settings, bool(plugin.config.enabled)
+
+
+def load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: bool = False,
+              log: logging.Logger | None = None, unlimited: bool = False, warn: Warn = _stderr) -> Site:
+    """The site's settings, a session (its registry, cache and pipeline) and every banner page.
+
+    `log` receives the pipeline's lines (retries); by default they are dropped. `unlimited` lifts
+    `max_new`, for generations a user asked for by name (`compare`).
+    """
+    from mkdocs_imagegen.build.session import BannerSession
+
+    config, settings, enabled = load_settings(config_file, unlimited=unlimited, warn=warn)
     found = [] if skip_if_disabled and not enabled else page_specs(config, every_file, warn)
     session = BannerSession(settings, log=log or logging.getLogger("mkdocs_imagegen.cli.quiet"))
     return Site(config_file, settings, enabled, session, [(src, spec) for src, spec, _ in found],

@@ -36,20 +36,13 @@ from mkdocs_imagegen.commands.sync_templates import (
     banner_template,
     head_template,
 )
-from mkdocs_imagegen.pages.frontmatter import BannerSpec, FrontMatterError, parse_banner
+from mkdocs_imagegen.errors import FrontMatterError, SyncError
+from mkdocs_imagegen.pages.frontmatter import BannerSpec
+from mkdocs_imagegen.pages.reading import read_page
 from mkdocs_imagegen.request import Size
 
 # The files `sync` publishes (and so may remove): renditions, their widths, placeholders.
 _PUBLISHED = re.compile(r"^(?:[0-9a-f]{16}-[0-9a-f]{12}(?:-w\d+)?|placeholder-[0-9a-f]{20})\.(?:webp|png|jpg)$")
-_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
-
-
-class SyncError(Exception):
-    """A site `sync` cannot work on: one line for the user, and the exit code."""
-
-    def __init__(self, message: str, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass
@@ -136,7 +129,6 @@ def _pages(site: SyncSite, exclude_docs: Any) -> list[tuple[str, BannerSpec, dic
     """Every Markdown page of docs_dir with a banner_prompt, as MkDocs and Zensical find them: dotted
     names and `exclude_docs` left out."""
     import pathspec
-    from mkdocs.utils.meta import get_data
 
     if not site.docs_dir.is_dir():
         raise SyncError(f"{site.config_file}: docs_dir {site.docs_dir} is not a folder")
@@ -148,29 +140,14 @@ def _pages(site: SyncSite, exclude_docs: Any) -> list[tuple[str, BannerSpec, dic
         if excluded.match_file(src):  # a page in the banners' folder is still a page: sync writes no .md there
             continue
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            raise SyncError(f"{src}: cannot read the page: {error}") from None
-        body, meta = get_data(text)
-        try:
-            spec, warnings = parse_banner(meta, src)
-        except FrontMatterError as error:
+            page = read_page(path, src)
+        except FrontMatterError as error:  # never a partial site: a page left out would lose its banner
             raise SyncError(str(error)) from None
-        for warning in warnings:
+        for warning in page.warnings:
             print(f"warning: imagegen: {warning}", file=sys.stderr)
-        if spec is not None:
-            found.append((src, spec, meta, _title(meta, body, src)))
+        if page.spec is not None:
+            found.append((src, page.spec, page.meta, page.title))
     return found
-
-
-def _title(meta: dict[str, Any], body: str, src: str) -> str:
-    """The page's title as both generators take it: `title:`, else its first `# heading`."""
-    if isinstance(meta.get("title"), str) and meta["title"].strip():
-        return meta["title"].strip()
-    heading = _HEADING.search(body)
-    if heading:
-        return re.sub(r"[*_`]", "", heading.group(1))
-    return Path(src).stem.replace("-", " ").replace("_", " ").title()
 
 
 # -- sync and check ---------------------------------------------------------------------------------
@@ -273,8 +250,7 @@ def check(site: SyncSite) -> Report:
     from mkdocs_imagegen.build.session import BannerSession
 
     report = Report(banners=len(site.pages))
-    session = BannerSession(site.settings, log=logging.getLogger("mkdocs_imagegen.commands.sync.quiet"))
-    try:
+    with BannerSession(site.settings, log=logging.getLogger("mkdocs_imagegen.commands.sync.quiet")) as session:
         cache, fmt, output_dir = session.cache, site.settings.fmt, site.settings.output_dir
         files: dict[str, Path | bytes] = {}
         shown = []
@@ -301,9 +277,6 @@ def check(site: SyncSite) -> Report:
             return report
         _publish(site, files, report, check=True)
         _templates(site, shown, report, check=True)
-    finally:
-        session.close()
-        session.pipeline.close()
     return report
 
 
@@ -313,8 +286,7 @@ def sync(site: SyncSite, log: logging.Logger) -> Report:
 
     _custom_dir(site)  # before anything is paid for
     report = Report(banners=len(site.pages))
-    session = BannerSession(site.settings, log=log)
-    try:
+    with BannerSession(site.settings, log=log) as session:
         session.pipeline.cache.sweep_temp_files()
         for src, spec, _, _ in site.pages:
             try:
@@ -342,8 +314,5 @@ def sync(site: SyncSite, log: logging.Logger) -> Report:
             shown.append(_shown(site, src, spec, meta, title, published.uri, published.size, widths))
         _publish(site, files, report, check=False)
         _templates(site, shown, report, check=False)
-    finally:
-        session.close()
-        session.pipeline.close()
     return report
 

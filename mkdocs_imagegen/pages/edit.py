@@ -12,14 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from mkdocs_imagegen.errors import EditError
+
 BOM = b"\xef\xbb\xbf"
 _OPEN = re.compile(r"^-{3}[ \t]*$")
 _CLOSE = re.compile(r"^(?:-{3}|\.{3})[ \t]*$")
 _PLAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/+-]*$")
-
-
-class EditError(ValueError):
-    """The front matter cannot be edited safely; says what to set by hand."""
 
 
 def scalar(value: str | int) -> str:

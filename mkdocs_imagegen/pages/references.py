@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mkdocs_imagegen.catalogue.entries import ReferenceRule
+from mkdocs_imagegen.errors import ReferenceProblem
 from mkdocs_imagegen.request import Reference
 
 if TYPE_CHECKING:
@@ -34,10 +35,6 @@ JPEG_QUALITY = 90
 SHRINK_STEPS = 8  # downscaling rounds before a reference that cannot fit the byte limit is refused
 SENDABLE_MODES = ("RGB", "RGBA")  # what every provider reads as it is ("Images must be in RGB or RGBA format")
 EXIF_ORIENTATION = 0x0112
-
-
-class ReferenceProblem(ValueError):
-    """Why a reference cannot be sent; the caller names the page and the key."""
 
 
 @dataclass(frozen=True)

@@ -216,7 +216,8 @@ def _cache_url_option(url: str | None) -> str | None:
     only warns, at the build's first look at it)."""
     if not url:
         return None
-    from mkdocs_imagegen.cache.backends import StoreSetupError, split_url
+    from mkdocs_imagegen.cache.backends import split_url
+    from mkdocs_imagegen.errors import StoreSetupError
 
     try:
         split_url(url)

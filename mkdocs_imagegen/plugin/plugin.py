@@ -25,6 +25,7 @@ from mkdocs_imagegen.build.settings import Settings
 from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.errors import ImagegenError
 from mkdocs_imagegen.pages.frontmatter import FrontMatterError, parse_banner
+from mkdocs_imagegen.pages.reading import fallback_title
 from mkdocs_imagegen.plugin.config import ImagegenConfig, resolve_cache_dir, settings_from  # noqa: F401 - resolve_cache_dir: re-exported
 from mkdocs_imagegen.plugin.markup import (
     absolute_url,
@@ -377,7 +378,7 @@ def _title(page: Page | None, src: str) -> str:
     """The page's title as plain text (escaped once, where it is written into HTML)."""
     title = page.title if page is not None else None
     if not title:
-        return Path(src).stem.replace("-", " ").replace("_", " ").title()
+        return fallback_title(src)
     title = str(title)
     if page is not None and "title" not in page.meta and title == getattr(page, "_title_from_render", None):
         # MkDocs takes a `# heading` title from the rendered HTML: `# Tips & tricks` is "Tips &amp; tricks".

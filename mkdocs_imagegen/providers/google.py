@@ -107,7 +107,7 @@ class GoogleProvider(Provider):
         key = self._key()
         return key[1] if key else "GEMINI_API_KEY"
 
-    def _secret(self) -> str | None:
+    def secret(self) -> str | None:
         key = self._key()
         return key[0] if key and self.vertex() is None else None
 
@@ -164,6 +164,19 @@ class GoogleProvider(Provider):
 
     _batch_api: Any = None  # google_batch.GeminiBatches, made when first asked for
 
+    # --- what its batch API uses (google_batch.GeminiHost) --------------------------------------------
+
+    def contents(self, request: GenerationRequest) -> Any:
+        return contents(request)
+
+    def batch_client(self, model: str, *, limit: int) -> tuple[Client, Any]:
+        """An SDK client of its own for batch jobs, whose answers may be up to `limit` bytes: (the SDK client,
+        the httpx client under it). The caller closes both."""
+        from mkdocs_imagegen.providers.transport import guarded_client
+
+        http = guarded_client(self._transport, limit=limit)
+        return self._new_client(model, http), http
+
     def batches(self) -> Any:
         from mkdocs_imagegen.providers.google_batch import GeminiBatches
 
@@ -192,10 +205,10 @@ class GoogleProvider(Provider):
             response = client.models.generate_content(model=request.model, contents=contents(request),
                                                        config=config)
         except Exception as exc:
-            raise self._error(exc, request.model, timeout) from None
+            raise self.error_for(exc, request.model, timeout) from None
         raw = response.sdk_http_response.body if response.sdk_http_response else None
         payload = parse_body(raw, provider=self.name, model=request.model)
-        image = extract_image(payload, provider=self.name, model=request.model, secret=self._secret())
+        image = extract_image(payload, provider=self.name, model=request.model, secret=self.secret())
         return ProviderImage(data=image.data, provider=self.name, model=request.model,
                              mime_type=image.mime_type, requested=requested, details=image.details)
 
@@ -216,14 +229,14 @@ class GoogleProvider(Provider):
                 where = safe_url(self.base_url) if self.base_url else "the default endpoint"
                 return LiveCheck(False, f"listing models answered 404 at {where}: "
                                         f"check {BASE_URL_VARIABLE} or providers.google.base_url")
-            error = self._error(exc, "", timeout)
+            error = self.error_for(exc, "", timeout)
             suffix = f": check {BASE_URL_VARIABLE} or providers.google.base_url" if error.retryable else ""
             return LiveCheck(False, f"{error.message}{suffix}")
         at = f" at {safe_url(self.base_url)}" if self.base_url else ""
         where = f"{self._source().removeprefix('the ')} accepted{at}"
         return LiveCheck(True, where, self.image_models(names))
 
-    def _error(self, exc: Exception, model: str, timeout: float) -> ImagegenError:
+    def error_for(self, exc: Exception, model: str, timeout: float) -> ImagegenError:
         from google.genai import errors as genai_errors
 
         if isinstance(exc, ImagegenError):  # ours, or GuardedTransport's (an answer too large)
@@ -235,23 +248,23 @@ class GoogleProvider(Provider):
             return TransientError(f"timed out after {timeout:g} s ({type(exc).__name__})",
                                   provider=self.name, model=model)
         if is_transport_error(exc):
-            detail = scrub(str(exc), self._secret())
+            detail = scrub(str(exc), self.secret())
             return TransientError(f"connection failed ({type(exc).__name__}: {detail})",
                                   provider=self.name, model=model)
         if is_google_auth_error(exc):
             return AuthenticationError(f"cannot use {VERTEX_SOURCE} ({type(exc).__name__}): {VERTEX_FIX}",
                                        provider=self.name, model=model)
-        return TransientError(f"unexpected {type(exc).__name__}: {scrub(str(exc), self._secret())}",
+        return TransientError(f"unexpected {type(exc).__name__}: {scrub(str(exc), self.secret())}",
                               provider=self.name, model=model)
 
     def _api_error(self, exc: Any, model: str) -> ImagegenError:
         code = int(exc.code or 0)
         status = exc.status or ""
-        message = scrub(exc.message or "", self._secret())
+        message = scrub(exc.message or "", self.secret())
         where = f"{code} {status}".strip()
         if is_redirect(code):
             location = getattr(getattr(exc, "response", None), "headers", {}).get("location")
-            return refused_redirect(code, location, secret=self._secret(),
+            return refused_redirect(code, location, secret=self.secret(),
                                     fix=f"check {BASE_URL_VARIABLE} or providers.google.base_url",
                                     provider=self.name, model=model)
         reasons = error_reasons(exc)

@@ -19,7 +19,7 @@ import base64
 import json
 import math
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mkdocs_imagegen.errors import BadRequestError, ImagegenError, InvalidImageError, TransientError
 from mkdocs_imagegen.providers.answers import scrub
@@ -28,8 +28,19 @@ from mkdocs_imagegen.providers.batching import BatchPoll
 from mkdocs_imagegen.providers.gemini_answers import extract_image, quote_text
 from mkdocs_imagegen.request import GenerationRequest
 
-if TYPE_CHECKING:
-    from mkdocs_imagegen.providers.google import GoogleProvider
+
+class GeminiHost(Protocol):
+    """What Batch Mode uses of its provider (providers/google.py): its name, size rules, credentials, request
+    contents, error mapping and a client of its own."""
+
+    name: str
+
+    def vertex(self) -> tuple[str, str] | None: ...
+    def requested(self, request: GenerationRequest) -> dict[str, Any]: ...
+    def contents(self, request: GenerationRequest) -> Any: ...
+    def secret(self) -> str | None: ...
+    def error_for(self, exc: Exception, model: str, timeout: float) -> ImagegenError: ...
+    def batch_client(self, model: str, *, limit: int) -> tuple[Any, Any]: ...
 
 # A finished job's answer carries every image, base64 in JSON, read (and parsed by the SDK) at once. Google
 # documents no limit for it; this cap (16 times a synchronous answer's) is only there to bound memory.
@@ -46,19 +57,16 @@ class GeminiBatches:
     """Batch Mode for one GoogleProvider: its credentials, size rules and error mapping, and an SDK client of
     its own whose answers may be larger (a finished job's inlined results hold every image at once)."""
 
-    def __init__(self, provider: GoogleProvider) -> None:
+    def __init__(self, provider: GeminiHost) -> None:
         self.provider = provider
         self._client: Any = None
         self._http: Any = None
         self._lock = threading.Lock()
 
     def _get_client(self, model: str) -> Any:
-        from mkdocs_imagegen.providers.transport import guarded_client
-
         with self._lock:
             if self._client is None:
-                self._http = guarded_client(self.provider._transport, limit=MAX_BATCH_ANSWER_BYTES)
-                self._client = self.provider._new_client(model, self._http)
+                self._client, self._http = self.provider.batch_client(model, limit=MAX_BATCH_ANSWER_BYTES)
             return self._client
 
     def close(self) -> None:
@@ -95,16 +103,14 @@ class GeminiBatches:
         """Submit one batch job; its name (`batches/...`)."""
         from google.genai import types
 
-        from mkdocs_imagegen.providers.google import contents
-
-        src = [{"contents": contents(request), "metadata": {"key": request.cache_key},
+        src = [{"contents": self.provider.contents(request), "metadata": {"key": request.cache_key},
                 "config": {"response_modalities": ["IMAGE"], "image_config": self.provider.requested(request)}}
                for request in requests]
         config = types.CreateBatchJobConfig(display_name=display_name, http_options=_http(timeout))
         try:
             job = self._get_client(model).batches.create(model=model, src=src, config=config)  # type: ignore[arg-type]
         except Exception as exc:
-            raise self.provider._error(exc, model, timeout) from None
+            raise self.provider.error_for(exc, model, timeout) from None
         name = str(job.name or "")
         if not name.startswith("batches/"):
             raise InvalidImageError("answered a batch submission without a job name", provider=self.provider.name,
@@ -125,7 +131,7 @@ class GeminiBatches:
                 error = InvalidImageError(f"returned a batch result that is not valid ({_first_line(exc)})",
                                           provider=self.provider.name, model=model)
                 return BatchPoll("JOB_STATE_SUCCEEDED", dict.fromkeys((r.cache_key for r in requests), error))
-            raise self.provider._error(exc, model, timeout) from None
+            raise self.provider.error_for(exc, model, timeout) from None
         state = str(getattr(job.state, "value", job.state) or "JOB_STATE_UNSPECIFIED")
         poll = BatchPoll(state)
         if not poll.done:
@@ -144,7 +150,7 @@ class GeminiBatches:
         return poll
 
     def _result(self, request: GenerationRequest, answer: Any) -> ProviderImage | ImagegenError:
-        secret = self.provider._secret()
+        secret = self.provider.secret()
         if answer.error is not None:
             code = int(answer.error.code or 0)
             message = quote_text(scrub(answer.error.message or "", secret), secret)
@@ -167,7 +173,7 @@ class GeminiBatches:
         if state == "JOB_STATE_SUCCEEDED" or state == "JOB_STATE_PARTIALLY_SUCCEEDED":
             return InvalidImageError("returned no answer for this request in the finished batch",
                                      provider=self.provider.name, model=request.model)
-        detail = f": {quote_text(scrub(job.error.message or '', self.provider._secret()))}" if job.error else ""
+        detail = f": {quote_text(scrub(job.error.message or '', self.provider.secret()))}" if job.error else ""
         return TransientError(f"batch job ended {state.removeprefix('JOB_STATE_')}{detail}",
                               provider=self.provider.name, model=request.model)
 

@@ -76,7 +76,7 @@ class OpenAIProvider(Provider):
             headers={"authorization": f"Bearer {secret}"}, body=body, timeout=timeout,
             provider=self.name, model=request.model, files=common.reference_files(request))
         if response.status_code != 200:
-            raise self._error(response, request.model, secret, source)
+            raise self.error_for(response, request.model, secret, source)
         images = common.decode_images(response, provider=self.name, model=request.model, count=len(requests))
         headers = common.header_details(response, RESPONSE_HEADERS)
         return [ProviderImage(
@@ -96,7 +96,7 @@ class OpenAIProvider(Provider):
         except ImagegenError as error:
             return LiveCheck(False, f"{error.message}: check {BASE_URL_VARIABLE} or providers.openai.base_url")
         if response.status_code in (401, 403):
-            return LiveCheck(False, self._error(response, "", secret, source).message)
+            return LiveCheck(False, self.error_for(response, "", secret, source).message)
         if response.status_code != 200:
             return LiveCheck(False, f"GET {safe_url(url)} answered {response.status_code} "
                                     f"({common.describe(common.parse_error(response), secret)}): check "
@@ -104,7 +104,7 @@ class OpenAIProvider(Provider):
         served = self.image_models(common.listed_ids(response))
         return LiveCheck(True, f"key from {source} accepted at {safe_url(self.base_url)}", served)
 
-    def _error(self, response: httpx.Response, model: str, secret: str, source: str) -> ImagegenError:
+    def error_for(self, response: httpx.Response, model: str, secret: str, source: str) -> ImagegenError:
         error = common.parse_error(response)
         if error.status == 401 or "invalid_api_key" in error.codes:
             reason = error.code or error.status
@@ -122,6 +122,22 @@ class OpenAIProvider(Provider):
                 f"OpenAI serves {model} only to verified organizations: verify yours at {VERIFY_URL} "
                 "(Verify Organization; access can take 15 minutes to arrive)", provider=self.name, model=model)
         return common.bad_request(error, provider=self.name, model=model, secret=secret)
+
+    # --- what its batch API uses (openai_batch.OpenAIHost) --------------------------------------------
+
+    def api_key(self, model: str) -> tuple[str, str]:
+        """(secret, where it came from); AuthenticationError naming the fix when no key is set."""
+        key = self._key()
+        if key is None:
+            raise AuthenticationError(f"no API key: {self.auth_hint()}", provider=self.name, model=model)
+        return key
+
+    def client(self) -> httpx.Client:
+        return self._http.get()
+
+    def download_client(self, *, limit: int) -> httpx.Client:
+        """A client of its own (the caller closes it) whose answers may be up to `limit` bytes."""
+        return self._http.with_limit(limit)
 
     def batches(self) -> Any:
         from mkdocs_imagegen.providers.openai_batch import OpenAIBatches

@@ -15,10 +15,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mkdocs_imagegen.errors import (
-    AuthenticationError,
     BadRequestError,
     ImagegenError,
     InvalidImageError,
@@ -26,14 +25,12 @@ from mkdocs_imagegen.errors import (
 )
 from mkdocs_imagegen.providers import openai_common as common
 from mkdocs_imagegen.providers.answers import scrub
-from mkdocs_imagegen.providers.base import ProviderImage
+from mkdocs_imagegen.providers.base import ProviderContext, ProviderImage
 from mkdocs_imagegen.providers.batching import BatchPoll
 from mkdocs_imagegen.request import GenerationRequest
 
 if TYPE_CHECKING:
     import httpx
-
-    from mkdocs_imagegen.providers.openai import OpenAIProvider
 
 ENDPOINT = "/v1/images/generations"
 MAX_RESULT_BYTES = 8 << 30  # a result file is read a line (an image) at a time; this only bounds the whole
@@ -46,8 +43,23 @@ _STATES = {"validating": "JOB_STATE_PENDING", "in_progress": "JOB_STATE_RUNNING"
            "expired": "JOB_STATE_EXPIRED", "cancelled": "JOB_STATE_CANCELLED"}
 
 
+class OpenAIHost(Protocol):
+    """What the Batch API uses of its provider (providers/openai.py): its name, base URL, catalogue, key, clients
+    and error mapping."""
+
+    name: str
+    context: ProviderContext
+
+    @property
+    def base_url(self) -> str: ...
+    def api_key(self, model: str) -> tuple[str, str]: ...
+    def client(self) -> httpx.Client: ...
+    def download_client(self, *, limit: int) -> httpx.Client: ...
+    def error_for(self, response: httpx.Response, model: str, secret: str, source: str) -> ImagegenError: ...
+
+
 class OpenAIBatches:
-    def __init__(self, provider: OpenAIProvider) -> None:
+    def __init__(self, provider: OpenAIHost) -> None:
         self.provider = provider
         self._download: httpx.Client | None = None
 
@@ -58,13 +70,6 @@ class OpenAIBatches:
         """Whether the request can go in a job: one with reference images needs `images/edits`, whose multipart
         body a JSONL batch line cannot carry, so it is made synchronously."""
         return not request.references
-
-    def _key(self, model: str) -> tuple[str, str]:
-        key = self.provider._key()
-        if key is None:
-            raise AuthenticationError(f"no API key: {self.provider.auth_hint()}", provider=self.provider.name,
-                                      model=model)
-        return key
 
     def _line(self, request: GenerationRequest) -> dict[str, Any]:
         size = common.wire_size(self.provider.context.catalogue.get(request.model), request.size)
@@ -77,9 +82,9 @@ class OpenAIBatches:
 
     def submit(self, model: str, requests: list[GenerationRequest], display_name: str, *, timeout: float) -> str:
         """Upload the requests as a JSONL file and create the batch; its id (`batch_...`)."""
-        secret, source = self._key(model)
+        secret, source = self.provider.api_key(model)
         content = "".join(json.dumps(self._line(request)) + "\n" for request in requests).encode("utf-8")
-        client, base = self.provider._http.get(), self.provider.base_url
+        client, base = self.provider.client(), self.provider.base_url
         headers = {"authorization": f"Bearer {secret}"}
         uploaded = _request(client, "POST", f"{base}/files", headers=headers, timeout=timeout, model=model,
                             provider=self.provider.name, data={"purpose": "batch"},
@@ -94,7 +99,7 @@ class OpenAIBatches:
     def _field(self, response: httpx.Response, name: str, pattern: re.Pattern[str], model: str, secret: str,
                source: str) -> str:
         if response.status_code != 200:
-            raise self.provider._error(response, model, secret, source)
+            raise self.provider.error_for(response, model, secret, source)
         try:
             value = response.json().get(name)
         except (ValueError, AttributeError):
@@ -104,12 +109,12 @@ class OpenAIBatches:
         return value
 
     def poll(self, name: str, model: str, requests: list[GenerationRequest], *, timeout: float) -> BatchPoll:
-        secret, source = self._key(model)
-        response = common.send(self.provider._http.get(), "GET", f"{self.provider.base_url}/batches/{name}",
+        secret, source = self.provider.api_key(model)
+        response = common.send(self.provider.client(), "GET", f"{self.provider.base_url}/batches/{name}",
                                headers={"authorization": f"Bearer {secret}"}, body=None, timeout=timeout,
                                provider=self.provider.name, model=model)
         if response.status_code != 200:
-            raise self.provider._error(response, model, secret, source)
+            raise self.provider.error_for(response, model, secret, source)
         try:
             batch = response.json()
             status = str(batch["status"])
@@ -141,7 +146,7 @@ class OpenAIBatches:
                                               timeout=httpx.Timeout(timeout)) as response:
                     if response.status_code != 200:
                         response.read()
-                        raise self.provider._error(response, model, secret, source)
+                        raise self.provider.error_for(response, model, secret, source)
                     for line in response.iter_lines():
                         if len(line) > MAX_LINE_CHARS:
                             raise InvalidImageError("sent a result line too long to be an image answer",
@@ -179,7 +184,7 @@ class OpenAIBatches:
                                           provider=self.provider.name, model=request.model)
         response = httpx.Response(status, json=answer["body"])  # read exactly as a synchronous answer is
         if status != 200:
-            return key, self.provider._error(response, request.model, secret, source)
+            return key, self.provider.error_for(response, request.model, secret, source)
         try:
             (image,) = common.decode_images(response, provider=self.provider.name, model=request.model, count=1)
         except ImagegenError as failure:
@@ -195,11 +200,8 @@ class OpenAIBatches:
             client.close()
 
     def _downloads(self) -> httpx.Client:
-        from mkdocs_imagegen.providers.transport import guarded_client
-
         if self._download is None:
-            self._download = guarded_client(self.provider._http._transport, limit=MAX_RESULT_BYTES,
-                                            headers={"user-agent": "mkdocs-imagegen"})
+            self._download = self.provider.download_client(limit=MAX_RESULT_BYTES)
         return self._download
 
 

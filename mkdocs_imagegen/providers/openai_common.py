@@ -350,6 +350,12 @@ class HttpClientHolder:
                 self._client = guarded_client(self._transport, headers={"user-agent": "mkdocs-imagegen"})
             return self._client
 
+    def with_limit(self, limit: int) -> httpx.Client:
+        """Another client through the same transport whose answers may be up to `limit` bytes (the caller closes it)."""
+        from mkdocs_imagegen.providers.transport import guarded_client
+
+        return guarded_client(self._transport, limit=limit, headers={"user-agent": "mkdocs-imagegen"})
+
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
