@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
+import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +83,33 @@ def image_info(path: Path) -> tuple[tuple[int, int], str]:
 
 def warnings_of(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("WARNING")]
+
+def free_port() -> int:
+    """A free loopback port, for a server that cannot be told port 0 and say which it took (`mkdocs serve`,
+    fake-gcs-server). Picked at random below the kernel's ephemeral range, where port-0 servers and outgoing
+    connections of the tests running beside this one never land, and probed."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.SystemRandom().randrange(low // 2, low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError(f"no free loopback port in {low // 2}..{low - 1}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default; macOS starts at 49152
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port held bound but never listening: connecting is refused, and no other test can take it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
