@@ -35,9 +35,12 @@ POSTS = example_posts()
 
 
 def chromium_executable() -> str | None:
-    candidates = [os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                  shutil.which("chromium-browser")]
-    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+    """`CHROMIUM` when it is set (and then only it), else Debian's chromium."""
+    if os.environ.get("CHROMIUM"):
+        candidates = [os.environ["CHROMIUM"]]
+    else:
+        candidates = ["/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")]
+    return next((c for c in candidates if c and os.path.isfile(c) and os.access(c, os.X_OK)), None)
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -66,6 +69,8 @@ def require_chromium() -> str:
     except ImportError:
         pytest.skip("Playwright's Python client is not installed (pip install playwright)")
     executable = chromium_executable()
+    if executable is None and os.environ.get("CHROMIUM"):
+        pytest.skip(f"CHROMIUM={os.environ['CHROMIUM']} is not an executable file")
     if executable is None:
         pytest.skip("no headless Chromium: install Debian's chromium (apt-get install chromium) or set CHROMIUM")
     return executable
@@ -73,9 +78,9 @@ def require_chromium() -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    executable = require_chromium()  # before importing Playwright: without it or Chromium, skip saying why
     from playwright.sync_api import sync_playwright
 
-    executable = require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, timeout=30_000)
         yield browser

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -159,20 +160,54 @@ def _subprocess_env(emulator: Emulator) -> dict[str, str]:
     return {**base, **emulator.env(), "NO_MKDOCS_2_WARNING": "1"}
 
 
+class _FirstThrough(threading.Event):
+    """An emulator gate that answers the first `count` image requests and holds the rest until it is set."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self._left, self._lock = count, threading.Lock()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._lock:
+            if self._left > 0:
+                self._left -= 1
+                return True
+        return super().wait(timeout)
+
+
 def test_ctrl_c_keeps_the_finished_candidates_and_no_partial_file(site_root: Path) -> None:
+    """Two candidates land, the rest are held by the emulator until compare says it was interrupted: the
+    run cannot finish before Ctrl-C however slow the machine, and what was in flight then is kept."""
     pages = {f"p{i}.md": page(f"interrupted prompt {i}", title=f"P{i}") for i in range(8)}
     config = write_site(site_root, pages, {"size": SIZE, "concurrency": 2})
     originals = site_root / ".banners" / "originals"
     command = [sys.executable, "-m", "mkdocs_imagegen", "compare", "-f", str(config), "-m", GEMINI_MODEL, "--yes"]
-    with Emulator(latency=0.4) as emulator:
+    with Emulator() as emulator:
+        emulator.gate = _FirstThrough(2)
         process = subprocess.Popen(command, env=_subprocess_env(emulator), cwd=site_root, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        lines: list[str] = []
+        said_interrupted = threading.Event()
+
+        def read_stderr() -> None:
+            assert process.stderr is not None
+            for line in process.stderr:
+                lines.append(line)
+                if line.startswith("interrupted: sending nothing more"):
+                    said_interrupted.set()
+
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
         deadline = time.monotonic() + 60
         while len(list(originals.glob("*.json"))) < 2:  # wait for candidates to land, then interrupt
-            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            assert process.poll() is None and time.monotonic() < deadline, "".join(lines)
             time.sleep(0.02)
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=60)
+        assert said_interrupted.wait(60), "".join(lines)
+        emulator.gate.set()  # the requests in flight answer now
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+        stderr = "".join(lines)
         assert process.returncode == 130, stderr
         assert "interrupted" in stderr
         kept = {path.stem for path in originals.glob("*.json")}

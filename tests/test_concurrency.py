@@ -13,7 +13,6 @@ import queue
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,7 +32,7 @@ from mkdocs_imagegen.providers.base import Provider, ProviderImage
 from mkdocs_imagegen.providers.registry import Registry, Route
 from mkdocs_imagegen.request import GenerationRequest, Size
 
-from sitekit import PROVIDER_VARIABLES, banner_file, build, page, write_site
+from sitekit import PROVIDER_VARIABLES, banner_file, build, free_port, page, write_site
 from test_faults import (
     assert_cache_sound,
     assert_committable_decodes,
@@ -169,12 +168,6 @@ def test_two_builds_at_once_both_succeed_and_pay_once(site_root: Path) -> None:
         for src in PAGES:
             path = (site_root / name / src.removesuffix(".md") / "index.html")
             assert path.is_file() and "placeholder-" not in path.read_text(encoding="utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_serve_and_build_at_once_pay_once(site_root: Path) -> None:

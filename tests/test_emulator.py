@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -32,6 +31,8 @@ from PIL import Image, UnidentifiedImageError
 from mkdocs_imagegen.catalogue.lookup import Catalogue, default_catalogue, packaged_data
 from mkdocs_imagegen.emulator import APIS, PROVIDERS, Emulator, Fault, ProtocolApi, parse_model_specs
 from mkdocs_imagegen.provider_table import PROVIDERS as SPECS
+
+from sitekit import free_port
 
 FLASH = "gemini-3.1-flash-image"
 PRO = "gemini-3-pro-image"
@@ -1146,9 +1147,7 @@ def test_token_valid_and_wait_until_stopped(http):
 
 
 def test_run_prints_exports_and_stops_on_sigterm():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     code = f"from mkdocs_imagegen.emulator import run; run(port={port}, latency=0, extra_models=['openai:gpt-image-9'])"
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)

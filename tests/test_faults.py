@@ -38,7 +38,7 @@ from PIL import Image
 
 from mkdocs_imagegen.emulator import Emulator, Fault, prompt_colour
 
-from sitekit import PROVIDER_VARIABLES, banner_file, build, image_info, page, warnings_of, write_site
+from sitekit import PROVIDER_VARIABLES, banner_file, build, build_process, image_info, page, warnings_of, write_site
 
 # --- shared helpers ----------------------------------------------------------------------------------
 
@@ -392,7 +392,7 @@ def test_failures_as_the_user_sees_them(site_root: Path, fault_emulator: Emulato
     emulator.add_fault(Fault(kind="overloaded", times=-1, match="down"))
     env = shape_env(emulator, "openai")
 
-    strict = build(config, "--strict", env=env)
+    strict = build_process(config, "--strict", env=env)
     assert strict.returncode == 1, strict.stderr
     assert "Traceback" not in strict.stderr
     assert "Aborted with 2 warnings in strict mode" in strict.stdout + strict.stderr

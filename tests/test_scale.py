@@ -1,7 +1,8 @@
 """Issue 4 at small scale: retries, refusals, max_new, deduplication, progress, interrupted builds.
 
-Every build is a real `mkdocs build` subprocess against the loopback emulator. No assertion is on
-how fast anything is, only on lower bounds the provider sets (a retry hint) and on counts.
+Every build is MkDocs' own `mkdocs build` command against the loopback emulator, in this process but for
+the killed build (a subprocess). No assertion is on how fast anything is, only on lower bounds the provider
+sets (a retry hint) and on counts.
 """
 
 from __future__ import annotations

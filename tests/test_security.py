@@ -18,7 +18,7 @@ from mkdocs_imagegen.emulator import Emulator, Fault
 from mkdocs_imagegen.providers.credentials import KeyStore, config_dir, mask
 from mkdocs_imagegen.request import GenerationRequest, Size
 
-from sitekit import banner_file, banner_sources, build, page, warnings_of, write_site
+from sitekit import banner_file, banner_sources, build, build_process, page, warnings_of, write_site
 from test_faults import (
     PUBLISHED_NAME,
     assert_cache_sound,
@@ -224,7 +224,7 @@ def test_nothing_is_written_outside_cache_and_site_and_no_name_comes_from_user_t
                                 "XDG_CACHE_HOME": str(outside / "xdg-cache"),
                                 "XDG_CONFIG_HOME": str(outside / "xdg-config"),
                                 "XDG_DATA_HOME": str(outside / "xdg-data")}
-        result = build(config, env=env)
+        result = build_process(config, env=env)  # its own HOME and TMPDIR: a fresh interpreter reads them
     assert result.returncode == 0, result.stderr
     after = snapshot(tmp_path, user_config)
     changed = {path for path, stamp in after.items() if before.get(path) != stamp}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import pytest
 from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.request import GenerationRequest, Size
 
-from sitekit import PROVIDER_VARIABLES, page, write_site
+from sitekit import PROVIDER_VARIABLES, free_port, page, write_site
 
 LATENCY = 2.0
 POSTS = {
@@ -38,12 +37,6 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> fl
             return time.monotonic() - start
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

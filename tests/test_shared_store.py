@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from test_concurrency import Watched, cache_key, mkdocs
 
 from mkdocs_imagegen.emulator import Emulator
 
-from sitekit import page, write_site
+from sitekit import free_port, page, refused_port, write_site
 from test_faults import assert_cache_sound, provenance_records
 
 REPO = Path(__file__).resolve().parent.parent
@@ -150,9 +149,9 @@ class Store:
         self.scheme, self.name = scheme, name
         self.env = {"s3": s3_env, "az": azure_env, "gs": gcs_env}[scheme](server.port)
         self.url = f"{scheme}://{name}/team-cache"
-        saved = dict(os.environ)
-        os.environ.update(self.env)
-        try:
+        with pytest.MonkeyPatch.context() as patch:  # the client reads its endpoint and keys from there
+            for variable, value in self.env.items():
+                patch.setenv(variable, value)
             import fsspec
 
             if scheme == "gs":
@@ -163,9 +162,6 @@ class Store:
             else:
                 self.fs = fsspec.filesystem(scheme, skip_instance_cache=True, use_listings_cache=False)
             self.fs.mkdir(name)
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
 
     def objects(self) -> list[str]:
         return sorted(str(p).removeprefix(f"{self.name}/team-cache/") for p in self.fs.find(f"{self.name}/team-cache"))
@@ -284,12 +280,6 @@ def test_a_killed_lease_holder_is_taken_over_after_its_lease_expires(moto: Serve
 # --- acceptance 5: the store is down at the start, or goes down mid-build ------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def assert_built_locally(config: Path, output: str, prompts: list[str]) -> None:
     assert published_all(config, len(prompts)), output
     cache_dir = config.parent / ".banners"
@@ -304,10 +294,10 @@ def assert_built_locally(config: Path, output: str, prompts: list[str]) -> None:
 def test_a_store_down_at_the_start_warns_once_and_the_build_goes_on_locally(scheme: str, tmp_path: Path) -> None:
     prompts = PROMPTS[:4]
     down = Store.__new__(Store)  # nothing listens on its port
-    down.env = s3_env(free_port()) if scheme == "s3" else azure_env(free_port())
-    down.url = f"{scheme}://nobody-listens/team-cache"
-    config = machine(tmp_path / "machine", down.url, prompts)
-    with Emulator() as emulator:
+    config = machine(tmp_path / "machine", f"{scheme}://nobody-listens/team-cache", prompts)
+    with refused_port() as port, Emulator() as emulator:
+        down.env = s3_env(port) if scheme == "s3" else azure_env(port)
+        down.url = f"{scheme}://nobody-listens/team-cache"
         strict = start(config, emulator, down, "--strict")
         assert strict.wait(timeout=90) == 1, strict.output  # --strict fails on the warning...
         assert_built_locally(config, strict.output, prompts)  # ...after keeping every banner locally
