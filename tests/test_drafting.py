@@ -1,4 +1,5 @@
-"""Drafting: `prompt_template` for pages without a prompt."""
+"""Drafting: `prompt_template` for pages without a prompt, and text requests to each provider's text models
+(against the emulator's, over the real provider code: google-genai, the Responses API, Azure's v1 route)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from test_cli import run
 
 from mkdocs_imagegen.emulator import Emulator
+from mkdocs_imagegen.emulator.text import TextFault
 from mkdocs_imagegen.pages.template import glob_match, render
 
 from sitekit import build, page, page_html, write_site
@@ -104,3 +106,54 @@ def test_a_template_with_an_unknown_field_stops_the_build_in_one_line(site_root:
     built = build(config)
     assert built.returncode != 0
     assert "option 'prompt_template' has {subject}; the fields are {title}, {description}" in built.stderr
+
+
+# --- text requests, on each provider's wire format ------------------------------------------------------------
+
+
+PROVIDER_ENV = {"google": ("GEMINI_", "GOOGLE_"), "openai": ("OPENAI_",), "foundry": ("AZURE_",)}
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDER_ENV))
+def test_a_text_request_with_an_image_on_each_provider_and_its_refusal_and_empty_answer(
+        provider: str, emulator: Emulator, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from PIL import Image
+
+    from mkdocs_imagegen.providers.registry import Registry
+    from mkdocs_imagegen.providers.text import TextRequest, ask, route
+
+    only(env, monkeypatch, PROVIDER_ENV[provider])
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 32), (10, 120, 130)).save(buffer, "PNG")
+    registry = Registry.from_options()
+    try:
+        text_route = route(registry, "alt", None)
+        assert text_route.provider.name == provider
+        model = text_route.model.name
+        request = TextRequest("alt", model, "Describe the image.", "Title: Tides\nPrompt: sea", buffer.getvalue(),
+                              "image/png", text_route.model.reasoning_effort)
+        answer = ask(text_route, request, timeout=30)
+        assert answer.text == "A 64x32 banner in #0a7882 for Tides" and answer.refusal is None
+        assert answer.input_tokens and answer.input_tokens > 10 and answer.output_tokens
+        for kind, expected in (("refusal", None), ("empty", "")):
+            emulator.text.add_fault(TextFault(kind))
+            faulty = ask(text_route, request, timeout=30)
+            assert faulty.text == expected and (faulty.refusal is not None) == (kind == "refusal")
+    finally:
+        registry.close()
+    assert [r.status for r in emulator.text_requests()] == [200, 200, 200]
+    assert emulator.image_requests() == []
+
+
+def test_an_image_model_or_an_unknown_name_is_no_text_model(emulator: Emulator, env: dict[str, str]) -> None:
+    from mkdocs_imagegen.errors import UnknownModelError
+    from mkdocs_imagegen.providers.registry import Registry
+    from mkdocs_imagegen.providers.text import route
+
+    registry = Registry.from_options()
+    with pytest.raises(UnknownModelError, match="an image model: this needs a text model"):
+        route(registry, "brief", "gemini-3.1-flash-image")
+    with pytest.raises(UnknownModelError, match="known text models: gemini-3.1-flash-lite"):
+        route(registry, "brief", "gpt-9")

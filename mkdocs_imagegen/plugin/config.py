@@ -125,6 +125,13 @@ class ImagegenConfig(base.Config):
     # A prompt for pages without banner_prompt that `template_pages` (globs relative to docs_dir) names.
     prompt_template = c.Type(str, default="")
     template_pages = c.ListOfItems(c.Type(str), default=[])
+    # `mkdocs-imagegen brief` and `alt`: the text models that draft prompts and alt text, what they are told
+    # (empty: the packaged instructions) and which pages `brief` drafts for (empty: the blog's posts, or all).
+    brief_model = c.Optional(c.Type(str))
+    alt_model = c.Optional(c.Type(str))
+    brief_instructions = c.Type(str, default="")
+    alt_instructions = c.Type(str, default="")
+    brief_pages = c.ListOfItems(c.Type(str), default=[])
 
 
 def providers_dict(options: base.Config) -> dict[str, Any]:
