@@ -1,5 +1,6 @@
-"""Drafting: `prompt_template` for pages without a prompt, and text requests to each provider's text models
-(against the emulator's, over the real provider code: google-genai, the Responses API, Azure's v1 route)."""
+"""Drafting: `prompt_template` for pages without a prompt, and `brief` / `alt`, which have a text model draft
+banner prompts and alt text for review in the front matter. Against the emulator's text models, over the
+real provider code (google-genai, the Responses API, Azure's v1 route)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from test_cli import run
 
 from mkdocs_imagegen.emulator import Emulator
 from mkdocs_imagegen.emulator.text import TextFault
+from mkdocs_imagegen.pages.excerpt import brief_text, plain_text
 from mkdocs_imagegen.pages.template import glob_match, render
 
 from sitekit import build, page, page_html, write_site
@@ -157,3 +159,116 @@ def test_an_image_model_or_an_unknown_name_is_no_text_model(emulator: Emulator, 
         route(registry, "brief", "gemini-3.1-flash-image")
     with pytest.raises(UnknownModelError, match="known text models: gemini-3.1-flash-lite"):
         route(registry, "brief", "gpt-9")
+
+
+# --- what brief sends ------------------------------------------------------------------------------------
+
+
+def test_the_excerpt_is_plain_text_without_code_html_or_markup() -> None:
+    markdown = ("# Title\n\nSome **bold** and [a link](https://x.example/secret-path) and `code`.\n\n"
+                "```python\nprint('hidden')\n```\n\n<div class=\"x\">kept <b>words</b></div>\n<!-- more -->\n"
+                "![an image](img.png)\n\n- item one\n> quoted\n")
+    assert plain_text(markdown) == "Title Some bold and a link and code. kept words item one quoted"
+    text = brief_text({"title": "Title", "date": "2026-01-01", "secret_key": "s3cr3t", "tags": ["a", "b"]},
+                      markdown, "x.md")
+    assert text.splitlines()[0] == "Title: Title" and "Tags: a, b" in text
+    assert "s3cr3t" not in text and "2026-01-01" not in text and "print" not in text and "x.example" not in text
+
+
+def test_brief_on_the_example_blog_drafts_three_posts_writes_one_line_each_and_the_build_uses_them(
+        tmp_path: Path, emulator: Emulator, env: dict[str, str]) -> None:
+    config = example_copy(tmp_path / "blog", emulator)
+    before = {name: (tmp_path / "blog" / POSTS / name).read_text(encoding="utf-8")
+              for name in sorted(p.name for p in (tmp_path / "blog" / POSTS).iterdir())}
+
+    planned = run("brief", "-f", str(config), "--dry-run")
+    assert planned.exit_code == 0, planned.stderr
+    listed = sorted(re.findall(r"^  draft +blog/posts/(\S+)", planned.stdout, re.MULTILINE))
+    assert listed == sorted(STRIPPED)
+    assert "3 page(s) to draft with gemini-3.1-flash-lite via Google Gemini, 0 cached" in planned.stdout
+    assert emulator.text_requests() == [] and emulator.requests == []
+
+    drafted = run("brief", "-f", str(config), "--write", "--yes")
+    assert drafted.exit_code == 0, drafted.stderr
+    requests = emulator.text_requests()
+    assert len(requests) == 3 and {r.status for r in requests} == {200}
+    for request in requests:
+        sent = json.dumps(request.body)
+        title = re.search(r"Title: ([^\\]+)", sent)
+        assert title is not None and f'title: {title.group(1)}' in "\n".join(before.values())
+        assert "Excerpt: " in sent
+        for leaked in (SENTINEL, "2026-11-"):  # other front-matter values
+            assert leaked not in sent
+        (text,) = [part["text"] for part in request.body["contents"][0]["parts"]]
+        fields = [line.partition(": ")[0] for line in text.splitlines()]
+        assert fields == ["Title", "Categories", "Excerpt"]
+    for name, text in before.items():
+        after = (tmp_path / "blog" / POSTS / name).read_text(encoding="utf-8")
+        if name in STRIPPED:
+            lines = added_lines(text, after)
+            assert len(lines) == 1 and lines[0].startswith("banner_prompt: ") and lines[0].endswith("\n")
+        else:
+            assert after == text
+
+    emulator.reset()
+    again = run("brief", "-f", str(config), "--yes")
+    assert again.exit_code == 0, again.stderr
+    assert emulator.requests == []
+
+    built = build(config, "--strict", env=emulator.env())
+    assert built.returncode == 0, built.stderr
+    prompts = [r.prompt or "" for r in emulator.image_requests()]
+    assert len(prompts) == 3 and all(p.startswith("A wide, quiet editorial scene about ") for p in prompts)
+
+
+def test_a_second_brief_sends_nothing_even_before_the_drafts_are_written(
+        site_root: Path, emulator: Emulator, env: dict[str, str]) -> None:
+    config = write_site(site_root, {"a.md": page(title="Alpha", body="Words."), "b.md": page(title="Beta")})
+    first = run("brief", "-f", str(config), "--yes")
+    assert first.exit_code == 0, first.stderr
+    assert len(emulator.text_requests()) == 2
+    assert "a.md: banner_prompt: A wide, quiet editorial scene about Alpha" in first.stdout
+    emulator.reset()
+    second = run("brief", "-f", str(config), "--yes")
+    assert second.exit_code == 0, second.stderr
+    assert emulator.requests == [] and "0 page(s) to draft" in second.stdout and "2 cached" in second.stdout
+    assert "a.md: banner_prompt: A wide, quiet editorial scene about Alpha" in second.stdout
+    assert "banner_prompt" not in (site_root / "docs" / "a.md").read_text()
+
+
+def test_brief_asks_on_a_terminal_and_refuses_without_one(site_root: Path, emulator: Emulator,
+                                                          env: dict[str, str]) -> None:
+    config = write_site(site_root, {"a.md": page(title="Alpha")})
+    refused = run("brief", "-f", str(config))
+    assert refused.exit_code == 2
+    assert "not a terminal: pass --yes to send 1 text request(s)" in refused.stderr
+    assert emulator.requests == []
+
+
+# --- the three wire formats --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("keep", "model", "path"), [
+    (("GEMINI_", "GOOGLE_"), "gemini-3.1-flash-lite", "/v1(beta)?/models/gemini-3.1-flash-lite:generateContent"),
+    (("OPENAI_",), "gpt-5-mini", "/v1/responses"),
+    (("AZURE_",), "gpt-5-mini", "/azure/openai/v1/responses"),
+])
+def test_each_provider_speaks_its_own_wire_format(site_root: Path, emulator: Emulator, env: dict[str, str],
+                                                  monkeypatch: pytest.MonkeyPatch, keep: tuple[str, ...],
+                                                  model: str, path: str) -> None:
+    only(env, monkeypatch, keep)
+    config = write_site(site_root, {"a.md": page(title="Alpha", description="First.")})
+    drafted = run("brief", "-f", str(config), "--yes")
+    assert drafted.exit_code == 0, drafted.stderr
+    assert "a.md: banner_prompt: A wide, quiet editorial scene about Alpha" in drafted.stdout
+    (request,) = emulator.text_requests()
+    assert re.fullmatch(path, request.path) and request.status == 200
+    body = request.body
+    if keep[0] == "GEMINI_":
+        assert body["contents"][0]["parts"][-1]["text"].startswith("Title: Alpha\nDescription: First.")
+        assert "banner image" in body["systemInstruction"]["parts"][0]["text"]
+    else:
+        assert body["model"] == model and body["store"] is False and body["reasoning"] == {"effort": "minimal"}
+        (message,) = body["input"]
+        assert message["content"] == [{"type": "input_text", "text": message["content"][0]["text"]}]
+        assert message["content"][0]["text"].startswith("Title: Alpha")
