@@ -4,7 +4,9 @@ real provider code (google-genai, the Responses API, Azure's v1 route)."""
 
 from __future__ import annotations
 
+import base64
 import difflib
+import html
 import json
 import re
 import shutil
@@ -245,6 +247,33 @@ def test_brief_asks_on_a_terminal_and_refuses_without_one(site_root: Path, emula
     assert emulator.requests == []
 
 
+def test_alt_describes_each_cached_banner_and_the_build_shows_the_drafted_alt(
+        tmp_path: Path, emulator: Emulator, env: dict[str, str]) -> None:
+    config = example_copy(tmp_path / "blog", emulator)
+    drafted = run("alt", "-f", str(config), "--write", "--yes")
+    assert drafted.exit_code == 0, drafted.stderr
+    requests = emulator.text_requests()
+    # every post with a banner (the three without a prompt have none) but garden-of-links, which has a banner_alt
+    assert len(requests) == 7 - 3 - 1
+    for request in requests:
+        parts = request.body["contents"][0]["parts"]
+        image = next(part["inlineData"] for part in parts if "inlineData" in part)
+        assert image.get("mimeType", image.get("mime_type")) == "image/jpeg"
+        assert base64.urlsafe_b64decode(image["data"])[:3] == b"\xff\xd8\xff"
+    written = dict(re.findall(r"^(\S+\.md): banner_alt: (.+)$", drafted.stdout, re.MULTILINE))
+    assert len(written) == len(requests)
+    emulator.reset()
+    rebuilt = build(config, env=emulator.env())  # not --strict: two stripped posts keep a banner_model
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert emulator.image_requests() == []
+    shown = set()
+    for built_page in (config.parent / "site" / "blog").glob("20*/**/index.html"):  # Material's dated post URLs
+        banner = re.search(r'<p class="imagegen-banner"><img [^>]*\balt="([^"]*)"', built_page.read_text("utf-8"))
+        if banner is not None:
+            shown.add(html.unescape(banner.group(1)))
+    assert set(written.values()) <= shown and all(len(alt_text) <= 125 for alt_text in written.values())
+
+
 # --- the three wire formats --------------------------------------------------------------------------------
 
 
@@ -272,3 +301,20 @@ def test_each_provider_speaks_its_own_wire_format(site_root: Path, emulator: Emu
         (message,) = body["input"]
         assert message["content"] == [{"type": "input_text", "text": message["content"][0]["text"]}]
         assert message["content"][0]["text"].startswith("Title: Alpha")
+
+
+def test_alt_sends_the_banner_as_a_data_url_on_the_responses_api(site_root: Path, emulator: Emulator,
+                                                                 env: dict[str, str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    only(env, monkeypatch, ("OPENAI_",))
+    config = write_site(site_root, {"a.md": page("a lighthouse", title="Alpha")},
+                        {"size": "1792x1024", "model": "gpt-image-2"})
+    assert build(config, env=dict(env)).returncode == 0
+    emulator.reset()
+    drafted = run("alt", "-f", str(config), "--yes")
+    assert drafted.exit_code == 0, drafted.stderr
+    (request,) = emulator.text_requests()
+    content = request.body["input"][0]["content"]
+    assert content[0] == {"type": "input_text", "text": "Title: Alpha\nPrompt: a lighthouse"}
+    assert content[1]["type"] == "input_image" and content[1]["image_url"].startswith("data:image/jpeg;base64,")
+    assert re.search(r"a.md: banner_alt: A 1024x585 banner in #[0-9a-f]{6} for Alpha", drafted.stdout)

@@ -1,4 +1,4 @@
-"""`brief`: a text model drafts banner prompts, for review in the front matter."""
+"""`brief` and `alt`: a text model drafts banner prompts and alt text, for review in the front matter."""
 
 from __future__ import annotations
 
@@ -34,12 +34,14 @@ def _print_plan(plan: object, verb: str) -> None:
 def _run(task: str, verb: str, pages: tuple[Path, ...], config_file: Path, model: str | None, write: bool,
          yes: bool, dry_run: bool) -> None:
     from mkdocs_imagegen.commands import drafting
+    from mkdocs_imagegen.commands.alt_text import plan_alt
 
     if yes and dry_run:
         raise click.UsageError("--yes and --dry-run do not go together")
     site = drafting.load(config_file, lambda line: click.echo(line, err=True))
     try:
-        plan = drafting.plan_brief(site, list(pages), model)
+        planner = drafting.plan_brief if task == "brief" else plan_alt
+        plan = planner(site, list(pages), model)
         _print_plan(plan, verb)
         if dry_run:
             return
@@ -107,3 +109,23 @@ def brief(pages: tuple[Path, ...], config_file: Path, model: str | None, write: 
     --dry-run stops); --write adds one banner_prompt line to each page, every other byte kept.
     """
     _run("brief", "draft", pages, config_file, model, write, yes, dry_run)
+
+
+@click.command(short_help="Draft alt text for cached banners, for review in the front matter.")
+@_PAGES
+@_CONFIG
+@click.option("-m", "--model", help="Vision-capable text model.  [default: option alt_model, else the first "
+                                    "ready provider's default]")
+@_WRITE
+@_YES
+@_DRY_RUN
+def alt(pages: tuple[Path, ...], config_file: Path, model: str | None, write: bool, yes: bool,
+        dry_run: bool) -> None:
+    """Draft a banner_alt (at most 125 characters) for PAGES (default: every page with a banner in the cache
+    and no banner_alt).
+
+    Each request sends the banner as the page shows it (downscaled to at most 1024 pixels), the page's
+    title and the banner's prompt. Cached by what was sent; asks, writes and stops like `brief`.
+    """
+    _run("alt", "describe", pages, config_file, model, write, yes, dry_run)
+
