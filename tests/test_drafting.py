@@ -318,3 +318,50 @@ def test_alt_sends_the_banner_as_a_data_url_on_the_responses_api(site_root: Path
     assert content[0] == {"type": "input_text", "text": "Title: Alpha\nPrompt: a lighthouse"}
     assert content[1]["type"] == "input_image" and content[1]["image_url"].startswith("data:image/jpeg;base64,")
     assert re.search(r"a.md: banner_alt: A 1024x585 banner in #[0-9a-f]{6} for Alpha", drafted.stdout)
+
+
+# --- bad answers --------------------------------------------------------------------------------------------
+
+
+def test_bad_answers_each_give_one_line_naming_the_page_and_write_nothing(
+        site_root: Path, emulator: Emulator, env: dict[str, str]) -> None:
+    kinds = ("refusal", "empty", "too_long", "multiline", "server_error")
+    pages = {f"{kind}.md": page(title=f"Page {kind}") for kind in kinds}
+    pages["good.md"] = page(title="Page good")
+    config = write_site(site_root, pages, {"retries": 0})
+    before = {name: (site_root / "docs" / name).read_bytes() for name in pages}
+    for kind in kinds:
+        emulator.text.add_fault(TextFault(kind, match=f"Title: Page {kind}\n"))
+    drafted = run("brief", "-f", str(config), "--write", "--yes")
+    assert drafted.exit_code == 1
+    lines = [line for line in drafted.stderr.splitlines() if line.startswith("not drafted: ")]
+    assert sorted(line.split(":")[1].strip() for line in lines) == sorted(f"{kind}.md" for kind in kinds)
+    assert any("refusal.md: the request was blocked (SAFETY); nothing was written" in line for line in lines)
+    assert any("empty.md: the answer is empty" in line for line in lines)
+    assert any("too_long.md: the answer is " in line and "the limit is 600" in line for line in lines)
+    assert any("multiline.md: the answer has a line break" in line for line in lines)
+    assert any("server_error.md: " in line and "server error" in line for line in lines)
+    assert "Error: 5 of 6 page(s) got no usable draft" in drafted.stderr
+    for name, data in before.items():
+        after = (site_root / "docs" / name).read_bytes()
+        assert (after != data) == (name == "good.md")
+
+
+def test_a_refusal_on_the_responses_api_is_one_line_and_a_wrong_key_never_shows(
+        site_root: Path, emulator: Emulator, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    only(env, monkeypatch, ("OPENAI_",))
+    config = write_site(site_root, {"a.md": page(title="Alpha"), "b.md": page(title="Beta")})
+    emulator.text.add_fault(TextFault("refusal", match="Title: Alpha\n"))
+    drafted = run("brief", "-f", str(config), "--yes", "--write")
+    assert "not drafted: a.md: the model refused; nothing was written" in drafted.stderr
+    assert "banner_prompt" in (site_root / "docs" / "b.md").read_text()
+    secret = "sk-wrong-secret-that-must-never-show-0000"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    config = write_site(site_root, {"c.md": page(title="Gamma")})
+    refused = run("brief", "-f", str(config), "--yes", "--write")
+    assert refused.exit_code == 1
+    assert "not drafted: c.md: OpenAI rejected the API key from OPENAI_API_KEY" in refused.stderr
+    assert secret not in refused.stdout + refused.stderr
+    for path in site_root.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes()
