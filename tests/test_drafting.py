@@ -365,3 +365,16 @@ def test_a_refusal_on_the_responses_api_is_one_line_and_a_wrong_key_never_shows(
     for path in site_root.rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes()
+
+
+def test_a_dry_run_needs_no_credentials_and_sending_without_them_says_what_to_set(site_root: Path) -> None:
+    config = write_site(site_root, {"a.md": page(title="Alpha")})
+    planned = run("brief", "-f", str(config), "--dry-run")
+    assert planned.exit_code == 0, planned.stderr
+    assert "1 page(s) to draft with gemini-3.1-flash-lite via Google Gemini" in planned.stdout
+    refused = run("brief", "-f", str(config), "--yes")
+    assert refused.exit_code == 1
+    assert "Error: Google Gemini is not set up: set GEMINI_API_KEY (or GOOGLE_API_KEY)" in refused.stderr
+    assert "banner_prompt" not in (site_root / "docs" / "a.md").read_text()
+    nothing = run("alt", "-f", str(config), "--dry-run")
+    assert nothing.exit_code == 0 and "nothing to describe" in nothing.stdout

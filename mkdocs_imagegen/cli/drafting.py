@@ -25,6 +25,10 @@ def _print_plan(plan: object, verb: str) -> None:
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
     model, provider = plan.route.model, plan.route.provider
+    if not plan.jobs:
+        what = "without a banner_prompt" if plan.task == "brief" else "with a cached banner and no banner_alt"
+        click.echo(f"nothing to {verb}: no page {what} was chosen")
+        return
     cost = plan.cost
     click.echo(f"{len(plan.to_send)} page(s) to {verb} with {model.name} via {provider.label}, "
                f"{len(plan.jobs) - len(plan.to_send)} cached; estimated cost "

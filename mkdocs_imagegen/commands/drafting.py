@@ -194,7 +194,7 @@ def new_job(task: str, text_route: TextRoute, cache: DraftCache, page: SitePage,
 def make_plan(site: DraftSite, task: str, model: str | None) -> tuple[Plan, str]:
     """An empty plan for `task` (its route and cache), and the instructions it sends."""
     try:
-        text_route = route(site.registry, task, model or site.options.get(f"{task}_model"))
+        text_route = route(site.registry, task, model or site.options.get(f"{task}_model"), planning=True)
     except ImagegenError as error:
         raise Stop(error.message, 2 if isinstance(error, ConfigError) else 1) from None
     instructions = str(site.options.get(f"{task}_instructions") or "").strip()
@@ -226,6 +226,11 @@ def send_all(plan: Plan, *, timeout: float, retries: int, log: logging.Logger) -
     """Each uncached job's request, in order; a failure is that job's `problem`, and the next one goes on."""
     from mkdocs_imagegen.build.sending import backoff
 
+    if plan.to_send:
+        try:
+            plan.route.check_ready()
+        except ImagegenError as error:
+            raise Stop(error.message) from None
     stop = threading.Event()
     for job in plan.to_send:
         for attempt in range(retries + 1):

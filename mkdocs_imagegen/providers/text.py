@@ -52,6 +52,12 @@ class TextRoute:
     model: TextModel
     provider: Provider
 
+    def check_ready(self) -> None:
+        """AuthenticationError, saying what to set, when the provider has no credentials."""
+        if not self.provider.is_authenticated():
+            raise AuthenticationError(f"{self.provider.label} is not set up: {self.provider.auth_hint()}",
+                                      provider=self.provider.name, model=self.model.name)
+
 
 def resolve(name: str, registry: Registry, catalogue: TextCatalogue | None = None) -> TextModel:
     """A written text-model name (or one of the site's aliases) -> its catalogue entry."""
@@ -68,8 +74,10 @@ def resolve(name: str, registry: Registry, catalogue: TextCatalogue | None = Non
     return found
 
 
-def route(registry: Registry, task: str, model: str | None, catalogue: TextCatalogue | None = None) -> TextRoute:
-    """The text model and provider for `task`; ConfigError / AuthenticationError say what to set."""
+def route(registry: Registry, task: str, model: str | None, catalogue: TextCatalogue | None = None, *,
+          planning: bool = False) -> TextRoute:
+    """The text model and provider for `task`; ConfigError / AuthenticationError say what to set. With
+    `planning`, a provider without credentials is routed to as well (to list and price; `ready` says)."""
     catalogue = catalogue or text_catalogue()
     if model:
         info = resolve(model, registry, catalogue)
@@ -80,7 +88,8 @@ def route(registry: Registry, task: str, model: str | None, catalogue: TextCatal
     else:
         candidates = [registry.get(name) for name in registry.order if catalogue.default(name, task)]
         info = None
-    ready = [provider for provider in candidates if provider.is_authenticated()]
+    ready = [provider for provider in candidates if provider.is_authenticated()] or (
+        candidates[:1] if planning else [])
     if not ready:
         hints = "; ".join(f"{provider.name}: {provider.auth_hint()}" for provider in candidates)
         raise AuthenticationError(f"no provider for the text model is set up ({hints})")
