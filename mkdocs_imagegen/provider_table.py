@@ -23,6 +23,8 @@ class ProviderSpec:
     # Its block under `providers:` in mkdocs.yml: option name -> "text" (a string or null), "url" (one with a
     # scheme, or null) or "mapping" (names to names).
     options: dict[str, str] = field(default_factory=dict)
+    text: str = ""  # "module:function" that sends its text requests (drafting prompts and alt text)
+    text_emulator: str = ""  # "module:Class" of the emulator's text endpoint for it
 
 
 PROVIDERS: tuple[ProviderSpec, ...] = (
@@ -35,6 +37,8 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         environment=("GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT",
                      "GOOGLE_CLOUD_LOCATION"),
         options={"base_url": "url"},
+        text="mkdocs_imagegen.providers.google_text:ask",
+        text_emulator="mkdocs_imagegen.emulator.gemini_text:GeminiText",
     ),
     ProviderSpec(
         name="foundry", label="Azure AI Foundry",
@@ -45,6 +49,8 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         environment=("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_VERSION", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
                      "MSI_ENDPOINT", "MSI_SECRET"),
         options={"endpoint": "url", "api_version": "text", "deployments": "mapping"},
+        text="mkdocs_imagegen.providers.foundry_text:ask",
+        text_emulator="mkdocs_imagegen.emulator.azure_text:AzureText",
     ),
     ProviderSpec(
         name="openai", label="OpenAI",
@@ -54,6 +60,8 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         key_variables=("OPENAI_API_KEY",),
         environment=("OPENAI_BASE_URL",),
         options={"base_url": "url"},
+        text="mkdocs_imagegen.providers.openai_text:ask",
+        text_emulator="mkdocs_imagegen.emulator.openai_text:OpenAIText",
     ),
 )
 

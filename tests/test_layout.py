@@ -16,7 +16,7 @@ def own_rooms() -> set[Path]:
     rooms = {PACKAGE / "provider_table.py", PACKAGE / "providers" / "openai_common.py",
              PACKAGE / "emulator" / "mai.py"}
     for spec in PROVIDERS:
-        for reference in (spec.provider, spec.emulator):
+        for reference in (spec.provider, spec.emulator, spec.text, spec.text_emulator):
             module = reference.partition(":")[0].removeprefix("mkdocs_imagegen.").replace(".", "/")
             rooms.add(PACKAGE / f"{module}.py")
     return rooms

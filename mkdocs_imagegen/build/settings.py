@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mkdocs_imagegen.pages.template import PageTemplate
 from mkdocs_imagegen.request import Size
 
 
@@ -47,6 +48,7 @@ class Settings:
     wait_for_batch: bool = True  # a banner pending in a recorded batch job gets a placeholder, not a request
     cache_url: str | None = None  # a cache shared by many machines on an object store (shared_store.py)
     cache_lease: float = 60.0
+    template: PageTemplate | None = None  # options `prompt_template` + `template_pages`
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),

@@ -17,6 +17,7 @@ import click
 from mkdocs_imagegen.cli.backfill import backfill
 from mkdocs_imagegen.cli.common import CONTEXT, PROG, ImagegenGroup
 from mkdocs_imagegen.cli.compare import compare, pick
+from mkdocs_imagegen.cli.drafting import alt, brief
 from mkdocs_imagegen.cli.emulator import emulator_command
 from mkdocs_imagegen.cli.generate import generate
 from mkdocs_imagegen.cli.keys import keys
@@ -40,5 +41,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=argv, prog_name=PROG)
 
 
-for command in (generate, models, doctor, plan, backfill, compare, pick, prune, sync, keys, emulator_command):
+for command in (generate, models, doctor, plan, backfill, brief, alt, compare, pick, prune, sync, keys,
+                emulator_command):
     cli.add_command(command)

@@ -84,9 +84,12 @@ def plan(config_file: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"config_file": str(config_file), "cache_dir": str(site.settings.cache_dir),
                                "format": site.settings.fmt, "enabled": site.enabled,
-                               "pages": [row.as_json() for row in planned], "summary": summary}, indent=2))
+                               "pages": [{**row.as_json(), "prompt_template": row.src in site.templated}
+                                         for row in planned], "summary": summary}, indent=2))
     else:
         _print_plan(site, planned, summary)
+        for line in site.template_lines():
+            click.echo(line)
 
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mkdocs_imagegen.build.settings import Settings
     from mkdocs_imagegen.cache.store import CacheStore
     from mkdocs_imagegen.pages.frontmatter import BannerSpec
+    from mkdocs_imagegen.pages.template import PageTemplate
     from mkdocs_imagegen.plugin.plugin import ImagegenPlugin
 
 Warn = Callable[[str], None]
@@ -37,10 +38,21 @@ class Site:
     session: BannerSession
     specs: list[tuple[str, BannerSpec]]
     paths: dict[str, Path] = field(default_factory=dict)  # src_uri -> the page's file, for every spec
+    templated: set[str] = field(default_factory=set)  # pages whose prompt is `prompt_template`'s
 
     @property
     def cache(self) -> CacheStore:
         return self.session.cache
+
+    def template_lines(self) -> list[str]:
+        """`plan`'s lines for the pages whose prompt is `prompt_template`'s: each page and its prompt."""
+        rows = [(src, spec.prompt) for src, spec in self.specs if src in self.templated]
+        if not rows:
+            return []
+        width = max(len(src) for src, _ in rows)
+        return [*(f"  template     {src:<{width}}  {prompt}" for src, prompt in rows),
+                f"{len(rows)} page(s) take their prompt from prompt_template (template_pages): a new title or "
+                "description is a new prompt, so a new banner"]
 
     def src_of(self, page: Path) -> str | None:
         """The src_uri of a page given as a path (relative to the current directory, or absolute)."""
@@ -94,8 +106,10 @@ def find_plugin(config: MkDocsConfig, config_file: Path) -> ImagegenPlugin:
     raise ConfigError(f"{config_file}: the imagegen plugin is not enabled; add `plugins: [imagegen]`")
 
 
-def page_specs(config: MkDocsConfig, every_file: bool, warn: Warn) -> list[tuple[str, BannerSpec, Path]]:
-    """Each Markdown page's banner request from its front matter, read like a build reads it."""
+def page_specs(config: MkDocsConfig, every_file: bool, warn: Warn,
+               template: PageTemplate | None = None) -> list[tuple[str, BannerSpec, Path, bool]]:
+    """Each Markdown page's banner request from its front matter or `prompt_template`, read like a build
+    reads it; the last item says whether the prompt is the template's."""
     from mkdocs.structure.files import InclusionLevel, get_files
 
     inclusion: Callable[[InclusionLevel], bool] = (lambda level: True) if every_file else InclusionLevel.is_included
@@ -105,13 +119,13 @@ def page_specs(config: MkDocsConfig, every_file: bool, warn: Warn) -> list[tuple
     for file in files.documentation_pages(inclusion=inclusion):
         path = Path(file.abs_src_path or "")
         try:
-            page = read_page(path, file.src_uri)
+            page = read_page(path, file.src_uri, template)
         except FrontMatterError as error:  # never a partial site: a page left out would lose its banner
             raise ConfigError(one_line(str(error))) from None
         for warning in page.warnings:
             warn(f"warning: imagegen: {warning}")
         if page.spec is not None:
-            specs.append((file.src_uri, page.spec, path))
+            specs.append((file.src_uri, page.spec, path, page.templated))
     return specs
 
 
@@ -149,7 +163,7 @@ def load_site(config_file: Path, *, every_file: bool = False, skip_if_disabled: 
     from mkdocs_imagegen.build.session import BannerSession
 
     config, settings, enabled = load_settings(config_file, unlimited=unlimited, warn=warn)
-    found = [] if skip_if_disabled and not enabled else page_specs(config, every_file, warn)
+    found = [] if skip_if_disabled and not enabled else page_specs(config, every_file, warn, settings.template)
     session = BannerSession(settings, log=log or logging.getLogger("mkdocs_imagegen.cli.quiet"))
-    return Site(config_file, settings, enabled, session, [(src, spec) for src, spec, _ in found],
-                {src: path for src, _, path in found})
+    return Site(config_file, settings, enabled, session, [(src, spec) for src, spec, _, _ in found],
+                {src: path for src, _, path, _ in found}, {src for src, _, _, templated in found if templated})

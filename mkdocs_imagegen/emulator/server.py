@@ -29,6 +29,7 @@ from mkdocs_imagegen.emulator.identity import IDENTITY_SECRET, ManagedIdentity
 from mkdocs_imagegen.emulator.models import ExtraModels, ServedModels
 from mkdocs_imagegen.emulator.openai import OpenAIApi
 from mkdocs_imagegen.emulator.openai_batches import OpenAIBatchApi
+from mkdocs_imagegen.emulator.text import TextService
 from mkdocs_imagegen.emulator.wire import (
     Call,
     Endpoint,
@@ -154,7 +155,10 @@ class Emulator:
         self.openai_batches = OpenAIBatchApi(self, next(api for api in self._apis if type(api) is OpenAIApi),
                                              self.batches)  # OpenAI's Batch API: the same delay, clock and finish
         self.batches.peers.append(self.openai_batches)
-        endpoints: list[Endpoint] = [*self._apis, self._identity, self.batches, self.openai_batches]
+        # Text models (emulator/text.py) first: Gemini's generateContent route is the image API's too.
+        self.text = TextService(self)
+        endpoints: list[Endpoint] = [*self.text.endpoints, *self._apis, self._identity, self.batches,
+                                     self.openai_batches]
         self._routes = [(e, route, self._handler(e, route)) for e in endpoints for route in e.routes]
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -257,6 +261,10 @@ class Emulator:
     def image_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.kind == "image"]
 
+    def text_requests(self) -> list[RecordedRequest]:
+        """Requests to text models (drafted prompts and alt text), answered or refused."""
+        return [r for r in self.requests if r.kind == "text"]
+
     def retired_requests(self) -> list[RecordedRequest]:
         """Requests that named a model the catalogue retired, everywhere or at that provider (each answered with
         the provider's 404)."""
@@ -345,7 +353,8 @@ class Emulator:
             call.params = {k: v for k, v in found.groupdict().items() if v is not None}
             if endpoint.claims(call):
                 return route.kind, handler
-            first = first or (route, handler, call.params)
+            if getattr(endpoint, "fallback", True):  # an endpoint may answer only what it claims
+                first = first or (route, handler, call.params)
         if first is None:
             return "unknown", lambda call, record: not_found()
         route, handler, call.params = first

@@ -15,6 +15,7 @@ from typing import Any
 
 from mkdocs_imagegen.errors import FrontMatterError, one_line
 from mkdocs_imagegen.pages.frontmatter import BannerSpec, parse_banner
+from mkdocs_imagegen.pages.template import PageTemplate, with_template
 
 _HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
@@ -26,17 +27,20 @@ class PageRead:
     meta: dict[str, Any]
     title: str
     warnings: tuple[str, ...] = ()  # unknown banner_* keys and the like, for the user
+    templated: bool = False  # the prompt is `prompt_template`'s, the page has no banner_prompt
 
 
-def read_page(path: Path, src: str) -> PageRead:
-    """The page's banner request, front matter and title; FrontMatterError (naming `src`) if it cannot be read."""
+def read_page(path: Path, src: str, template: PageTemplate | None = None) -> PageRead:
+    """The page's banner request (its own, or `template`'s when it has none and the template names it), front
+    matter and title; FrontMatterError (naming `src`) if it cannot be read."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise FrontMatterError(one_line(f"{src}: cannot read the page: {error}")) from None
     body, meta = front_matter(text, src)
-    spec, warnings = parse_banner(meta, src)
-    return PageRead(src, spec, meta, page_title(meta, body, src), tuple(warnings))
+    spec, warnings = parse_banner(with_template(meta, body, src, template), src)
+    templated = spec is not None and meta.get("banner_prompt") is None
+    return PageRead(src, spec, meta, page_title(meta, body, src), tuple(warnings), templated)
 
 
 def front_matter(text: str, src: str) -> tuple[str, dict[str, Any]]:

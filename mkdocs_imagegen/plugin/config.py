@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig
 
     from mkdocs_imagegen.build.settings import Settings
+    from mkdocs_imagegen.pages.template import PageTemplate
 
 SERVE_MODES = ("background", "placeholders", "cached")
 _URL_DELIMITERS = frozenset("?#")  # a URL's path ends at either
@@ -121,6 +122,16 @@ class ImagegenConfig(base.Config):
     wait_for_batch = c.Type(bool, default=True)
     cache_url = c.Optional(c.Type(str))  # s3://, gs:// or az://: a cache shared by many machines (shared_store.py)
     cache_lease = PositiveNumber(default=60, maximum=3600)  # seconds a lease lasts unless its holder renews it
+    # A prompt for pages without banner_prompt that `template_pages` (globs relative to docs_dir) names.
+    prompt_template = c.Type(str, default="")
+    template_pages = c.ListOfItems(c.Type(str), default=[])
+    # `mkdocs-imagegen brief` and `alt`: the text models that draft prompts and alt text, what they are told
+    # (empty: the packaged instructions) and which pages `brief` drafts for (empty: the blog's posts, or all).
+    brief_model = c.Optional(c.Type(str))
+    alt_model = c.Optional(c.Type(str))
+    brief_instructions = c.Type(str, default="")
+    alt_instructions = c.Type(str, default="")
+    brief_pages = c.ListOfItems(c.Type(str), default=[])
 
 
 def providers_dict(options: base.Config) -> dict[str, Any]:
@@ -190,7 +201,24 @@ def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settin
         wait_for_batch=config.wait_for_batch,
         cache_url=_cache_url_option(config.cache_url),
         cache_lease=float(config.cache_lease),
+        template=_template_option(config.prompt_template, config.template_pages),
     )
+
+
+def _template_option(text: str, globs: list[str]) -> PageTemplate | None:
+    """`prompt_template` and `template_pages`, checked now; None when no page gets a templated prompt."""
+    from mkdocs_imagegen.pages.template import PageTemplate, check_template
+
+    if not globs:
+        return None
+    if not text.strip():
+        raise PluginError("imagegen: option 'template_pages' names pages but 'prompt_template' is empty; "
+                          "set a template such as \"An editorial illustration for a post titled {title}\"")
+    try:
+        check_template(text)
+    except ValueError as error:
+        raise PluginError(f"imagegen: option 'prompt_template' {error}") from None
+    return PageTemplate(text.strip(), tuple(globs))
 
 
 def _style_option(style: str) -> str:

@@ -26,6 +26,7 @@ from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.errors import ImagegenError
 from mkdocs_imagegen.pages.frontmatter import FrontMatterError, parse_banner
 from mkdocs_imagegen.pages.reading import fallback_title
+from mkdocs_imagegen.pages.template import with_template
 from mkdocs_imagegen.plugin.config import ImagegenConfig, resolve_cache_dir, settings_from  # noqa: F401 - resolve_cache_dir: re-exported
 from mkdocs_imagegen.plugin.markup import (
     absolute_url,
@@ -138,7 +139,8 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
             return markdown
         src = page.file.src_uri
         try:
-            spec, warnings = parse_banner(page.meta, src)
+            meta = with_template(page.meta, markdown, src, self.session.settings.template)
+            spec, warnings = parse_banner(meta, src)
             for warning in warnings:
                 log.warning("imagegen: %s", warning)
             if spec is None:
