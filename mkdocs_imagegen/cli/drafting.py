@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from mkdocs_imagegen.cli.common import EXIT_USAGE, Failure, _one_line, _stderr_logger, _stdin_is_terminal
+from mkdocs_imagegen.cli.common import EXIT_USAGE, Failure, _stderr_logger, _stdin_is_terminal
+from mkdocs_imagegen.errors import one_line
 
 
 def _print_plan(plan: object, verb: str) -> None:
@@ -71,12 +72,12 @@ def _report(plan: object, write: bool) -> None:
         if job.draft is not None:
             click.echo(f"{job.page.src}: {key}: {job.draft.answer}")
         else:
-            click.echo(f"not drafted: {job.page.src}: {_one_line(job.problem or 'no answer')}", err=True)
+            click.echo(f"not drafted: {job.page.src}: {one_line(job.problem or 'no answer')}", err=True)
     failed = [job for job in plan.jobs if job.draft is None]
     if write:
         written, not_written = write_all(plan)
         for line in not_written:
-            click.echo(f"not written: {_one_line(line)}", err=True)
+            click.echo(f"not written: {one_line(line)}", err=True)
         click.echo(f"wrote {key} to {len(written)} page(s)")
         if not_written:
             raise Failure(f"{len(not_written)} page(s) could not be edited: see the lines above")

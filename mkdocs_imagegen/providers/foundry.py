@@ -225,7 +225,7 @@ class FoundryProvider(Provider):
             raise AuthenticationError(f"no endpoint: {self.auth_hint()}",
                                       provider=self.name, model=request.model)
         deployment = self.deployment(request.model)
-        auth = self._auth(request.model)
+        auth = self.auth(request.model)
         size = common.wire_size(self.context.catalogue.get(request.model), request.size)
         route, url, body = self._call(endpoint, request, deployment, size)
         if len(requests) > 1:
@@ -234,7 +234,7 @@ class FoundryProvider(Provider):
         response = common.post_json(self._http.get(), url, headers=auth.headers, body=body, timeout=timeout,
                                     provider=self.name, model=request.model, files=files)
         if response.status_code != 200:
-            raise self._error(response, request.model, deployment, auth)
+            raise self.error_for(response, request.model, deployment, auth)
         images = common.decode_images(response, provider=self.name, model=request.model, count=len(requests))
         requested = {"deployment": deployment, "route": route}
         if route != "mai-edit":  # MAI's edit route takes no size: its answer is fitted like any other
@@ -269,7 +269,7 @@ class FoundryProvider(Provider):
         if endpoint is None:
             return LiveCheck(False, f"not set up: {self.status().detail}")
         try:
-            auth = self._auth("")
+            auth = self.auth("")
         except ImagegenError as error:
             return LiveCheck(False, error.message)
         v1 = self.api_version in V1_VERSIONS
@@ -305,16 +305,20 @@ class FoundryProvider(Provider):
         deployments = self.options.get("deployments") or {}
         return [f"{model} -> {name}" for model, name in deployments.items() if str(name) not in check.listed]
 
-    def _auth(self, model: str) -> Auth:
+    def auth(self, model: str) -> Auth:
+        """The request headers for `model`: the API key if one is set, else a Microsoft Entra ID token."""
         key = self._key()
         if key is not None:
             return Auth({"api-key": key[0]}, key[0], f"the API key from {key[1]}", "api-key")
         token = self._entra.get(provider=self.name, model=model)
         return Auth({"authorization": f"Bearer {token}"}, token, ENTRA_SOURCE, "entra-id")
 
+    def client(self) -> httpx.Client:
+        return self._http.get()
+
     # --- errors ------------------------------------------------------------------------------------
 
-    def _error(self, response: httpx.Response, model: str, deployment: str, auth: Auth) -> ImagegenError:
+    def error_for(self, response: httpx.Response, model: str, deployment: str, auth: Auth) -> ImagegenError:
         error = common.parse_error(response)
         if error.status == 401:
             return self._auth_error(error, model, auth)

@@ -20,10 +20,10 @@ def ask(provider: FoundryProvider, request: TextRequest, *, timeout: float) -> T
     if endpoint is None:
         raise AuthenticationError(f"no endpoint: {provider.auth_hint()}", provider=provider.name, model=request.model)
     deployment = provider.deployment(request.model)
-    auth = provider._auth(request.model)
-    response = common.post_json(provider._http.get(), f"{endpoint}/openai/v1/responses", headers=auth.headers,
+    auth = provider.auth(request.model)
+    response = common.post_json(provider.client(), f"{endpoint}/openai/v1/responses", headers=auth.headers,
                                 body=responses_body(request, deployment), timeout=timeout,
                                 provider=provider.name, model=request.model)
     if response.status_code != 200:
-        raise provider._error(response, request.model, deployment, auth)
+        raise provider.error_for(response, request.model, deployment, auth)
     return answer(response, provider=provider.name, model=request.model)

@@ -113,7 +113,8 @@ class GoogleProvider(Provider):
 
     # --- client ------------------------------------------------------------------------------------
 
-    def _get_client(self, model: str) -> Client:
+    def client(self, model: str) -> Client:
+        """The SDK client, made once (each provider keeps one)."""
         with self._lock:
             if self._client is None:
                 self._client = self._new_client(model)
@@ -188,7 +189,7 @@ class GoogleProvider(Provider):
         from google import genai  # noqa: F401 - importing the SDK is the slow part (about half a second)
 
         if self.vertex() is None:  # a key client is made locally; Vertex AI looks for credentials first
-            self._get_client(model)
+            self.client(model)
 
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
         from google.genai import types
@@ -201,7 +202,7 @@ class GoogleProvider(Provider):
             should_return_http_response=True,  # the raw body: see "response parsing" above
         )
         try:
-            client = self._get_client(request.model)
+            client = self.client(request.model)
             response = client.models.generate_content(model=request.model, contents=contents(request),
                                                        config=config)
         except Exception as exc:
@@ -223,7 +224,7 @@ class GoogleProvider(Provider):
         config = types.ListModelsConfig(page_size=1000, http_options=types.HttpOptions(timeout=milliseconds))
         try:
             names = [str(model.name or "").removeprefix("models/")
-                     for model in self._get_client("").models.list(config=config)]
+                     for model in self.client("").models.list(config=config)]
         except Exception as exc:
             if isinstance(exc, genai_errors.APIError) and exc.code == 404:
                 where = safe_url(self.base_url) if self.base_url else "the default endpoint"

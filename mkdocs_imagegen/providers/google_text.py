@@ -34,10 +34,10 @@ def ask(provider: GoogleProvider, request: TextRequest, *, timeout: float) -> Te
         should_return_http_response=True,  # the raw body, read by gemini_answers as for images
     )
     try:
-        client = provider._get_client(request.model)
+        client = provider.client(request.model)
         response = client.models.generate_content(model=request.model, contents=contents(request), config=config)
     except Exception as exc:
-        raise provider._error(exc, request.model, timeout) from None
+        raise provider.error_for(exc, request.model, timeout) from None
     raw = response.sdk_http_response.body if response.sdk_http_response else None
     return answer(parse_body(raw, provider=provider.name, model=request.model))
 

@@ -11,7 +11,7 @@ import base64
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mkdocs_imagegen.errors import AuthenticationError, TransientError
+from mkdocs_imagegen.errors import TransientError
 from mkdocs_imagegen.providers import openai_common as common
 from mkdocs_imagegen.providers.text import TextAnswer, TextRequest
 
@@ -68,14 +68,11 @@ def _count(value: Any) -> int | None:
 
 
 def ask(provider: OpenAIProvider, request: TextRequest, *, timeout: float) -> TextAnswer:
-    key = provider._key()
-    if key is None:
-        raise AuthenticationError(f"no API key: {provider.auth_hint()}", provider=provider.name, model=request.model)
-    secret, source = key
-    response = common.post_json(provider._http.get(), f"{provider.base_url}/responses",
+    secret, source = provider.api_key(request.model)
+    response = common.post_json(provider.client(), f"{provider.base_url}/responses",
                                 headers={"authorization": f"Bearer {secret}"},
                                 body=responses_body(request, request.model), timeout=timeout,
                                 provider=provider.name, model=request.model)
     if response.status_code != 200:
-        raise provider._error(response, request.model, secret, source)
+        raise provider.error_for(response, request.model, secret, source)
     return answer(response, provider=provider.name, model=request.model)
