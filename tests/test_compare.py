@@ -264,6 +264,33 @@ def test_mkdocs_serve_shows_the_last_sheet_read_only_at_a_path_no_page_can_take(
         server.stop()
 
 
+def test_mkdocs_serve_serves_no_file_the_sheet_folder_only_links_to(site_root: Path, tmp_path: Path) -> None:
+    from test_serve import Server, wait_until
+
+    config = write_site(site_root, {"index.md": page("a lighthouse", title="Home")}, site_url=None)
+    outside = tmp_path / "outside"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "secret.txt").write_text("outside the project", encoding="utf-8")
+    (outside / "folder" / "deep.txt").write_text("a linked folder", encoding="utf-8")
+    sheet = config.parent / ".imagegen-compare"
+    (sheet / "images").mkdir(parents=True)
+    (sheet / "index.html").write_text("<h1>the contact sheet</h1>", encoding="utf-8")
+    (sheet / "images" / "000-a.webp").write_bytes(b"RIFF0000WEBP")
+    os.symlink(outside / "secret.txt", sheet / "images" / "001-link.webp")
+    os.symlink(outside / "folder", sheet / "linked")
+    os.link(outside / "secret.txt", sheet / "images" / "002-hard.webp")
+    os.mkfifo(sheet / "images" / "003-pipe.webp")
+    server = Server(config.parent, {})
+    try:
+        wait_until(lambda: (r := server.get("/.imagegen/compare/")) is not None and r.status_code == 200, 30,
+                   "the sheet to be served")
+        assert server.get("/.imagegen/compare/images/000-a.webp").content == b"RIFF0000WEBP"
+        for path in ("images/001-link.webp", "linked/deep.txt", "images/002-hard.webp", "images/003-pipe.webp"):
+            assert server.get(f"/.imagegen/compare/{path}").status_code == 404, path
+    finally:
+        server.stop()
+
+
 def test_compare_never_writes_into_a_folder_of_yours(site_root: Path, emulator: Emulator,
                                                      env: dict[str, str]) -> None:
     config = four_pages(site_root)
