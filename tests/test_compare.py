@@ -303,6 +303,23 @@ def test_compare_never_writes_into_a_folder_of_yours(site_root: Path, emulator: 
     assert emulator.image_requests() == []  # refused before anything was paid for
 
 
+def test_compare_writes_no_file_through_a_link_in_its_folder(site_root: Path, emulator: Emulator,
+                                                             env: dict[str, str], tmp_path: Path) -> None:
+    config = four_pages(site_root)
+    folder = site_root / "sheet"
+    assert compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes").exit_code == 0
+    target = tmp_path / "target.png"
+    target.write_bytes(b"not yours to overwrite")
+    for name in ("sheet.png", "index.html"):
+        (folder / name).unlink()
+        os.symlink(target, folder / name)
+    result = compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert target.read_bytes() == b"not yours to overwrite"
+    assert not [path for path in folder.rglob("*") if path.is_symlink()]
+    assert Image.open(folder / "sheet.png").format == "PNG"
+
+
 def test_a_model_named_twice_or_by_alias_is_one_candidate_paid_once(site_root: Path, emulator: Emulator,
                                                                     env: dict[str, str]) -> None:
     config = four_pages(site_root, aliases={"hero": OPENAI_MODEL})

@@ -5,6 +5,7 @@ requested size, copied next to the page: what you see is what would be published
 from __future__ import annotations
 
 import html
+import io
 import json
 import shutil
 from pathlib import Path
@@ -39,6 +40,9 @@ code { display: block; font: .8rem ui-monospace, SFMono-Regular, Menlo, monospac
 
 
 
+GITIGNORE = b"# written by mkdocs-imagegen compare: a scratch folder\n*\n"
+
+
 def unusable(folder: Path) -> str | None:
     """Why the sheet cannot go into `folder`: compare writes only into a new or empty folder, or one it
     made before (it has compare's candidates file), because it replaces what it wrote there."""
@@ -50,21 +54,27 @@ def unusable(folder: Path) -> str | None:
 
 
 def write(folder: Path, comparison: Comparison, prog: str, title: str) -> Path:
-    """Write the sheet into `folder` (made if missing; files from an earlier compare are replaced)."""
+    """Write the sheet into `folder` (made if missing; files from an earlier compare are replaced). Every
+    file is written to a new temporary name and renamed: a link in the folder is replaced, never written
+    through."""
     images = folder / "images"
-    if images.is_dir() and not images.is_symlink():
+    if images.is_symlink() or images.is_file():
+        images.unlink()
+    elif images.is_dir():
         shutil.rmtree(images)
-    images.mkdir(parents=True, exist_ok=True)
-    if not (folder / ".gitignore").exists():
-        atomic_write(folder / ".gitignore", b"# written by mkdocs-imagegen compare: a scratch folder\n*\n")
+    images.mkdir(parents=True)
+    if not (folder / ".gitignore").exists() or (folder / ".gitignore").is_symlink():
+        atomic_write(folder / ".gitignore", GITIGNORE)
     names: dict[int, str] = {}
     for index, candidate in enumerate(comparison.candidates):
         if candidate.image is not None:
             name = f"{index:03d}-{_slug(candidate.src)}-{_slug(candidate.id)}{candidate.image.suffix}"
-            shutil.copyfile(candidate.image, images / name)
+            atomic_write(images / name, candidate.image.read_bytes())
             names[index] = f"images/{name}"
     atomic_write(folder / "index.html", _html(comparison, names, prog, title).encode("utf-8"))
-    _png(comparison).save(folder / "sheet.png", optimize=True)
+    png = io.BytesIO()
+    _png(comparison).save(png, "PNG", optimize=True)
+    atomic_write(folder / "sheet.png", png.getvalue())
     record = as_json(comparison, prog)
     for index, entry in enumerate(record["candidates"]):
         entry["sheet_image"] = names.get(index)  # the copy beside index.html
@@ -152,7 +162,7 @@ def _png(comparison: Comparison):  # noqa: ANN202 - a PIL image
             x = PAD + column * (THUMB_WIDTH + PAD)
             box = (x, y, x + THUMB_WIDTH, y + thumb_height(candidate))
             if candidate.image is not None:
-                with Image.open(candidate.image) as image:
+                with Image.open(candidate.image, formats=["PNG", "JPEG", "WEBP"]) as image:
                     sheet.paste(image.convert("RGB").resize((THUMB_WIDTH, thumb_height(candidate))), box[:2])
             else:
                 draw.rectangle(box, outline="#b91c1c", width=2)
