@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -318,6 +319,43 @@ def test_compare_writes_no_file_through_a_link_in_its_folder(site_root: Path, em
     assert target.read_bytes() == b"not yours to overwrite"
     assert not [path for path in folder.rglob("*") if path.is_symlink()]
     assert Image.open(folder / "sheet.png").format == "PNG"
+
+
+def test_a_candidates_file_of_yours_is_not_taken_for_a_sheet_compare_made(site_root: Path, emulator: Emulator,
+                                                                         env: dict[str, str]) -> None:
+    config = four_pages(site_root)
+    mine = site_root / "site-of-mine"
+    (mine / "images").mkdir(parents=True)
+    (mine / "images" / "logo.png").write_bytes(b"my logo")
+    (mine / "index.html").write_text("<h1>mine</h1>", encoding="utf-8")
+    (mine / "candidates.json").write_text('{"candidates": []}', encoding="utf-8")
+    result = compare(config, "-m", OPENAI_MODEL, "-o", str(mine), "--yes")
+    assert result.exit_code == 2 and "holds files compare did not write" in result.stderr, result.stderr
+    assert (mine / "images" / "logo.png").read_bytes() == b"my logo"
+    assert (mine / "index.html").read_text(encoding="utf-8") == "<h1>mine</h1>"
+    assert emulator.image_requests() == []
+
+
+def test_a_sheet_folder_with_a_link_in_it_is_refused(site_root: Path, emulator: Emulator, env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    config = four_pages(site_root)
+    folder = site_root / "sheet"
+    assert compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes").exit_code == 0
+    target = tmp_path / "target.png"
+    target.write_bytes(b"not yours to overwrite")
+    image = next((folder / "images").iterdir())
+    image.unlink()
+    os.symlink(target, image)
+    refused = compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes")
+    assert refused.exit_code == 2 and "holds files compare did not write" in refused.stderr
+    assert target.read_bytes() == b"not yours to overwrite"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.rmtree(folder / "images")
+    os.symlink(outside, folder / "images")
+    refused = compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes")
+    assert refused.exit_code == 2 and "holds files compare did not write" in refused.stderr
+    assert list(outside.iterdir()) == []
 
 
 def test_a_model_named_twice_or_by_alias_is_one_candidate_paid_once(site_root: Path, emulator: Emulator,

@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
-from mkdocs_imagegen.cache.files import atomic_write
+from mkdocs_imagegen.cache.files import TEMP_PREFIX, atomic_write
 from mkdocs_imagegen.commands.compare import TIMES_FILE, Candidate, Comparison, as_json
 
 THUMB_WIDTH = 360  # sheet.png column width
@@ -41,16 +41,39 @@ code { display: block; font: .8rem ui-monospace, SFMono-Regular, Menlo, monospac
 
 
 GITIGNORE = b"# written by mkdocs-imagegen compare: a scratch folder\n*\n"
+_WRITTEN = frozenset({"index.html", "sheet.png", TIMES_FILE, ".gitignore", "images"})
 
 
 def unusable(folder: Path) -> str | None:
     """Why the sheet cannot go into `folder`: compare writes only into a new or empty folder, or one it
-    made before (it has compare's candidates file), because it replaces what it wrote there."""
+    made before, because it replaces what it wrote there."""
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         return f"{folder} is not a folder"
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / TIMES_FILE).is_file():
+    if folder.is_dir() and any(folder.iterdir()) and not _made_by_compare(folder):
         return f"{folder} holds files compare did not write; give an empty or new folder"
     return None
+
+
+def _made_by_compare(folder: Path) -> bool:
+    """Only names compare writes, its own .gitignore, and a candidates file of its shape: a folder of yours
+    with a `candidates.json` of its own is not taken for a sheet (its images/ would be removed)."""
+    names = {path.name for path in folder.iterdir()}
+    if not names <= _WRITTEN | {name for name in names if name.startswith(TEMP_PREFIX)}:
+        return False
+    gitignore = folder / ".gitignore"
+    try:
+        if gitignore.is_symlink() or gitignore.read_bytes() != GITIGNORE:
+            return False
+        record = json.loads((folder / TIMES_FILE).read_text(encoding="utf-8")) \
+            if TIMES_FILE in names else {"candidates": []}  # an earlier compare stopped before writing it
+    except (OSError, ValueError):
+        return False
+    candidates = record.get("candidates") if isinstance(record, dict) else None
+    if not isinstance(candidates, list) or not all(isinstance(c, dict) and "cache_key" in c for c in candidates):
+        return False
+    images = folder / "images"
+    return not images.exists() or (images.is_dir() and not images.is_symlink() and all(
+        path.is_file() and not path.is_symlink() for path in images.iterdir()))
 
 
 def write(folder: Path, comparison: Comparison, prog: str, title: str) -> Path:
