@@ -4,6 +4,7 @@ every result, partial failures are reported per page and resubmitted, records ar
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -388,3 +389,27 @@ def test_a_result_file_that_cannot_be_read_keeps_the_record_for_the_next_collect
     collected = backfill(config, "--collect")
     assert collected.exit_code == 0 and f"collected batch job {batch_id}: 2 banner(s)" in collected.stdout
     assert len(originals(site_root)) == 2 and records(site_root) == []
+
+
+def _answer_bytes(answer: dict) -> bytes:
+    part = answer["response"]["candidates"][0]["content"]["parts"][0]
+    return base64.b64decode(part["inlineData"]["data"])
+
+
+def test_a_gemini_batch_answer_with_a_key_nobody_asked_for_is_ignored_not_filed_under_another_banner(
+        site_root: Path, held: Emulator, env: dict[str, str]) -> None:
+    config = site_of(site_root, 2)
+    assert backfill(config, "--batch", "--yes").exit_code == 0
+    (job,) = held.batches.jobs.values()
+    first, second = job.entries
+    job.entries[:] = [(second[0], {"key": "0" * 64}, second[2]), first]  # reordered, one key unknown
+    held.batches.finish()
+    collected = backfill(config, "--collect")
+    assert "answered 1 entry(ies) for banners it was not asked for; ignored" in collected.stderr, collected.stderr
+    failed = [line for line in collected.stderr.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 1 and "posts/p1.md" in failed[0], collected.stderr
+    (stored,) = originals(site_root)
+    provenance = json.loads(stored.read_text())
+    assert provenance["prompt"] == "backfill prompt 0"
+    image = stored.with_suffix(f".{provenance['format']}").read_bytes()
+    assert image == _answer_bytes(job.output[1])  # its own image, not p1's

@@ -282,10 +282,15 @@ def _collect(session: BannerSession, ledger: BatchLedger, on_progress: Callable[
             continue
         by_key = {entry.key: entry for entry in record.entries}
         outcomes: dict[str, str | None] = {}
+        unasked = 0
         try:
             for key, result in poll.items():  # a result file may stream: each stored as it is read
+                unasked += key not in by_key
                 if key in by_key and key not in outcomes:
                     outcomes[key] = _store(session, by_key[key].request, result)
+            if unasked:
+                found.problems.append(f"batch job {record.job} answered {unasked} entry(ies) for banners it was "
+                                      "not asked for; ignored")
         except ImagegenError as error:  # reading the results broke off: the record stays for the next collect
             found.problems.append(f"reading the results of batch job {record.job} failed ({error.message}); "
                                   "the next collect reads them again")

@@ -131,17 +131,25 @@ class GeminiBatches:
         if not poll.done:
             return poll
         answers = list(job.dest.inlined_responses or []) if job.dest is not None else []
-        by_key = {request.cache_key: request for request in requests}
-        for index, answer in enumerate(answers):
-            key = (answer.metadata or {}).get("key") if isinstance(answer.metadata, dict) else None
-            if key not in by_key:  # no usable metadata: answers come in request order
-                key = requests[index].cache_key if index < len(requests) else None
-            if key is None or key in poll.results:
-                continue
-            poll.results[key] = self._result(by_key[key], answer)
+        self._file(poll, answers, requests)
         for request in requests:
             poll.results.setdefault(request.cache_key, self._missing(state, job, request))
         return poll
+
+    def _file(self, poll: BatchPoll, answers: list[Any], requests: list[GenerationRequest]) -> None:
+        """Each answer under the banner its key names. An answer with a key nobody asked for is filed under that
+        key (the collector ignores it, with a warning), never under another banner; answers are taken in request
+        order only when none carries a key and there are as many as requests."""
+        by_key = {request.cache_key: request for request in requests}
+        keys = [_key_of(answer) for answer in answers]
+        if not any(keys) and len(answers) == len(requests):
+            keys = list(by_key)
+        for key, answer in zip(keys, answers, strict=True):
+            if key is None or key in poll.results:
+                continue
+            request = by_key.get(key)
+            poll.results[key] = self._result(request, answer) if request is not None else InvalidImageError(
+                "answered an entry for a banner it was not asked for", provider=self.provider.name)
 
     def _result(self, request: GenerationRequest, answer: Any) -> ProviderImage | ImagegenError:
         secret = self.provider._secret()
@@ -170,6 +178,12 @@ class GeminiBatches:
         detail = f": {quote_text(scrub(job.error.message or '', self.provider._secret()))}" if job.error else ""
         return TransientError(f"batch job ended {state.removeprefix('JOB_STATE_')}{detail}",
                               provider=self.provider.name, model=request.model)
+
+
+def _key_of(answer: Any) -> str | None:
+    metadata = answer.metadata if isinstance(answer.metadata, dict) else {}
+    key = metadata.get("key")
+    return key if isinstance(key, str) and key else None
 
 
 def _http(timeout: float) -> Any:
