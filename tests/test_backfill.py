@@ -265,13 +265,18 @@ def test_emulator_batch_states_follow_its_clock_and_the_finish_control(emulator:
         assert client.post(f"/v1beta/models/{MODEL}:batchGenerateContent", json=oversized).status_code == 400
 
 
-def test_an_unreadable_batch_answer_fails_its_entries_and_stores_nothing(site_root: Path, held: Emulator,
-                                                                        env: dict[str, str]) -> None:
-    config = site_of(site_root, 2)
+def test_an_unreadable_gemini_batch_entry_fails_alone_and_the_others_are_stored(site_root: Path, held: Emulator,
+                                                                               env: dict[str, str]) -> None:
+    config = site_of(site_root, 3)
     held.add_fault(Fault(provider="google", kind="truncated_b64", match="prompt 1"))
     failed = submit_finish_and_collect_failures(config, held)
-    assert len(failed) == 2 and all("batch result that is not valid" in line for line in failed)
-    assert originals(site_root) == [] and records(site_root) == []
+    assert len(failed) == 1 and "posts/p1.md" in failed[0] and "batch result that is not valid" in failed[0], failed
+    assert sorted(json.loads(path.read_text())["prompt"] for path in originals(site_root)) == [
+        "backfill prompt 0", "backfill prompt 2"]
+    assert records(site_root) == []
+    built = build(config, "--strict", env=env)
+    assert built.returncode == 0, built.stderr
+    assert [request.prompt for request in held.image_requests()] == ["backfill prompt 1"]  # only p1 is paid again
 
 
 def openai_site(root: Path, count: int, **options: object) -> Path:

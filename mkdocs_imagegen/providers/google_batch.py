@@ -19,6 +19,7 @@ import base64
 import json
 import math
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mkdocs_imagegen.errors import BadRequestError, ImagegenError, InvalidImageError, TransientError
@@ -121,20 +122,46 @@ class GeminiBatches:
         except ImportError:
             raise
         except Exception as exc:
-            if type(exc).__name__ == "ValidationError":  # pydantic: an answer the SDK could not read (bad base64)
-                error = InvalidImageError(f"returned a batch result that is not valid ({_first_line(exc)})",
-                                          provider=self.provider.name, model=model)
-                return BatchPoll("JOB_STATE_SUCCEEDED", dict.fromkeys((r.cache_key for r in requests), error))
-            raise self.provider._error(exc, model, timeout) from None
+            if type(exc).__name__ != "ValidationError":
+                raise self.provider._error(exc, model, timeout) from None
+            job, answers = self._entry_by_entry(name, model, timeout)  # one entry the SDK could not read
+        else:
+            answers = list(job.dest.inlined_responses or []) if job.dest is not None else []
         state = str(getattr(job.state, "value", job.state) or "JOB_STATE_UNSPECIFIED")
         poll = BatchPoll(state)
         if not poll.done:
             return poll
-        answers = list(job.dest.inlined_responses or []) if job.dest is not None else []
         self._file(poll, answers, requests)
         for request in requests:
             poll.results.setdefault(request.cache_key, self._missing(state, job, request))
         return poll
+
+    def _entry_by_entry(self, name: str, model: str, timeout: float) -> tuple[Any, list[Any]]:
+        """The job read again as the SDK reads it, but each answer on its own: an entry the SDK cannot read (bad
+        base64, a wrong type) fails alone, as `_Unreadable`, and every other entry is still taken."""
+        from google.genai import batches as sdk_batches
+        from google.genai import types
+        from pydantic import ValidationError
+
+        try:  # the SDK's own request and wire-to-model conversion (google-genai's Batches.get), minus validation
+            response = self._get_client(model)._api_client.request("get", name, {}, _http(timeout))
+            converted = sdk_batches._BatchJob_from_mldev(json.loads(response.body or "{}"))
+        except Exception as exc:  # noqa: BLE001 - mapped as any SDK failure is
+            raise self.provider._error(exc, model, timeout) from None
+        entries = (converted.get("dest") or {}).pop("inlined_responses", None) or []
+        try:
+            job = types.BatchJob._from_response(response=converted, kwargs={})
+        except ValidationError as exc:
+            raise InvalidImageError(f"returned a batch job that is not valid ({_first_line(exc)})",
+                                    provider=self.provider.name, model=model) from None
+        answers: list[Any] = []
+        for entry in entries:
+            try:
+                answers.append(types.InlinedResponse._from_response(response=entry, kwargs={}))
+            except ValidationError as exc:
+                metadata = entry.get("metadata") if isinstance(entry, dict) else None
+                answers.append(_Unreadable(metadata if isinstance(metadata, dict) else None, _first_line(exc)))
+        return job, answers
 
     def _file(self, poll: BatchPoll, answers: list[Any], requests: list[GenerationRequest]) -> None:
         """Each answer under the banner its key names. An answer with a key nobody asked for is filed under that
@@ -153,6 +180,9 @@ class GeminiBatches:
 
     def _result(self, request: GenerationRequest, answer: Any) -> ProviderImage | ImagegenError:
         secret = self.provider._secret()
+        if isinstance(answer, _Unreadable):
+            return InvalidImageError(f"returned a batch result that is not valid ({answer.problem})",
+                                     provider=self.provider.name, model=request.model)
         if answer.error is not None:
             code = int(answer.error.code or 0)
             message = quote_text(scrub(answer.error.message or "", secret), secret)
@@ -178,6 +208,14 @@ class GeminiBatches:
         detail = f": {quote_text(scrub(job.error.message or '', self.provider._secret()))}" if job.error else ""
         return TransientError(f"batch job ended {state.removeprefix('JOB_STATE_')}{detail}",
                               provider=self.provider.name, model=request.model)
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A batch entry the SDK could not read: only its metadata (its key) is used."""
+
+    metadata: dict[str, Any] | None
+    problem: str
 
 
 def _key_of(answer: Any) -> str | None:
