@@ -79,7 +79,7 @@ def test_200_pages_one_job_exit_while_pending_build_sends_nothing_collect_stores
     assert built.returncode == 0, built.stderr
     assert held.image_requests() == []
     waiting = [line for line in built.stderr.splitlines() if "wait for batch job" in line]
-    assert len(waiting) == 1 and waiting[0].startswith("INFO") and job in waiting[0] and "200 page(s)" in waiting[0]
+    assert len(waiting) == 1 and waiting[0].startswith("WARNING") and job in waiting[0] and "200 page(s)" in waiting[0]
     assert "placeholder-" in banner_sources(page_html(config, "posts/p7"))[0]
 
     # Running backfill again submits nothing: every banner is pending in the recorded job.
@@ -418,3 +418,20 @@ def test_a_gemini_batch_answer_with_a_key_nobody_asked_for_is_ignored_not_filed_
     assert provenance["prompt"] == "backfill prompt 0"
     image = stored.with_suffix(f".{provenance['format']}").read_bytes()
     assert image == _answer_bytes(job.output[1])  # its own image, not p1's
+
+
+def test_a_batch_job_the_provider_does_not_know_stops_blocking_and_is_named(site_root: Path, held: Emulator,
+                                                                           env: dict[str, str]) -> None:
+    config = site_of(site_root, 2)
+    assert backfill(config, "--batch", "--yes").exit_code == 0
+    strict = build(config, "--strict", env=env)  # placeholders while the job runs: --strict says so
+    assert strict.returncode == 1 and "wait for batch job" in strict.stderr, strict.stderr
+    held.batches.jobs.clear()  # submitted under another key, or a record someone committed: Google answers 404
+    collected = backfill(config, "--collect")
+    assert collected.exit_code == 1
+    failed = [line for line in collected.stderr.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 2 and all("does not know batch job" in line for line in failed), collected.stderr
+    assert "has no model" not in collected.stderr and records(site_root) == []
+    built = build(config, "--strict", env=env)
+    assert built.returncode == 0, built.stderr
+    assert len(held.image_requests()) == 2 and len(originals(site_root)) == 2

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mkdocs_imagegen.cache.files import KEY_PATTERN, atomic_write, folder_problem, json_object, read_regular
-from mkdocs_imagegen.errors import CacheEntryError, ImagegenError
+from mkdocs_imagegen.errors import BatchJobUnknownError, CacheEntryError, ImagegenError
 from mkdocs_imagegen.imaging import load_source
 from mkdocs_imagegen.pages.references import MIME_TYPES
 from mkdocs_imagegen.request import MAX_STYLE_CHARS, QUALITIES, GenerationRequest, Reference, Size
@@ -274,6 +274,10 @@ def _collect(session: BannerSession, ledger: BatchLedger, on_progress: Callable[
         requests = [entry.request for entry in record.entries]
         try:
             poll = api.poll(record.job, record.model, requests, timeout=session.settings.timeout)
+        except BatchJobUnknownError as error:  # never answers: its banners stop waiting and are made again
+            found.failed += [(record, entry, error.message) for entry in record.entries]
+            ledger.remove(record)
+            continue
         except ImagegenError as error:
             found.pending.append((record, f"could not ask: {error.message}"))
             continue

@@ -22,7 +22,13 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mkdocs_imagegen.errors import BadRequestError, ImagegenError, InvalidImageError, TransientError
+from mkdocs_imagegen.errors import (
+    BadRequestError,
+    BatchJobUnknownError,
+    ImagegenError,
+    InvalidImageError,
+    TransientError,
+)
 from mkdocs_imagegen.providers.answers import scrub
 from mkdocs_imagegen.providers.base import ProviderImage
 from mkdocs_imagegen.providers.batching import BatchPoll
@@ -122,6 +128,8 @@ class GeminiBatches:
         except ImportError:
             raise
         except Exception as exc:
+            if getattr(exc, "code", None) == 404:
+                raise _unknown_job(name, self.provider.name, model) from None
             if type(exc).__name__ != "ValidationError":
                 raise self.provider._error(exc, model, timeout) from None
             job, answers = self._entry_by_entry(name, model, timeout)  # one entry the SDK could not read
@@ -222,6 +230,11 @@ def _key_of(answer: Any) -> str | None:
     metadata = answer.metadata if isinstance(answer.metadata, dict) else {}
     key = metadata.get("key")
     return key if isinstance(key, str) and key else None
+
+
+def _unknown_job(name: str, provider: str, model: str) -> BatchJobUnknownError:
+    return BatchJobUnknownError(f"does not know batch job {name} (404): it was submitted under another key or "
+                                "project, or the record is not one of yours", provider=provider, model=model)
 
 
 def _http(timeout: float) -> Any:

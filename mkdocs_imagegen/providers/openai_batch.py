@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mkdocs_imagegen.errors import (
     AuthenticationError,
     BadRequestError,
+    BatchJobUnknownError,
     ImagegenError,
     InvalidImageError,
     TransientError,
@@ -108,6 +109,10 @@ class OpenAIBatches:
         response = common.send(self.provider._http.get(), "GET", f"{self.provider.base_url}/batches/{name}",
                                headers={"authorization": f"Bearer {secret}"}, body=None, timeout=timeout,
                                provider=self.provider.name, model=model)
+        if response.status_code == 404:
+            raise BatchJobUnknownError(f"does not know batch job {name} (404): it was submitted under another key "
+                                       "or project, or the record is not one of yours", provider=self.provider.name,
+                                       model=model)
         if response.status_code != 200:
             raise self.provider._error(response, model, secret, source)
         try:
