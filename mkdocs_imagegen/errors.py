@@ -166,6 +166,11 @@ class ModelNotFoundError(BadRequestError):
     falls_through = True
 
 
+class BatchJobUnknownError(ImagegenError):
+    """The provider answers 404 for a recorded batch job: submitted under another key or project, or a record
+    that is not ours. Its banners are no longer waited for."""
+
+
 class RetryHintTooLongError(ImagegenError):
     """The provider asked to wait longer than a banner waits on retry hints: no banner this build."""
 

@@ -53,12 +53,16 @@ def load_source(data: bytes, *, provider: str | None = None, model: str | None =
     a quarter or an eighth of its size (libjpeg's DCT scaling, `draft`), never smaller than what `fit`
     needs: the whole file is still decoded, and `size` is still the file's own.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            try:  # only these decoders ever see the bytes: no other Pillow plugin parses untrusted input
+                image = Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS))
+            except UnidentifiedImageError:
+                raise InvalidImageError("returned bytes that are not PNG/JPEG/WebP", provider=provider,
+                                        model=model) from None
             kind = ACCEPTED_FORMATS.get(image.format or "")
             if kind is None:
                 raise InvalidImageError(f"returned a {image.format or 'unknown'} file, not PNG/JPEG/WebP",

@@ -4,6 +4,7 @@ every result, partial failures are reported per page and resubmitted, records ar
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_200_pages_one_job_exit_while_pending_build_sends_nothing_collect_stores
     assert built.returncode == 0, built.stderr
     assert held.image_requests() == []
     waiting = [line for line in built.stderr.splitlines() if "wait for batch job" in line]
-    assert len(waiting) == 1 and waiting[0].startswith("INFO") and job in waiting[0] and "200 page(s)" in waiting[0]
+    assert len(waiting) == 1 and waiting[0].startswith("WARNING") and job in waiting[0] and "200 page(s)" in waiting[0]
     assert "placeholder-" in banner_sources(page_html(config, "posts/p7"))[0]
 
     # Running backfill again submits nothing: every banner is pending in the recorded job.
@@ -264,13 +265,18 @@ def test_emulator_batch_states_follow_its_clock_and_the_finish_control(emulator:
         assert client.post(f"/v1beta/models/{MODEL}:batchGenerateContent", json=oversized).status_code == 400
 
 
-def test_an_unreadable_batch_answer_fails_its_entries_and_stores_nothing(site_root: Path, held: Emulator,
-                                                                        env: dict[str, str]) -> None:
-    config = site_of(site_root, 2)
+def test_an_unreadable_gemini_batch_entry_fails_alone_and_the_others_are_stored(site_root: Path, held: Emulator,
+                                                                               env: dict[str, str]) -> None:
+    config = site_of(site_root, 3)
     held.add_fault(Fault(provider="google", kind="truncated_b64", match="prompt 1"))
     failed = submit_finish_and_collect_failures(config, held)
-    assert len(failed) == 2 and all("batch result that is not valid" in line for line in failed)
-    assert originals(site_root) == [] and records(site_root) == []
+    assert len(failed) == 1 and "posts/p1.md" in failed[0] and "batch result that is not valid" in failed[0], failed
+    assert sorted(json.loads(path.read_text())["prompt"] for path in originals(site_root)) == [
+        "backfill prompt 0", "backfill prompt 2"]
+    assert records(site_root) == []
+    built = build(config, "--strict", env=env)
+    assert built.returncode == 0, built.stderr
+    assert [request.prompt for request in held.image_requests()] == ["backfill prompt 1"]  # only p1 is paid again
 
 
 def openai_site(root: Path, count: int, **options: object) -> Path:
@@ -388,3 +394,44 @@ def test_a_result_file_that_cannot_be_read_keeps_the_record_for_the_next_collect
     collected = backfill(config, "--collect")
     assert collected.exit_code == 0 and f"collected batch job {batch_id}: 2 banner(s)" in collected.stdout
     assert len(originals(site_root)) == 2 and records(site_root) == []
+
+
+def _answer_bytes(answer: dict) -> bytes:
+    part = answer["response"]["candidates"][0]["content"]["parts"][0]
+    return base64.b64decode(part["inlineData"]["data"])
+
+
+def test_a_gemini_batch_answer_with_a_key_nobody_asked_for_is_ignored_not_filed_under_another_banner(
+        site_root: Path, held: Emulator, env: dict[str, str]) -> None:
+    config = site_of(site_root, 2)
+    assert backfill(config, "--batch", "--yes").exit_code == 0
+    (job,) = held.batches.jobs.values()
+    first, second = job.entries
+    job.entries[:] = [(second[0], {"key": "0" * 64}, second[2]), first]  # reordered, one key unknown
+    held.batches.finish()
+    collected = backfill(config, "--collect")
+    assert "answered 1 entry(ies) for banners it was not asked for; ignored" in collected.stderr, collected.stderr
+    failed = [line for line in collected.stderr.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 1 and "posts/p1.md" in failed[0], collected.stderr
+    (stored,) = originals(site_root)
+    provenance = json.loads(stored.read_text())
+    assert provenance["prompt"] == "backfill prompt 0"
+    image = stored.with_suffix(f".{provenance['format']}").read_bytes()
+    assert image == _answer_bytes(job.output[1])  # its own image, not p1's
+
+
+def test_a_batch_job_the_provider_does_not_know_stops_blocking_and_is_named(site_root: Path, held: Emulator,
+                                                                           env: dict[str, str]) -> None:
+    config = site_of(site_root, 2)
+    assert backfill(config, "--batch", "--yes").exit_code == 0
+    strict = build(config, "--strict", env=env)  # placeholders while the job runs: --strict says so
+    assert strict.returncode == 1 and "wait for batch job" in strict.stderr, strict.stderr
+    held.batches.jobs.clear()  # submitted under another key, or a record someone committed: Google answers 404
+    collected = backfill(config, "--collect")
+    assert collected.exit_code == 1
+    failed = [line for line in collected.stderr.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 2 and all("does not know batch job" in line for line in failed), collected.stderr
+    assert "has no model" not in collected.stderr and records(site_root) == []
+    built = build(config, "--strict", env=env)
+    assert built.returncode == 0, built.stderr
+    assert len(held.image_requests()) == 2 and len(originals(site_root)) == 2

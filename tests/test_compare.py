@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -299,6 +300,33 @@ def test_mkdocs_serve_shows_the_last_sheet_read_only_at_a_path_no_page_can_take(
         server.stop()
 
 
+def test_mkdocs_serve_serves_no_file_the_sheet_folder_only_links_to(site_root: Path, tmp_path: Path) -> None:
+    from test_serve import Server, wait_until
+
+    config = write_site(site_root, {"index.md": page("a lighthouse", title="Home")}, site_url=None)
+    outside = tmp_path / "outside"
+    (outside / "folder").mkdir(parents=True)
+    (outside / "secret.txt").write_text("outside the project", encoding="utf-8")
+    (outside / "folder" / "deep.txt").write_text("a linked folder", encoding="utf-8")
+    sheet = config.parent / ".imagegen-compare"
+    (sheet / "images").mkdir(parents=True)
+    (sheet / "index.html").write_text("<h1>the contact sheet</h1>", encoding="utf-8")
+    (sheet / "images" / "000-a.webp").write_bytes(b"RIFF0000WEBP")
+    os.symlink(outside / "secret.txt", sheet / "images" / "001-link.webp")
+    os.symlink(outside / "folder", sheet / "linked")
+    os.link(outside / "secret.txt", sheet / "images" / "002-hard.webp")
+    os.mkfifo(sheet / "images" / "003-pipe.webp")
+    server = Server(config.parent, {})
+    try:
+        wait_until(lambda: (r := server.get("/.imagegen/compare/")) is not None and r.status_code == 200, 30,
+                   "the sheet to be served")
+        assert server.get("/.imagegen/compare/images/000-a.webp").content == b"RIFF0000WEBP"
+        for path in ("images/001-link.webp", "linked/deep.txt", "images/002-hard.webp", "images/003-pipe.webp"):
+            assert server.get(f"/.imagegen/compare/{path}").status_code == 404, path
+    finally:
+        server.stop()
+
+
 def test_compare_never_writes_into_a_folder_of_yours(site_root: Path, emulator: Emulator,
                                                      env: dict[str, str]) -> None:
     config = four_pages(site_root)
@@ -309,6 +337,60 @@ def test_compare_never_writes_into_a_folder_of_yours(site_root: Path, emulator: 
     assert result.exit_code == 2 and "holds files compare did not write" in result.stderr, result.stderr
     assert (mine / "logo.png").read_bytes() == b"my logo" and not (site_root / "docs" / ".gitignore").exists()
     assert emulator.image_requests() == []  # refused before anything was paid for
+
+
+def test_compare_writes_no_file_through_a_link_in_its_folder(site_root: Path, emulator: Emulator,
+                                                             env: dict[str, str], tmp_path: Path) -> None:
+    config = four_pages(site_root)
+    folder = site_root / "sheet"
+    assert compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes").exit_code == 0
+    target = tmp_path / "target.png"
+    target.write_bytes(b"not yours to overwrite")
+    for name in ("sheet.png", "index.html"):
+        (folder / name).unlink()
+        os.symlink(target, folder / name)
+    result = compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert target.read_bytes() == b"not yours to overwrite"
+    assert not [path for path in folder.rglob("*") if path.is_symlink()]
+    assert Image.open(folder / "sheet.png").format == "PNG"
+
+
+def test_a_candidates_file_of_yours_is_not_taken_for_a_sheet_compare_made(site_root: Path, emulator: Emulator,
+                                                                         env: dict[str, str]) -> None:
+    config = four_pages(site_root)
+    mine = site_root / "site-of-mine"
+    (mine / "images").mkdir(parents=True)
+    (mine / "images" / "logo.png").write_bytes(b"my logo")
+    (mine / "index.html").write_text("<h1>mine</h1>", encoding="utf-8")
+    (mine / "candidates.json").write_text('{"candidates": []}', encoding="utf-8")
+    result = compare(config, "-m", OPENAI_MODEL, "-o", str(mine), "--yes")
+    assert result.exit_code == 2 and "holds files compare did not write" in result.stderr, result.stderr
+    assert (mine / "images" / "logo.png").read_bytes() == b"my logo"
+    assert (mine / "index.html").read_text(encoding="utf-8") == "<h1>mine</h1>"
+    assert emulator.image_requests() == []
+
+
+def test_a_sheet_folder_with_a_link_in_it_is_refused(site_root: Path, emulator: Emulator, env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    config = four_pages(site_root)
+    folder = site_root / "sheet"
+    assert compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes").exit_code == 0
+    target = tmp_path / "target.png"
+    target.write_bytes(b"not yours to overwrite")
+    image = next((folder / "images").iterdir())
+    image.unlink()
+    os.symlink(target, image)
+    refused = compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes")
+    assert refused.exit_code == 2 and "holds files compare did not write" in refused.stderr
+    assert target.read_bytes() == b"not yours to overwrite"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.rmtree(folder / "images")
+    os.symlink(outside, folder / "images")
+    refused = compare(config, "posts/p0.md", "-m", OPENAI_MODEL, "-o", str(folder), "--yes")
+    assert refused.exit_code == 2 and "holds files compare did not write" in refused.stderr
+    assert list(outside.iterdir()) == []
 
 
 def test_a_model_named_twice_or_by_alias_is_one_candidate_paid_once(site_root: Path, emulator: Emulator,

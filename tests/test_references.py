@@ -194,6 +194,11 @@ def _not_image(root: Path) -> str:
     return "notes.png"
 
 
+def _other_format(root: Path, fmt: str) -> str:
+    solid(root / "docs" / "scan.png", BLUE, fmt=fmt)
+    return "scan.png"
+
+
 def _four(root: Path) -> list[str]:
     return [solid(root / "docs" / f"r{i}.png", BLUE).name for i in range(4)]
 
@@ -201,7 +206,9 @@ def _four(root: Path) -> list[str]:
 BAD_INPUTS = {
     # case: (make the reference(s) under root -> what the page writes, model, expected words in the one line)
     "missing": (lambda root: "nowhere.png", None, "'nowhere.png': no such file"),
-    "not an image": (_not_image, None, "'notes.png' is not an image"),
+    "not an image": (_not_image, None, "'notes.png' is not a PNG, JPEG or WebP image"),
+    "a TIFF named .png": (lambda root: _other_format(root, "TIFF"), None, "'scan.png' is not a PNG, JPEG or WebP"),
+    "a BMP named .png": (lambda root: _other_format(root, "BMP"), None, "'scan.png' is not a PNG, JPEG or WebP"),
     "too many for the model": (_four, "gemini-2.5-flash-image", "names 4 images; model 'gemini-2.5-flash-image' "
                                                                 "takes at most 3"),
     "over the size limit": (_sparse_file, None, "'huge.png' is 53,477,376 bytes; a reference may be at most"),
@@ -228,6 +235,21 @@ def test_bad_reference_is_one_line_naming_page_and_key_and_nothing_is_paid(site_
     assert "ERROR   -  page.md: front matter key 'banner_reference'" in line and words in line, result.stderr
     assert "Traceback" not in result.stderr
     assert emulator.requests == []
+
+
+def test_an_eps_named_png_is_refused_without_running_ghostscript(site_root: Path, emulator, tmp_path: Path) -> None:
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    ran = tmp_path / "gs-ran"
+    (tools / "gs").write_text(f"#!/bin/sh\ntouch {ran}\nexit 1\n")
+    (tools / "gs").chmod(0o755)
+    eps = site_root / "docs" / "art.png"
+    eps.parent.mkdir(parents=True)
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 64 48\n0 0 moveto 64 48 lineto stroke\n%%EOF\n")
+    config = write_site(site_root, {"page.md": page("An EPS", banner_reference="art.png")})
+    result = build(config, env={**emulator.env(), "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"})
+    assert result.returncode == 1 and "'art.png' is not a PNG, JPEG or WebP image" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and not ran.exists() and emulator.requests == []
 
 
 def test_a_bad_house_reference_names_the_option_and_how_a_page_drops_it(site_root: Path, emulator) -> None:

@@ -330,6 +330,89 @@ def test_a_store_that_goes_down_mid_build_warns_once_and_loses_nothing(tmp_path:
     assert_built_locally(config, build.output, prompts)
 
 
+class SlowStore:
+    """A loopback proxy in front of a store server: every request passes through; the answer to a GET whose
+    path matches `slow` is sent one byte every `interval` seconds (`what`: "body" after honest headers, or
+    "headers", the status line and headers themselves)."""
+
+    def __init__(self, upstream: int, slow: str, what: str = "body", interval: float = 1.0) -> None:
+        import http.client
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                connection = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
+                connection.request(self.command, self.path, body, dict(self.headers))
+                answer = connection.getresponse()
+                data = answer.read()
+                connection.close()
+                head = f"HTTP/1.1 {answer.status} {answer.reason}\r\n".encode()
+                headers = [(name, value) for name, value in answer.getheaders()
+                           if name.lower() not in ("transfer-encoding", "connection")]
+                if not any(name.lower() == "content-length" for name, _ in headers):
+                    headers.append(("Content-Length", str(len(data))))
+                head += "".join(f"{name}: {value}\r\n" for name, value in headers).encode() + b"\r\n"
+                payload = head + (b"" if self.command == "HEAD" else data)
+                trickle = self.command == "GET" and re.search(slow, self.path) is not None
+                start = 0 if what == "headers" else len(head)
+                try:
+                    self.wfile.write(payload[:start] if trickle else payload)
+                    self.wfile.flush()
+                    for index in range(start, len(payload)) if trickle else ():
+                        if stop.wait(interval):
+                            return
+                        self.wfile.write(payload[index:index + 1])
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the client gave up: what this proxy is for
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward  # noqa: N815
+
+        stop = threading.Event()
+        self.stop = stop
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("what", ["body", "headers"])
+def test_a_store_that_trickles_an_object_is_given_up_at_timeout_and_the_build_goes_on_locally(
+        moto: Server, tmp_path: Path, what: str) -> None:
+    prompts = PROMPTS[:1]
+    store = make_store("s3", moto)
+    with Emulator() as emulator:
+        assert start(machine(tmp_path / "machine-a", store.url, prompts), emulator, store).wait(timeout=60) == 0
+        slow = SlowStore(moto.port, r"/originals/[0-9a-f]+\.(png|webp|jpeg)", what)
+        try:
+            proxied = Store.__new__(Store)
+            proxied.env, proxied.url = s3_env(slow.port), store.url
+            config = machine(tmp_path / "machine-b", store.url, prompts, timeout=2)
+            started = time.monotonic()
+            build = start(config, emulator, proxied, "--strict")
+            code = build.wait(timeout=90)  # the image would take its size in seconds: a PNG is thousands
+            assert code == 1, build.output  # --strict fails on the one warning, after building locally
+            assert time.monotonic() - started < 60
+        finally:
+            slow.close()
+        assert len(emulator.image_requests()) == 2
+    assert_built_locally(config, build.output, prompts)
+    assert "no whole answer within the `timeout` option" in build.output
+
+
 # --- what the store holds is untrusted ------------------------------------------------------------------
 
 

@@ -237,3 +237,45 @@ def test_two_pages_with_one_prompt_keep_their_own_titles_under_zensical(tmp_path
         html = (config.parent / "site" / slug / "index.html").read_text(encoding="utf-8")
         assert f'alt="{title}"' in html, (slug, re.findall(r'alt="[^"]*"', html))
         assert f'property="og:title" content="{title}"' in html, slug
+
+
+@pytest.mark.parametrize("where", ["absolute", "parent", "linked"])
+def test_sync_writes_nothing_outside_the_project_whatever_custom_dir_says(tmp_path: Path, emulator: Any,
+                                                                          where: str) -> None:
+    config = zensical_site(tmp_path / "project")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    custom = {"absolute": str(outside), "parent": "../../outside", "linked": "overrides"}[where]
+    if where == "linked":
+        shutil.rmtree(config.parent / "overrides")
+        os.symlink(outside, config.parent / "overrides")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("custom_dir: overrides", f"custom_dir: {custom}"), encoding="utf-8")
+    result = sync(config, env=emulator.env())
+    assert result.returncode == 2 and "outside the project" in result.stderr, result.stderr
+    assert list(outside.iterdir()) == [] and emulator.image_requests() == []
+
+
+def test_sync_writes_nothing_through_a_linked_imagegen_folder(tmp_path: Path, emulator: Any) -> None:
+    config = zensical_site(tmp_path / "project")
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "head.html").write_text("theirs", encoding="utf-8")
+    os.symlink(target, config.parent / "overrides" / "imagegen")
+    result = sync(config, env=emulator.env())
+    assert result.returncode == 2 and "not a real folder" in result.stderr, result.stderr
+    assert [p.name for p in target.iterdir()] == ["head.html"] and (target / "head.html").read_text() == "theirs"
+    assert emulator.image_requests() == []
+
+
+def test_sync_leaves_a_head_html_of_yours_alone_and_says_so(tmp_path: Path, emulator: Any) -> None:
+    config = zensical_site(tmp_path)
+    head = config.parent / "overrides" / "imagegen" / "head.html"
+    head.parent.mkdir()
+    head.write_text("<meta name='mine'>\n", encoding="utf-8")
+    result = sync(config, env=emulator.env())
+    assert result.returncode == 2 and f"{head} is not a template `sync` wrote" in result.stderr, result.stderr
+    assert head.read_text(encoding="utf-8") == "<meta name='mine'>\n" and emulator.image_requests() == []
+    head.unlink()
+    assert sync(config, env=emulator.env()).returncode == 0
+    assert sync(config, env=emulator.env()).returncode == 0  # its own templates are rewritten, not refused

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mkdocs_imagegen.cache.files import KEY_PATTERN, atomic_write, folder_problem, json_object, read_regular
-from mkdocs_imagegen.errors import CacheEntryError, ImagegenError
+from mkdocs_imagegen.errors import BatchJobUnknownError, CacheEntryError, ImagegenError
 from mkdocs_imagegen.pages.references import MIME_TYPES
 from mkdocs_imagegen.request import MAX_STYLE_CHARS, QUALITIES, GenerationRequest, Reference, Size
 
@@ -278,6 +278,10 @@ def _collect(pipeline: Pipeline, registry: Registry, ledger: BatchLedger, offlin
         requests = [entry.request for entry in record.entries]
         try:
             poll = api.poll(record.job, record.model, requests, timeout=pipeline.settings.timeout)
+        except BatchJobUnknownError as error:  # never answers: its banners stop waiting and are made again
+            found.failed += [(record, entry, error.message) for entry in record.entries]
+            ledger.remove(record)
+            continue
         except ImagegenError as error:
             found.pending.append((record, f"could not ask: {error.message}"))
             continue
@@ -286,10 +290,15 @@ def _collect(pipeline: Pipeline, registry: Registry, ledger: BatchLedger, offlin
             continue
         by_key = {entry.key: entry for entry in record.entries}
         outcomes: dict[str, str | None] = {}
+        unasked = 0
         try:
             for key, result in poll.items():  # a result file may stream: each stored as it is read
+                unasked += key not in by_key
                 if key in by_key and key not in outcomes:
                     outcomes[key] = _store(pipeline, by_key[key].request, result)
+            if unasked:
+                found.problems.append(f"batch job {record.job} answered {unasked} entry(ies) for banners it was "
+                                      "not asked for; ignored")
         except ImagegenError as error:  # reading the results broke off: the record stays for the next collect
             found.problems.append(f"reading the results of batch job {record.job} failed ({error.message}); "
                                   "the next collect reads them again")

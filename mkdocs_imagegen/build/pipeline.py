@@ -65,7 +65,7 @@ class Pipeline:
         self._cpu = CpuLanes(CORES, self.stop_event)  # decoding, resizing, encoding: one image per core
         self.shared = SharedCache.open(settings.cache_url, lease_seconds=settings.cache_lease,
                                        wait_seconds=settings.timeout + settings.cache_lease, stop=self.stop_event,
-                                       log=self.log) if settings.cache_url else None
+                                       log=self.log, read_seconds=settings.timeout) if settings.cache_url else None
 
     # -- submitting ------------------------------------------------------------------------------
 

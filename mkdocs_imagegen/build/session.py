@@ -335,7 +335,7 @@ class BannerSession:
         if not self._batch_waiting:
             return
         pages = sum(len(srcs) for srcs in self._batch_waiting.values())
-        self.log.info("imagegen: %d page(s) wait for batch job %s: placeholders used, nothing sent for them; "
+        self.log.warning("imagegen: %d page(s) wait for batch job %s: placeholders used, nothing sent for them; "
                       "`mkdocs-imagegen backfill --collect` or a later build stores the results "
                       "(wait_for_batch: false generates them now)", pages, ", ".join(sorted(self._batch_waiting)))
         self._batch_waiting = {}

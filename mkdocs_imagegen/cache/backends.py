@@ -53,30 +53,39 @@ class Backend:
     scheme: str
     fs: Any
     root: str  # bucket/prefix, no slash at either end
+    # Seconds one listing, look-up or read may take in all (headers and body, every retry): the backends'
+    # own read timeouts are per socket read, so a store trickling bytes would hold a build for ever.
+    deadline: float | None = None
 
     def path(self, relative: str) -> str:
         return f"{self.root}/{relative}"
+
+    def _bounded(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """One of the filesystem's coroutines, cancelled at `deadline` (fsspec's FSTimeoutError)."""
+        from fsspec.asyn import sync
+
+        return sync(self.fs.loop, call, *args, timeout=self.deadline, **kwargs)
 
     # Plain operations, the same for every store through fsspec.
 
     def names(self, relative: str) -> set[str]:
         """The object names directly under a folder of the cache (empty if it has none yet)."""
         try:
-            listed = self.fs.ls(self.path(relative), detail=False, refresh=True)
+            listed = self._bounded(self.fs._ls, self.path(relative), detail=False, refresh=True)
         except FileNotFoundError:
             return set()
         return {str(name).rstrip("/").rsplit("/", 1)[-1] for name in listed}
 
     def size(self, relative: str) -> int | None:
         try:
-            info = self.fs.info(self.path(relative), refresh=True)
+            info = self._bounded(self.fs._info, self.path(relative), refresh=True)
         except FileNotFoundError:
             return None
         return int(info.get("size") or 0) if info.get("type", "file") == "file" else None
 
     def read(self, relative: str, limit: int) -> bytes:
         """At most `limit` + 1 bytes of an object (so a caller can tell it is too big)."""
-        return bytes(self.fs.cat_file(self.path(relative), start=0, end=limit + 1))
+        return bytes(self._bounded(self.fs._cat_file, self.path(relative), start=0, end=limit + 1))
 
     def write(self, relative: str, data: bytes) -> None:
         """One PUT: the store makes the object visible whole, or not at all."""
@@ -234,7 +243,7 @@ def _briefly_retrying(client: Any) -> Any:
                              retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2))
 
 
-def open_backend(url: str) -> Backend:
+def open_backend(url: str, deadline: float | None = None) -> Backend:
     """The store a cache_url names; StoreSetupError when its extra is missing. Connects lazily."""
     scheme, root = split_url(url)
     module, extra = EXTRAS[scheme]
@@ -261,5 +270,5 @@ def open_backend(url: str) -> Backend:
         fs.retries = 2  # s3fs's own retries of what botocore already retried (its default is 5)
     elif scheme == "az":
         fs.service_client = _briefly_retrying(fs.service_client)
-    return Backend(scheme, fs, root)
+    return Backend(scheme, fs, root, deadline)
 

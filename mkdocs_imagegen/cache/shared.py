@@ -67,9 +67,9 @@ class SharedCache:
 
     @classmethod
     def open(cls, url: str, *, lease_seconds: float, wait_seconds: float, stop: threading.Event,
-             log: logging.Logger) -> SharedCache:
+             log: logging.Logger, read_seconds: float | None = None) -> SharedCache:
         try:
-            backend: Backend | None = open_backend(url)
+            backend: Backend | None = open_backend(url, read_seconds)
             problem = None
         except StoreSetupError as error:
             backend, problem = None, str(error)
@@ -242,4 +242,6 @@ def _describe(error: BaseException) -> str:
         return f"{name}: credentials missing or refused; check the store's standard credential chain"
     if isinstance(error, FileNotFoundError):
         return f"{name}: no such bucket or container"
+    if name == "FSTimeoutError":
+        return f"{name}: no whole answer within the `timeout` option"
     return name

@@ -5,11 +5,12 @@ requested size, copied next to the page: what you see is what would be published
 from __future__ import annotations
 
 import html
+import io
 import json
 import shutil
 from pathlib import Path
 
-from mkdocs_imagegen.cache.files import atomic_write
+from mkdocs_imagegen.cache.files import TEMP_PREFIX, atomic_write
 from mkdocs_imagegen.commands.compare import TIMES_FILE, Candidate, Comparison, as_json
 
 THUMB_WIDTH = 360  # sheet.png column width
@@ -39,32 +40,64 @@ code { display: block; font: .8rem ui-monospace, SFMono-Regular, Menlo, monospac
 
 
 
+GITIGNORE = b"# written by mkdocs-imagegen compare: a scratch folder\n*\n"
+_WRITTEN = frozenset({"index.html", "sheet.png", TIMES_FILE, ".gitignore", "images"})
+
+
 def unusable(folder: Path) -> str | None:
     """Why the sheet cannot go into `folder`: compare writes only into a new or empty folder, or one it
-    made before (it has compare's candidates file), because it replaces what it wrote there."""
+    made before, because it replaces what it wrote there."""
     if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
         return f"{folder} is not a folder"
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / TIMES_FILE).is_file():
+    if folder.is_dir() and any(folder.iterdir()) and not _made_by_compare(folder):
         return f"{folder} holds files compare did not write; give an empty or new folder"
     return None
 
 
-def write(folder: Path, comparison: Comparison, prog: str, title: str) -> Path:
-    """Write the sheet into `folder` (made if missing; files from an earlier compare are replaced)."""
+def _made_by_compare(folder: Path) -> bool:
+    """Only names compare writes, its own .gitignore, and a candidates file of its shape: a folder of yours
+    with a `candidates.json` of its own is not taken for a sheet (its images/ would be removed)."""
+    names = {path.name for path in folder.iterdir()}
+    if not names <= _WRITTEN | {name for name in names if name.startswith(TEMP_PREFIX)}:
+        return False
+    gitignore = folder / ".gitignore"
+    try:
+        if gitignore.is_symlink() or gitignore.read_bytes() != GITIGNORE:
+            return False
+        record = json.loads((folder / TIMES_FILE).read_text(encoding="utf-8")) \
+            if TIMES_FILE in names else {"candidates": []}  # an earlier compare stopped before writing it
+    except (OSError, ValueError):
+        return False
+    candidates = record.get("candidates") if isinstance(record, dict) else None
+    if not isinstance(candidates, list) or not all(isinstance(c, dict) and "cache_key" in c for c in candidates):
+        return False
     images = folder / "images"
-    if images.is_dir() and not images.is_symlink():
+    return not images.exists() or (images.is_dir() and not images.is_symlink() and all(
+        path.is_file() and not path.is_symlink() for path in images.iterdir()))
+
+
+def write(folder: Path, comparison: Comparison, prog: str, title: str) -> Path:
+    """Write the sheet into `folder` (made if missing; files from an earlier compare are replaced). Every
+    file is written to a new temporary name and renamed: a link in the folder is replaced, never written
+    through."""
+    images = folder / "images"
+    if images.is_symlink() or images.is_file():
+        images.unlink()
+    elif images.is_dir():
         shutil.rmtree(images)
-    images.mkdir(parents=True, exist_ok=True)
-    if not (folder / ".gitignore").exists():
-        atomic_write(folder / ".gitignore", b"# written by mkdocs-imagegen compare: a scratch folder\n*\n")
+    images.mkdir(parents=True)
+    if not (folder / ".gitignore").exists() or (folder / ".gitignore").is_symlink():
+        atomic_write(folder / ".gitignore", GITIGNORE)
     names: dict[int, str] = {}
     for index, candidate in enumerate(comparison.candidates):
         if candidate.image is not None:
             name = f"{index:03d}-{_slug(candidate.src)}-{_slug(candidate.id)}{candidate.image.suffix}"
-            shutil.copyfile(candidate.image, images / name)
+            atomic_write(images / name, candidate.image.read_bytes())
             names[index] = f"images/{name}"
     atomic_write(folder / "index.html", _html(comparison, names, prog, title).encode("utf-8"))
-    _png(comparison).save(folder / "sheet.png", optimize=True)
+    png = io.BytesIO()
+    _png(comparison).save(png, "PNG", optimize=True)
+    atomic_write(folder / "sheet.png", png.getvalue())
     record = as_json(comparison, prog)
     for index, entry in enumerate(record["candidates"]):
         entry["sheet_image"] = names.get(index)  # the copy beside index.html
@@ -152,7 +185,7 @@ def _png(comparison: Comparison):  # noqa: ANN202 - a PIL image
             x = PAD + column * (THUMB_WIDTH + PAD)
             box = (x, y, x + THUMB_WIDTH, y + thumb_height(candidate))
             if candidate.image is not None:
-                with Image.open(candidate.image) as image:
+                with Image.open(candidate.image, formats=["PNG", "JPEG", "WEBP"]) as image:
                     sheet.paste(image.convert("RGB").resize((THUMB_WIDTH, thumb_height(candidate))), box[:2])
             else:
                 draw.rectangle(box, outline="#b91c1c", width=2)

@@ -31,6 +31,7 @@ from mkdocs_imagegen.build.renditions import widths_for
 from mkdocs_imagegen.cache.files import atomic_write
 from mkdocs_imagegen.commands.sync_templates import (
     MAIN_TEMPLATE,
+    MARKER,
     TEMPLATE_DIR,
     Shown,
     banner_template,
@@ -163,10 +164,33 @@ class Report:
 
 
 def _custom_dir(site: SyncSite) -> Path:
+    """theme.custom_dir, checked before anything is paid for: inside the project (the folder of mkdocs.yml),
+    its imagegen/ folder not a link, and no template there that `sync` did not write."""
     if site.custom_dir is None:
         raise SyncError(f"{site.config_file}: set `theme: custom_dir: overrides` (any folder name): Zensical shows "
                         "banners through two small templates `sync` writes there")
-    return site.custom_dir
+    custom, root = site.custom_dir, site.config_file.resolve().parent
+    if not custom.is_relative_to(root):  # resolved: an absolute path, `..` or a link out of the project
+        raise SyncError(f"{site.config_file}: theme.custom_dir {custom} is outside the project ({root}): `sync` "
+                        "writes its templates only into a folder of the project")
+    folder = custom / TEMPLATE_DIR
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise SyncError(f"{folder} is not a real folder (a link or a file): `sync` writes its templates only into "
+                        "a real folder of theme.custom_dir")
+    for name in ("head.html", "banner.html"):
+        path = folder / name
+        if path.is_symlink() or (path.exists() and MARKER not in _head_of(path)):
+            raise SyncError(f"{path} is not a template `sync` wrote (no '{MARKER}' line): `sync` rewrites that "
+                            "file; move yours out of theme.custom_dir/imagegen/")
+    return custom
+
+
+def _head_of(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(200).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _write(path: Path, data: bytes, report: Report) -> None:

@@ -192,7 +192,7 @@ def _open(data: bytes, shown: str) -> tuple[Image.Image, str | None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=list(PILLOW_FORMATS))  # by the bytes, whatever the name
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise ReferenceProblem(f"{shown!r} is {width}x{height} pixels; a reference may have at most "
@@ -204,7 +204,7 @@ def _open(data: bytes, shown: str) -> tuple[Image.Image, str | None]:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ReferenceProblem(f"{shown!r} has too many pixels; a reference may have at most {MAX_PIXELS:,}") from None
     except UnidentifiedImageError:
-        raise ReferenceProblem(f"{shown!r} is not an image (PNG, JPEG or WebP)") from None
+        raise ReferenceProblem(f"{shown!r} is not a PNG, JPEG or WebP image") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ReferenceProblem(f"{shown!r} is not a readable image ({type(exc).__name__})") from None
     return image, fmt

@@ -19,9 +19,16 @@ import base64
 import json
 import math
 import threading
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mkdocs_imagegen.errors import BadRequestError, ImagegenError, InvalidImageError, TransientError
+from mkdocs_imagegen.errors import (
+    BadRequestError,
+    BatchJobUnknownError,
+    ImagegenError,
+    InvalidImageError,
+    TransientError,
+)
 from mkdocs_imagegen.providers.answers import scrub
 from mkdocs_imagegen.providers.base import ProviderImage
 from mkdocs_imagegen.providers.batching import BatchPoll
@@ -127,30 +134,69 @@ class GeminiBatches:
         except ImportError:
             raise
         except Exception as exc:
-            if type(exc).__name__ == "ValidationError":  # pydantic: an answer the SDK could not read (bad base64)
-                error = InvalidImageError(f"returned a batch result that is not valid ({_first_line(exc)})",
-                                          provider=self.provider.name, model=model)
-                return BatchPoll("JOB_STATE_SUCCEEDED", dict.fromkeys((r.cache_key for r in requests), error))
-            raise self.provider.error_for(exc, model, timeout) from None
+            if getattr(exc, "code", None) == 404:
+                raise _unknown_job(name, self.provider.name, model) from None
+            if type(exc).__name__ != "ValidationError":
+                raise self.provider.error_for(exc, model, timeout) from None
+            job, answers = self._entry_by_entry(name, model, timeout)  # one entry the SDK could not read
+        else:
+            answers = list(job.dest.inlined_responses or []) if job.dest is not None else []
         state = str(getattr(job.state, "value", job.state) or "JOB_STATE_UNSPECIFIED")
         poll = BatchPoll(state)
         if not poll.done:
             return poll
-        answers = list(job.dest.inlined_responses or []) if job.dest is not None else []
-        by_key = {request.cache_key: request for request in requests}
-        for index, answer in enumerate(answers):
-            key = (answer.metadata or {}).get("key") if isinstance(answer.metadata, dict) else None
-            if key not in by_key:  # no usable metadata: answers come in request order
-                key = requests[index].cache_key if index < len(requests) else None
-            if key is None or key in poll.results:
-                continue
-            poll.results[key] = self._result(by_key[key], answer)
+        self._file(poll, answers, requests)
         for request in requests:
             poll.results.setdefault(request.cache_key, self._missing(state, job, request))
         return poll
 
+    def _entry_by_entry(self, name: str, model: str, timeout: float) -> tuple[Any, list[Any]]:
+        """The job read again as the SDK reads it, but each answer on its own: an entry the SDK cannot read (bad
+        base64, a wrong type) fails alone, as `_Unreadable`, and every other entry is still taken."""
+        from google.genai import batches as sdk_batches
+        from google.genai import types
+        from pydantic import ValidationError
+
+        try:  # the SDK's own request and wire-to-model conversion (google-genai's Batches.get), minus validation
+            response = self._get_client(model)._api_client.request("get", name, {}, _http(timeout))
+            converted = sdk_batches._BatchJob_from_mldev(json.loads(response.body or "{}"))
+        except Exception as exc:  # noqa: BLE001 - mapped as any SDK failure is
+            raise self.provider.error_for(exc, model, timeout) from None
+        entries = (converted.get("dest") or {}).pop("inlined_responses", None) or []
+        try:
+            job = types.BatchJob._from_response(response=converted, kwargs={})
+        except ValidationError as exc:
+            raise InvalidImageError(f"returned a batch job that is not valid ({_first_line(exc)})",
+                                    provider=self.provider.name, model=model) from None
+        answers: list[Any] = []
+        for entry in entries:
+            try:
+                answers.append(types.InlinedResponse._from_response(response=entry, kwargs={}))
+            except ValidationError as exc:
+                metadata = entry.get("metadata") if isinstance(entry, dict) else None
+                answers.append(_Unreadable(metadata if isinstance(metadata, dict) else None, _first_line(exc)))
+        return job, answers
+
+    def _file(self, poll: BatchPoll, answers: list[Any], requests: list[GenerationRequest]) -> None:
+        """Each answer under the banner its key names. An answer with a key nobody asked for is filed under that
+        key (the collector ignores it, with a warning), never under another banner; answers are taken in request
+        order only when none carries a key and there are as many as requests."""
+        by_key = {request.cache_key: request for request in requests}
+        keys = [_key_of(answer) for answer in answers]
+        if not any(keys) and len(answers) == len(requests):
+            keys = list(by_key)
+        for key, answer in zip(keys, answers, strict=True):
+            if key is None or key in poll.results:
+                continue
+            request = by_key.get(key)
+            poll.results[key] = self._result(request, answer) if request is not None else InvalidImageError(
+                "answered an entry for a banner it was not asked for", provider=self.provider.name)
+
     def _result(self, request: GenerationRequest, answer: Any) -> ProviderImage | ImagegenError:
         secret = self.provider.secret()
+        if isinstance(answer, _Unreadable):
+            return InvalidImageError(f"returned a batch result that is not valid ({answer.problem})",
+                                     provider=self.provider.name, model=request.model)
         if answer.error is not None:
             code = int(answer.error.code or 0)
             message = quote_text(scrub(answer.error.message or "", secret), secret)
@@ -176,6 +222,25 @@ class GeminiBatches:
         detail = f": {quote_text(scrub(job.error.message or '', self.provider.secret()))}" if job.error else ""
         return TransientError(f"batch job ended {state.removeprefix('JOB_STATE_')}{detail}",
                               provider=self.provider.name, model=request.model)
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A batch entry the SDK could not read: only its metadata (its key) is used."""
+
+    metadata: dict[str, Any] | None
+    problem: str
+
+
+def _key_of(answer: Any) -> str | None:
+    metadata = answer.metadata if isinstance(answer.metadata, dict) else {}
+    key = metadata.get("key")
+    return key if isinstance(key, str) and key else None
+
+
+def _unknown_job(name: str, provider: str, model: str) -> BatchJobUnknownError:
+    return BatchJobUnknownError(f"does not know batch job {name} (404): it was submitted under another key or "
+                                "project, or the record is not one of yours", provider=provider, model=model)
 
 
 def _http(timeout: float) -> Any:

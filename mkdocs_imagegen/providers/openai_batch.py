@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from mkdocs_imagegen.errors import (
     BadRequestError,
+    BatchJobUnknownError,
     ImagegenError,
     InvalidImageError,
     TransientError,
@@ -113,6 +114,10 @@ class OpenAIBatches:
         response = common.send(self.provider.client(), "GET", f"{self.provider.base_url}/batches/{name}",
                                headers={"authorization": f"Bearer {secret}"}, body=None, timeout=timeout,
                                provider=self.provider.name, model=model)
+        if response.status_code == 404:
+            raise BatchJobUnknownError(f"does not know batch job {name} (404): it was submitted under another key "
+                                       "or project, or the record is not one of yours", provider=self.provider.name,
+                                       model=model)
         if response.status_code != 200:
             raise self.provider.error_for(response, model, secret, source)
         try:
