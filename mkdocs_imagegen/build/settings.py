@@ -47,6 +47,8 @@ class Settings:
     wait_for_batch: bool = True  # a banner pending in a recorded batch job gets a placeholder, not a request
     cache_url: str | None = None  # a cache shared by many machines on an object store (shared_store.py)
     cache_lease: float = 60.0
+    # No `model:` option: pages that name no model get the plugin's default, and keep banners made under a former one.
+    model_from_default: bool = False
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),
