@@ -197,6 +197,7 @@ def test_mai_image_2_7_makes_2048x1152_in_one_request_at_exactly_that_size(
     assert (request.path, request.model, request.status) == (MAI_PATH, model, 200)
     assert (request.body["width"], request.body["height"]) == (2048, 1152)
     assert image_info(banner_file(config, "m"))[0] == (2048, 1152)
+    assert "makes at most" not in result.stderr  # within its limits: nothing to say
 
 
 def test_mai_image_2_7_is_never_sent_more_than_its_pixel_limit(site_root: Path, emulator: Emulator) -> None:
@@ -209,6 +210,10 @@ def test_mai_image_2_7_is_never_sent_more_than_its_pixel_limit(site_root: Path, 
     width, height = request.body["width"], request.body["height"]
     assert request.status == 200 and width * height <= rule.max_pixels == 4_194_304 and min(width, height) >= 768
     assert image_info(banner_file(config, "m"))[0] == (2048, 2064)
+    lines = result.stderr.splitlines()
+    [said] = [n for n, line in enumerate(lines) if "'MAI-Image-2.7' makes at most 4,194,304 pixels" in line]
+    assert lines[said].startswith("INFO") and "m.md asks for 2048x2064" in lines[said]
+    assert said < min(n for n, line in enumerate(lines) if "generating" in line)  # said before anything is sent
 
 
 def test_the_emulator_refuses_mai_image_2_7_over_its_limit_with_azures_400(emulator: Emulator) -> None:

@@ -10,23 +10,33 @@ import logging
 from collections.abc import Callable
 
 from mkdocs_imagegen.catalogue.lookup import Catalogue, Resolution
+from mkdocs_imagegen.request import Size
 
 
 class ModelNews:
     """The pages of one build that used a renamed, partly shut down, uncatalogued or deprecated model."""
 
-    def __init__(self, catalogue: Catalogue, label: Callable[[str], str]) -> None:
+    def __init__(self, catalogue: Catalogue, label: Callable[[str], str], log: logging.Logger | None = None) -> None:
         self.catalogue = catalogue
         self.label = label  # provider name -> its human name
+        self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
         self.renamed: dict[str, tuple[Resolution, list[str]]] = {}  # written name -> (meaning, pages)
         self.deprecated: dict[str, list[str]] = {}  # model sent -> pages
+        self.oversize: set[str] = set()  # models already said to make smaller images than a page asks for
 
-    def note(self, found: Resolution, src: str) -> None:
-        """Remember that page `src` used `found` (a page is counted once per name)."""
+    def note(self, found: Resolution, src: str, size: Size | None = None) -> None:
+        """Remember that page `src` used `found` (a page is counted once per name); say at once, before anything
+        is sent, when the page asks for more pixels than the model makes."""
         if found.retired or not found.info.known or self.shut_somewhere(found):
             _add(self.renamed.setdefault(found.written, (found, []))[1], src)
         if self.catalogue.deprecated(found.name) is not None:
             _add(self.deprecated.setdefault(found.name, []), src)
+        if size is not None and found.name not in self.oversize and over_limit(found, size):
+            self.oversize.add(found.name)
+            rule = found.info.sizes
+            self.log.info("imagegen: model %r makes at most %s pixels, each edge %d-%d: %s asks for %s, so it is "
+                          "made at the nearest size the model takes and enlarged (so are later pages that ask for "
+                          "more)", found.name, f"{rule.max_pixels:,}", rule.min_edge, rule.max_edge, src, size)
 
     def shut_somewhere(self, found: Resolution) -> bool:
         """Shut down at some providers (OpenAI's gpt-image-1), still served by others under its name."""
@@ -51,6 +61,13 @@ class ModelNews:
         for model, pages in self.deprecated.items():
             log.info("imagegen: %s", deprecation_text(self.catalogue, model, self.label, pages))
         self.renamed, self.deprecated = {}, {}
+
+
+def over_limit(found: Resolution, size: Size) -> bool:
+    """A WxH a custom-size model cannot make (more pixels, or a longer edge, than it takes)."""
+    rule = found.info.sizes
+    return found.info.known and rule.kind == "custom" and (
+        size.width * size.height > rule.max_pixels or max(size.width, size.height) > rule.max_edge)
 
 
 def deprecation_text(catalogue: Catalogue, model: str, label: Callable[[str], str], pages: list[str]) -> str:

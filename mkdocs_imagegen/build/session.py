@@ -70,7 +70,7 @@ class BannerSession:
         self.banners: list[PageBanner] = []
         # Asked once per model in a build: aliases, the catalogue and credentials do not change meanwhile.
         self._models: dict[tuple[str, str | None], Resolution] = {}  # (name, forced provider) -> checked model
-        self.news = ModelNews(self.registry.catalogue, lambda name: self.registry.get(name).label)
+        self.news = ModelNews(self.registry.catalogue, lambda name: self.registry.get(name).label, self.log)
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
         self.references = ReferenceLoader(settings.docs_dir, self.log)
@@ -106,7 +106,7 @@ class BannerSession:
             raise PageError(f"{src}: front matter key '{key}': model {found.name!r} does not take quality "
                             f"{quality!r}; it takes {', '.join(found.info.qualities)}")
         if checked:
-            self.news.note(found, src)
+            self.news.note(found, src, spec.size or self.settings.size)
         style = self.settings.style if spec.style is None else spec.style
         if style and len(spec.prompt) + len(style) + 2 > MAX_PROMPT_CHARS:
             key = "banner_style" if spec.style is not None else "style (plugin option)"
