@@ -24,6 +24,7 @@ from PIL import Image
 from mkdocs_imagegen.catalogue.lookup import default_catalogue
 from mkdocs_imagegen.cli import cli
 from mkdocs_imagegen.cli import common as cli_module
+from mkdocs_imagegen.defaults import DEFAULT_MODEL
 from mkdocs_imagegen.emulator import Emulator, Fault
 from mkdocs_imagegen.plugin.config import ImagegenConfig
 from mkdocs_imagegen.providers.registry import PROVIDER_CHOICES
@@ -116,7 +117,7 @@ def estimate(model: str, size: str = SMALL, quality: str = "auto") -> float:
 @pytest.mark.parametrize(("command", "expected"), [
     ([], ["generate", "models", "doctor", "plan", "prune", "keys", "emulator", "0 success", "2 usage error"]),
     (["generate"], ["PROMPT", "--model", "--out", "--size", "--quality", "--provider", "last line on stdout",
-                    "gemini-3.1-flash-image", "1792x1024"]),
+                    DEFAULT_MODEL, "1792x1024"]),
     (["models"], ["--json", "--live", "--config-file", "no image, no cost"]),
     (["doctor"], ["no network call", "--live", "refused key", "missing deployment"]),
     (["plan"], ["--config-file", "--json", "no provider", "mkdocs.yml"]),
@@ -138,7 +139,8 @@ def test_every_help_is_accurate(clean_env: dict[str, str], command: list[str], e
 def test_cli_constants_match_the_plugin() -> None:
     defaults = ImagegenConfig()
     options = {param.name: param for param in cli.commands["generate"].params}
-    assert dict(defaults._schema)["model"].default == options["model"].default
+    assert options["model"].default == DEFAULT_MODEL
+    assert dict(defaults._schema)["model"].default is None  # unset: DEFAULT_MODEL, keeping former defaults' banners
     assert dict(defaults._schema)["size"].default == str(options["size"].default)
     assert list(options["provider"].type.choices) == list(PROVIDER_CHOICES)
 
@@ -164,7 +166,7 @@ def test_generate_defaults_to_a_hashed_png_name_and_the_default_model(emulator: 
     assert re.fullmatch(r"banner-[0-9a-f]{8}\.png", name)
     with Image.open(tmp_path / name) as image:
         assert (image.format, image.size) == ("PNG", (640, 360))
-    assert [(r.provider, r.model) for r in emulator.image_requests()] == [("google", "gemini-3.1-flash-image")]
+    assert [(r.provider, r.model) for r in emulator.image_requests()] == [("google", DEFAULT_MODEL)]
 
 
 @pytest.mark.parametrize(("out", "fmt"), [("a.jpg", "JPEG"), ("b.JPEG", "JPEG"), ("c.webp", "WEBP"), ("d.png", "PNG")])
@@ -384,9 +386,9 @@ def test_plan_as_a_real_process_lists_routes_and_cost_and_sends_nothing(
     pages = {page["page"]: page for page in report["pages"]}
     assert set(pages) == {"index.md", "post.md"}
     assert (pages["index.md"]["status"], pages["index.md"]["model"], pages["index.md"]["provider"]) == (
-        "generate", "gemini-3.1-flash-image", "google")
+        "generate", DEFAULT_MODEL, "google")
     assert (pages["post.md"]["status"], pages["post.md"]["provider"]) == ("generate", "foundry")
-    total = estimate("gemini-3.1-flash-image") + estimate("gpt-image-2")
+    total = estimate(DEFAULT_MODEL) + estimate("gpt-image-2")
     assert report["summary"]["estimated_cost_usd"] == pytest.approx(total, abs=1e-4)
     assert report["summary"]["generate"] == 2 and report["summary"]["cached"] == 0
     assert emulator.requests == []  # not one request of any kind: no image, no model list, no token
@@ -398,7 +400,7 @@ def test_plan_lists_placeholders_with_the_reason(clean_env: dict[str, str], tmp_
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     [index] = [line for line in lines if "index.md" in line]
-    assert "placeholder" in index and "no provider serving gemini-3.1-flash-image is authenticated" in index
+    assert "placeholder" in index and f"no provider serving {DEFAULT_MODEL} is authenticated" in index
     assert "GEMINI_API_KEY" in index
     [post] = [line for line in lines if "post.md" in line]
     assert "AZURE_OPENAI_ENDPOINT" in post and "OPENAI_API_KEY" in post
@@ -413,7 +415,7 @@ def test_plan_shares_one_generation_and_honours_max_new(emulator: Emulator, tmp_
     report = json.loads(result.stdout)
     assert [page["status"] for page in report["pages"]] == ["generate"] * 4 + ["skipped"] * 2
     assert report["pages"][1]["reason"] == "same banner as p0.md, made once"
-    assert report["summary"]["estimated_cost_usd"] == pytest.approx(2 * estimate("gemini-3.1-flash-image"))
+    assert report["summary"]["estimated_cost_usd"] == pytest.approx(2 * estimate(DEFAULT_MODEL))
 
 
 @pytest.mark.parametrize(("front", "message"), [

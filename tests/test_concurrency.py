@@ -26,6 +26,7 @@ from mkdocs_imagegen.build.pipeline import Pipeline
 from mkdocs_imagegen.build.settings import PipelineSettings
 from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.catalogue.lookup import default_catalogue
+from mkdocs_imagegen.defaults import DEFAULT_MODEL
 from mkdocs_imagegen.emulator import Emulator
 from mkdocs_imagegen.errors import TransientError
 from mkdocs_imagegen.providers.base import Provider, ProviderImage
@@ -128,8 +129,8 @@ PAGES = {
     "same-prompt.md": page("a lighthouse made of index cards", title="Same prompt as Gemini one"),
 }
 DISTINCT = {
-    "a lighthouse made of index cards": "gemini-3.1-flash-image",
-    "a brain of stacked paper cards": "gemini-3.1-flash-image",
+    "a lighthouse made of index cards": DEFAULT_MODEL,
+    "a brain of stacked paper cards": DEFAULT_MODEL,
     "a garden of linked notes": "gpt-image-2",
     "a library shelf of tiny notebooks": "gpt-image-2",
 }

@@ -598,7 +598,7 @@ def test_azure_v1_path(emu, http):
 
 
 def test_azure_errors(emu, http):
-    not_found = azure(emu, http, deployment="gpt-image-1")
+    not_found = azure(emu, http, deployment="dall-e-2")
     assert not_found.status_code == 404
     assert not_found.json()["error"]["code"] == "DeploymentNotFound"
     assert not_found.json()["error"]["message"].startswith("The API deployment for this resource does not exist.")
@@ -677,9 +677,11 @@ def test_each_protocol_serves_exactly_the_live_catalogue(emu, http):
 
 def test_retired_names_get_each_providers_not_found(emu, http):
     retired = set(CATALOGUE.retired)
-    assert {"gemini-3-pro-image-preview", "chatgpt-image-latest", "gpt-image-1", "dall-e-3"} <= retired
-    # OpenAI shut gpt-image-1.5 and gpt-image-1-mini down on 2026-12-01; Foundry still serves them.
-    assert "gpt-image-1.5" not in retired and CATALOGUE.get("gpt-image-1.5").providers == ("foundry",)
+    assert {"gemini-3-pro-image-preview", "chatgpt-image-latest", "dall-e-2", "dall-e-3"} <= retired
+    # OpenAI shut gpt-image-1.5 and gpt-image-1-mini down on 2026-12-01, gpt-image-1 on 2026-10-23; Foundry still
+    # serves them.
+    for name in ("gpt-image-1.5", "gpt-image-1"):
+        assert name not in retired and CATALOGUE.get(name).providers == ("foundry",)
     for version in ("v1beta", "v1"):
         response = gemini(emu, http, gemini_body(), model="gemini-3-pro-image-preview", version=version)
         assert response.status_code == 404
@@ -689,7 +691,7 @@ def test_retired_names_get_each_providers_not_found(emu, http):
             " supported for generateContent. Call ListModels to see the list of available models and their"
             " supported methods.",
         }}
-    for name in ("gpt-image-1.5", "gpt-image-1-mini", "chatgpt-image-latest", "dall-e-2"):
+    for name in ("gpt-image-1.5", "gpt-image-1-mini", "chatgpt-image-latest", "dall-e-2", "gpt-image-1"):
         response = openai(emu, http, model=name, size="1024x1024")
         assert response.status_code == 404
         assert response.json() == {"error": {
@@ -701,7 +703,7 @@ def test_retired_names_get_each_providers_not_found(emu, http):
         "message": "The API deployment for this resource does not exist. If you created the deployment within"
         " the last 5 minutes, please wait a moment and try again.",
     }}
-    emu.deployments["old-banners"] = "gpt-image-1"  # a deployment whose model was shut down
+    emu.deployments["old-banners"] = "dall-e-2"  # a deployment whose model was shut down
     emu.deployments["old-mai"] = "MAI-Image-1"  # a model no catalogue knows
     answers = [
         azure(emu, http, deployment="old-banners"),
@@ -717,9 +719,9 @@ def test_retired_names_get_each_providers_not_found(emu, http):
     found = {(r.provider, r.model) for r in emu.retired_requests()}
     assert found == {("google", "gemini-3-pro-image-preview"), ("openai", "gpt-image-1.5"),
                      ("openai", "gpt-image-1-mini"), ("openai", "chatgpt-image-latest"), ("openai", "dall-e-2"),
-                     ("foundry", "gpt-image-1"), ("foundry", "dall-e-3")}
+                     ("openai", "gpt-image-1"), ("foundry", "dall-e-2"), ("foundry", "dall-e-3")}
     by_deployment = {r.deployment: r.model for r in emu.image_requests() if r.provider == "foundry"}
-    assert by_deployment["old-banners"] == "gpt-image-1" and by_deployment["old-mai"] == "MAI-Image-1"
+    assert by_deployment["old-banners"] == "dall-e-2" and by_deployment["old-mai"] == "MAI-Image-1"
 
 
 def test_extra_models_are_served_with_their_familys_rules(http):

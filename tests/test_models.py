@@ -57,12 +57,16 @@ def test_retired_names_are_sent_as_their_documented_successor() -> None:
     expected = {
         "gemini-3.1-flash-image-preview": "gemini-3.1-flash-image",
         "gemini-3-pro-image-preview": "gemini-3-pro-image",
-        "gpt-image-1": "gpt-image-2.5-sunburst",
-        "dall-e-3": "gpt-image-2.5-sunburst",  # dall-e-3 -> gpt-image-1 -> gpt-image-2.5-sunburst
+        "dall-e-3": "gpt-image-1",  # served by Foundry still: OpenAI's shutdown of gpt-image-1 is OpenAI's only
     }
     for written, sent in expected.items():
         found = catalogue.lookup(written)
         assert found is not None and found.name == sent and found.retired is not None, written
+    # At OpenAI, gpt-image-1 (and so dall-e-3) is sent as OpenAI's successor, like a retired name.
+    for written in ("gpt-image-1", "dall-e-3"):
+        at_openai = catalogue.at_provider(catalogue.lookup(written), "openai")
+        assert at_openai.name == "gpt-image-2.5-sunburst" and at_openai.retired is not None, written
+        assert catalogue.at_provider(catalogue.lookup(written), "foundry").name == "gpt-image-1"
 
 
 def test_a_shutdown_date_retires_a_model_on_that_day_and_not_before() -> None:

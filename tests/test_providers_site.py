@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mkdocs_imagegen.defaults import DEFAULT_MODEL
 from mkdocs_imagegen.emulator import Fault
 
 from sitekit import banner_file, build, image_info, page, warnings_of, write_site
@@ -36,7 +37,7 @@ def test_one_page_per_provider(site_root: Path, emulator) -> None:
 
     gemini = by_prompt(emulator, "a lighthouse of index cards")
     assert gemini.provider == "google"
-    assert gemini.path == "/v1/models/gemini-3.1-flash-image:generateContent"
+    assert gemini.path == f"/v1/models/{DEFAULT_MODEL}:generateContent"
     assert gemini.headers["x-goog-api-key"] == emulator.keys["google"]
     image_config = gemini.body["generationConfig"]["imageConfig"]
     assert image_config["aspectRatio"] == "16:9"  # nearest to 1792x1024

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mkdocs_imagegen.defaults import DEFAULT_MODEL
+
 from sitekit import banner_file, build, page, write_site
 
 HOUSE = (200, 30, 30)
@@ -76,7 +78,7 @@ def test_a_series_shares_the_house_style_and_each_banner_shows_its_own_reference
     green = sha((site_root / "docs/art/green.jpg").read_bytes())
 
     gemini = by_prompt(emulator, "A lighthouse")
-    assert gemini.path.endswith("gemini-3.1-flash-image:generateContent")
+    assert gemini.path.endswith(f"{DEFAULT_MODEL}:generateContent")
     parts = gemini.body["contents"][0]["parts"]
     inline = [part["inlineData"] for part in parts if "inlineData" in part]
     assert len(inline) == 1 and parts[-1]["text"] == f"A lighthouse at dawn\n\n{STYLE}"  # images, then the text

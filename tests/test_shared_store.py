@@ -24,6 +24,7 @@ from typing import NamedTuple
 import pytest
 from test_concurrency import Watched, cache_key, mkdocs
 
+from mkdocs_imagegen.defaults import DEFAULT_MODEL
 from mkdocs_imagegen.emulator import Emulator
 
 from sitekit import free_port, page, refused_port, write_site
@@ -423,7 +424,7 @@ def test_unusable_banners_in_the_store_are_named_once_and_generated_again(moto: 
     root = f"{store.name}/team-cache/originals"
     with Emulator() as emulator:
         assert start(first, emulator, store, "--strict").wait(timeout=60) == 0
-        keys = [cache_key(prompt, "gemini-3.1-flash-image", SIZE) for prompt in prompts]
+        keys = [cache_key(prompt, DEFAULT_MODEL, SIZE) for prompt in prompts]
         image = next(name.rsplit("/", 1)[1] for name in store.objects()
                      if name.startswith(f"originals/{keys[0]}.") and not name.endswith(".json"))
         data = bytearray(store.fs.cat_file(f"{root}/{image}"))
@@ -457,7 +458,7 @@ def test_a_lease_held_longer_than_the_build_waits_gives_a_placeholder_and_pays_n
     prompts = PROMPTS[:1]
     store = make_store("s3", moto)
     config = machine(tmp_path / "machine", store.url, prompts, cache_lease=1, timeout=1)  # waits up to 2 s
-    lease = f"{store.name}/team-cache/.leases/{cache_key(prompts[0], 'gemini-3.1-flash-image', SIZE)}.json"
+    lease = f"{store.name}/team-cache/.leases/{cache_key(prompts[0], DEFAULT_MODEL, SIZE)}.json"
     stop = threading.Event()
 
     def other_machine() -> None:  # alive: its lease changes version more often than cache_lease

@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from mkdocs_imagegen.build.batches import BatchLedger, BatchRecord, Collected, collect, log_collected
 from mkdocs_imagegen.build.jobs import Job, Outcome, Settled
+from mkdocs_imagegen.build.model_news import ModelNews
 from mkdocs_imagegen.build.pipeline import Pipeline
 from mkdocs_imagegen.build.settings import Settings
 from mkdocs_imagegen.cache.store import CacheStore
@@ -73,7 +74,7 @@ class BannerSession:
         self.banners: list[PageBanner] = []
         # Asked once per model in a build: aliases, the catalogue and credentials do not change meanwhile.
         self._models: dict[tuple[str, str | None], Resolution] = {}  # (name, forced provider) -> checked model
-        self._renamed: dict[str, tuple[Resolution, list[str]]] = {}  # written name -> (meaning, pages)
+        self.news = ModelNews(self.registry.catalogue, lambda name: self.registry.get(name).label, self.log)
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
         self.references = ReferenceLoader(settings.docs_dir, self.log)
@@ -97,6 +98,7 @@ class BannerSession:
                 found = self.registry.lookup(name)
             except ImagegenError as error:
                 raise PageError(src, f"front matter key '{_model_key(spec)}'", error) from None
+            found = self.registry.catalogue.at_provider(found, spec.provider)  # shut down there: its successor
             if checked:
                 try:
                     self.registry.check(found.name, spec.provider)
@@ -108,10 +110,8 @@ class BannerSession:
             key = "banner_quality" if spec.quality else "quality (plugin option)"
             raise PageError(src, f"front matter key '{key}'", f"model {found.name!r} does not take quality "
                             f"{quality!r}; it takes {', '.join(found.info.qualities)}")
-        if checked and (found.retired or not found.info.known or self._shut_somewhere(found)):
-            pages = self._renamed.setdefault(found.written, (found, []))[1]
-            if src not in pages:
-                pages.append(src)
+        if checked:
+            self.news.note(found, src, spec.size or self.settings.size)
         style = self.settings.style if spec.style is None else spec.style
         if style and len(spec.prompt) + len(style) + 2 > MAX_PROMPT_CHARS:
             key = "banner_style" if spec.style is not None else "style (plugin option)"
@@ -126,7 +126,9 @@ class BannerSession:
             variant=spec.variant,
             style=style,
             references=self._references(spec, src, found),
-            former_models=self.registry.catalogue.former_names_for(found),
+            # A page given the plugin's default keeps a banner made under a former default: no repainting.
+            former_models=self.registry.catalogue.former_names_for(
+                found, default=not spec.model and self.settings.model_from_default),
         )
         return request.stored_under(self.cache.key_for(request)) if request.former_models else request
 
@@ -290,7 +292,7 @@ class BannerSession:
         return report
 
     def _report(self, jobs: list[Job], outcomes: dict[str, Outcome], elapsed: float) -> None:
-        self._tell_renamed()
+        self.news.tell(self.log)
         self._warn_unauthenticated()
         counts: Counter[str] = Counter()
         cost = 0.0
@@ -340,27 +342,6 @@ class BannerSession:
                       "(wait_for_batch: false generates them now)", pages, ", ".join(sorted(self._batch_waiting)))
         self._batch_waiting = {}
 
-    def _shut_somewhere(self, found: Resolution) -> bool:
-        """Shut down at some providers (OpenAI's gpt-image-1.5), still served by others under its name."""
-        return bool(found.info.shutdown_at) and found.info.retires_by(self.registry.catalogue.today)
-
-    def _tell_renamed(self) -> None:
-        """One info line per retired, partly shut down or uncatalogued model name a page used: news, not a problem."""
-        for written, (found, pages) in self._renamed.items():
-            info = found.info
-            if found.retired is None and self._shut_somewhere(found):
-                labels = ", ".join(self.registry.get(name).label for name in info.shutdown_at)
-                self.log.info("imagegen: model %r was shut down at %s on %s (its successor there is %r); it is sent "
-                              "to %s only (%s)", written, labels, info.shutdown, info.successor,
-                              " or ".join(info.providers), _pages(pages))
-            elif found.retired is not None:
-                self.log.info("imagegen: model %r was retired on %s, so its successor %r is sent instead (%s)",
-                              written, found.retired.shutdown, found.name, _pages(pages))
-            else:
-                self.log.info("imagegen: model %r is not in the catalogue, so it is sent as written to %s (the %s "
-                              "family), price unknown; a `models:` entry in mkdocs.yml adds its sizes and price (%s)",
-                              written, " or ".join(found.info.providers), found.info.family, _pages(pages))
-
     def _warn_unauthenticated(self) -> None:
         """One warning per provider that could have served a used model, with its fix."""
         by_provider: dict[str, tuple[Provider, list[PageBanner]]] = {}
@@ -395,11 +376,6 @@ def make_registry(settings: Settings, credentials: Credentials | None = None) ->
     """The registry a build with these settings routes through: its providers, aliases and catalogue."""
     return Registry.from_options(settings.providers, aliases=settings.aliases, credentials=credentials,
                                  catalogue=catalogue_with(settings.models))
-
-
-def _pages(pages: list[str], shown: int = 3) -> str:
-    more = f" and {len(pages) - shown} more" if len(pages) > shown else ""
-    return f"{', '.join(pages[:shown])}{more}"
 
 
 def _model_key(spec: BannerSpec) -> str:

@@ -49,6 +49,8 @@ class Settings:
     cache_url: str | None = None  # a cache shared by many machines on an object store (shared_store.py)
     cache_lease: float = 60.0
     template: PageTemplate | None = None  # options `prompt_template` + `template_pages`
+    # No `model:` option: pages that name no model get the plugin's default, and keep banners made under a former one.
+    model_from_default: bool = False
 
     def pipeline_settings(self) -> PipelineSettings:
         return PipelineSettings(fmt=self.fmt, concurrency=self.concurrency, timeout=float(self.timeout),

@@ -109,6 +109,7 @@ class ModelInfo:
     price: dict[str, Any] = field(default_factory=dict)
     nicknames: tuple[str, ...] = ()
     formerly: tuple[str, ...] = ()  # names this entry had before (their cached banners are its own)
+    deprecated: str | None = None  # the day the provider deprecated it (ISO): still sent, builds name the successor
     shutdown: str | None = None  # an announced shutdown date (ISO), if any
     shutdown_confirmed: bool = True  # False: announced vaguely; the name is still sent after the date
     shutdown_at: tuple[str, ...] = ()  # the providers whose shutdown it is (empty: every provider)
@@ -133,6 +134,14 @@ class ModelInfo:
         """Whether a confirmed shutdown has passed by `day`, so the name is sent as its successor."""
         return bool(self.shutdown and self.successor and self.shutdown_confirmed
                     and dt.date.fromisoformat(self.shutdown) <= day)
+
+    def deprecated_by(self, day: dt.date) -> bool:
+        """Deprecated (announced as ending) by `day` but not yet retired: sent as written, with a note."""
+        return bool(self.deprecated and dt.date.fromisoformat(self.deprecated) <= day and not self.retires_by(day))
+
+    def shut_at(self, provider: str, day: dt.date) -> bool:
+        """Shut down by `day` at `provider` only, while others still serve it under its own name."""
+        return provider in self.shutdown_at and self.retires_by(day)
 
     def estimate(self, size: Size, quality: str) -> float | None:
         """Approximate USD price of one image, or None when unknown."""

@@ -7,6 +7,10 @@ in mkdocs.yml adds or overrides entries with the same schema.
 A name is looked up in this order: a catalogue model; a built-in nickname (`nano-banana-2`);
 a retired name, which is sent as its documented successor; a name a model family claims by
 pattern (`gpt-image-*`), which is sent as written, with the family's size rules and no price.
+
+A model's life: live; deprecated (the provider announced its end, no date: still sent as written,
+builds name its successor); retired on its shutdown day (sent as its successor, its banners kept);
+or shut down at one provider only (sent there as its successor, elsewhere as written).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from mkdocs_imagegen.catalogue.entries import (  # noqa: F401 - the catalogue's 
     ratio_value,
 )
 from mkdocs_imagegen.catalogue.schema import mapping_at, merged_entry, parse_family, parse_model, parse_retirement
+from mkdocs_imagegen.defaults import FORMER_DEFAULTS
 from mkdocs_imagegen.errors import CatalogueError
 
 
@@ -119,17 +124,42 @@ class Catalogue:
         """Names whose cached banners are this model's: retired names it succeeds, and its old names."""
         return tuple(self._former.get(model, ()))
 
-    def former_names_for(self, found: Resolution) -> tuple[str, ...]:
+    def former_names_for(self, found: Resolution, *, default: bool = False) -> tuple[str, ...]:
         """The former names a page's banner may be cached under. A page that wrote a retired name looks only
         along its own chain of successors (two retired names that lead to one model are two images); one that
-        wrote the current name, a nickname or nothing (the default) looks under every former name."""
-        if found.retired is None:
-            return self.former_names(found.name)
-        chain, name = [], found.retired.name
-        while name in self.retired and name not in chain:
-            chain.append(name)
-            name = self.retired[name].successor
-        return tuple(chain)
+        wrote the current name or a nickname looks under every former name. A page that got the plugin's
+        default (`default`: no `banner_model`, no `model:` option) also looks under every former default and
+        their former names, newest first: a new default never repaints a site."""
+        if found.retired is not None:
+            chain, name = [found.retired.name], found.retired.name
+            while name in self.retired:
+                name = self.retired[name].successor
+                if name in chain or name not in self.retired:
+                    break
+                chain.append(name)
+            return tuple(chain)
+        names = list(self.former_names(found.name))
+        if default:
+            for model, _release in FORMER_DEFAULTS:
+                names += [model, *self.former_names(model)]
+        return tuple(dict.fromkeys(name for name in names if name != found.name))
+
+    def at_provider(self, found: Resolution, provider: str | None) -> Resolution:
+        """What is sent when `provider` is forced: a model shut down there only (gpt-image-1 at OpenAI) is sent
+        as its successor, like a retired name; anything else as `found` says."""
+        info = found.info
+        if not provider or not info.successor or not info.shut_at(provider, self.today):
+            return found
+        successor = self.lookup(info.successor)
+        if successor is None:
+            return found
+        retired = found.retired or Retirement(info.name, info.successor, info.shutdown or "", info.source, info.checked)
+        return Resolution(successor.info, found.written, retired)
+
+    def deprecated(self, name: str) -> ModelInfo | None:
+        """The entry of `name` if it is deprecated today (still sent as written, with a note), else None."""
+        info = self.models.get(name)
+        return info if info is not None and info.deprecated_by(self.today) else None
 
     def models_for(self, provider: str) -> list[str]:
         return [name for name, info in self.models.items() if provider in info.providers]

@@ -27,12 +27,15 @@ RETIREMENT_FIELDS = ("shutdown", "shutdown_confirmed", "shutdown_at", "successor
 
 def merged_entry(base: dict[str, Any], entry: dict[str, Any], family: Family | None) -> dict[str, Any]:
     """A `models:` entry over the packaged one: `sizes` and `price` merge field by field (a price with another
-    `by` replaces the old one), the rest replaces; an entry that names no shutdown is live again."""
+    `by` replaces the old one), the rest replaces; an entry that names no shutdown is live again (a deprecated
+    one keeps its successor; `deprecated: null` ends the deprecation)."""
     if not base and "family" not in entry and family is not None:
         base["family"] = family.name
     if "shutdown" not in entry:
+        deprecated = entry.get("deprecated", base.get("deprecated"))
         for key in RETIREMENT_FIELDS:
-            base.pop(key, None)
+            if key != "successor" or not deprecated:  # a deprecated entry keeps the successor builds name
+                base.pop(key, None)
     for key in ("sizes", "price", "references"):
         given, packaged = entry.get(key), base.get(key)
         if isinstance(given, Mapping) and isinstance(packaged, Mapping):
@@ -97,6 +100,7 @@ def parse_model(name: str, raw: Any, families: Mapping[str, Family], *, known: b
         price=_price(fields.get("price") if known else None, f"{where}.price"),
         nicknames=_strings(raw.get("nicknames"), f"{where}.nicknames"),
         formerly=_strings(raw.get("formerly"), f"{where}.formerly"),
+        deprecated=_date(raw.get("deprecated"), f"{where}.deprecated"),
         shutdown=_date(raw.get("shutdown"), f"{where}.shutdown"),
         shutdown_confirmed=raw.get("shutdown_confirmed") is not False,
         shutdown_at=_strings(raw.get("shutdown_at"), f"{where}.shutdown_at"),

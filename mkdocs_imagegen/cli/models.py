@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 from mkdocs_imagegen.cli.common import (
     PROG,
     Failure,
+    _load_site,
     _registry,
 )
 
@@ -33,6 +34,8 @@ def _print_models(rows: list[dict[str, Any]]) -> None:
                               for p in row["providers"])
         if row["retired"]:
             providers, price = "", f"retired {row['retired']}: sent as {row['successor']}"
+        elif row["deprecated"]:
+            price = f"deprecated {row['deprecated']} (successor {row['successor']}); {price_hint(row['price'])}"
         else:
             price = price_hint(row["price"])
         table.append((name, providers, price))
@@ -144,9 +147,42 @@ def doctor(live: bool, config_file: Path | None) -> None:
     if not any(status.ready for status in statuses):
         raise Failure(f"no image provider is set up; apply one of the fixes above (or try `{PROG} emulator`)")
     click.echo(f"models usable now: {', '.join(usable)}")
+    if config_file is not None:
+        for line in _deprecated_in_site(config_file):
+            click.echo(f"warning: {line}")
     failed = [item.name for item in found.values() if not item.check.ok or item.missing_deployments]
     if failed:
         raise Failure(f"live check failed for {', '.join(failed)}: see the lines above")
+
+
+def _deprecated_in_site(config_file: Path) -> list[str]:
+    """One line if the site's `model:` option is deprecated, one per deprecated model pages use (no request)."""
+    from mkdocs_imagegen.build.model_news import deprecation_text
+    from mkdocs_imagegen.errors import ImagegenError
+
+    try:
+        site = _load_site(config_file, skip_if_disabled=True)
+    except (ImagegenError, click.ClickException, OSError):
+        return []  # the site cannot be read: `plan` and a build say why
+    session = site.session
+    try:
+        for src, spec in site.specs:
+            try:
+                session.request(spec, src)
+            except ImagegenError:
+                continue  # a page's own error is a build's and `plan`'s to name
+        catalogue, label = session.registry.catalogue, (lambda name: session.registry.get(name).label)
+        lines = []
+        default = catalogue.deprecated(session.registry.lookup(site.settings.model).name)
+        if default is not None:
+            lines.append(f"the site's `model:` option is {default.name!r}, deprecated on {default.deprecated}; "
+                         f"its successor is {default.successor!r}")
+        lines += [deprecation_text(catalogue, model, label, pages) for model, pages in session.news.deprecated.items()]
+        return lines
+    except ImagegenError:
+        return []
+    finally:
+        session.close()
 
 
 # --- plan: read the site like a build would, without building ------------------------------------------

@@ -50,6 +50,9 @@ def _print_plan(site: Site, planned: list[PlannedBanner], summary: dict[str, Any
         click.echo(_plan_line(row, width))
     if summary["cached"]:
         click.echo(f"  cached       {summary['cached']} page(s)")
+    for model in _deprecated(site):
+        click.echo(f"  deprecated   {model['model']} (since {model['deprecated']}; successor {model['successor']}; "
+                   f"still sent as written): {', '.join(model['pages'])}")
     referenced = [row for row in planned if row.request.references]
     if referenced:
         files = sorted({reference.path for row in referenced for reference in row.request.references})
@@ -85,11 +88,20 @@ def plan(config_file: Path, as_json: bool) -> None:
         click.echo(json.dumps({"config_file": str(config_file), "cache_dir": str(site.settings.cache_dir),
                                "format": site.settings.fmt, "enabled": site.enabled,
                                "pages": [{**row.as_json(), "prompt_template": row.src in site.templated}
-                                         for row in planned], "summary": summary}, indent=2))
+                                         for row in planned], "summary": summary,
+                               "deprecated_models": _deprecated(site)}, indent=2))
     else:
         _print_plan(site, planned, summary)
         for line in site.template_lines():
             click.echo(line)
+
+
+def _deprecated(site: Site) -> list[dict[str, Any]]:
+    """The deprecated models the pages use (noted while they were planned), with their successor and pages."""
+    catalogue = site.session.registry.catalogue
+    return [{"model": model, "deprecated": catalogue.models[model].deprecated,
+             "successor": catalogue.models[model].successor, "pages": list(pages)}
+            for model, pages in site.session.news.deprecated.items()]
 
 
 

@@ -46,12 +46,14 @@ def model_rows(registry: Registry) -> list[dict[str, Any]]:
         providers = [registry.get(name) for name in info.providers]
         serving = [{"name": p.name, "label": p.label, "authenticated": p.is_authenticated()} for p in providers]
         retired = registry.catalogue.retired.get(info.name)
+        deprecated = registry.catalogue.deprecated(info.name)
         rows.append({"model": info.name, "nicknames": list(info.nicknames), "default": info.name == DEFAULT_MODEL,
                      "providers": serving, "usable": any(p["authenticated"] for p in serving),
                      "price": price_summary(info), "qualities": list(info.qualities), "sizes": info.sizes.describe(),
                      "reference_images": info.references.max_images,
                      "retired": retired.shutdown if retired else None,
-                     "successor": retired.successor if retired else None,
+                     "deprecated": deprecated.deprecated if deprecated else None,
+                     "successor": retired.successor if retired else deprecated.successor if deprecated else None,
                      "source": info.source, "checked": info.checked})
     return rows
 
@@ -95,6 +97,8 @@ def markdown(registry: Registry) -> str:
         if info.name in catalogue.retired:
             continue
         default = " (default)" if info.name == DEFAULT_MODEL else ""
+        if catalogue.deprecated(info.name) is not None:
+            default += f" (deprecated {info.deprecated}; successor `{info.successor}`)"
         nicknames = ", ".join(f"`{nick}`" for nick in info.nicknames)
         sources = " ".join(f"[{n}]({url.strip()})" for n, url in enumerate(info.source.split(" ; "), start=1))
         lines.append(f"| `{info.name}`{default} | {nicknames} | {', '.join(info.providers)} | "

@@ -16,12 +16,13 @@ for its provider, plus any added with ``Emulator(extra_models=...)``, `Emulator.
 Modules: server (HTTP, `Emulator`), serve (`run`), wire (shared request/response types,
 `ProtocolApi`), models (which models each protocol serves, with their catalogue rules), gemini,
 openai, azure and mai (one per protocol or route), apis (the protocols, from the provider table),
-identity (managed-identity tokens), faults (`Fault`), images (rendering).
+identity (managed-identity tokens), faults (`Fault`, `parse_fault_spec` for `--fault`), images (rendering),
+unknown (each protocol's own 404 for a path no route takes). Every answer carries an `x-request-id`.
 """
 
 from mkdocs_imagegen.emulator.apis import APIS, DEFAULT_KEYS, PROVIDERS
 from mkdocs_imagegen.emulator.azure import AzureApi
-from mkdocs_imagegen.emulator.faults import FAULT_KINDS, Fault
+from mkdocs_imagegen.emulator.faults import FAULT_KINDS, Fault, parse_fault_spec
 from mkdocs_imagegen.emulator.gemini import GeminiApi
 from mkdocs_imagegen.emulator.images import NOT_IMAGE, bomb_png, prompt_colour, render_image
 from mkdocs_imagegen.emulator.models import ServedModels, parse_model_specs
@@ -46,6 +47,7 @@ __all__ = [
     "RecordedRequest",
     "ServedModels",
     "bomb_png",
+    "parse_fault_spec",
     "parse_model_specs",
     "prompt_colour",
     "render_image",

@@ -213,6 +213,10 @@ class AzureApi(OpenAIApi):
                             " Please contact Microsoft for help.")
 
     def success(self, job: Job, kind: str | None) -> Reply:
+        if job.stream and job.route is None:
+            reply = self.streamed(job, kind)
+            reply.headers["apim-request-id"] = response_id()
+            return reply
         payload = mai_payload(job, kind) if job.route in ("mai", "mai-edit") else self.payload(job, kind)
         return json_reply(200, payload, {"apim-request-id": response_id()})
 

@@ -67,6 +67,7 @@ class BatchJob:
     created_text: str = field(default_factory=_now)
     polled: bool = False
     finished: bool = False
+    cancelled: bool = False
     output: list[dict[str, Any]] | None = None
 
 
@@ -77,6 +78,9 @@ class GeminiBatchApi:
     routes = (
         Route("POST", re.compile(_VERSION + r"/models/(?P<model>[^/:]+):batchGenerateContent"), "batch", "create"),
         Route("GET", re.compile(_VERSION + r"/batches/(?P<batch>[^/:]+)"), "batch", "get"),
+        Route("GET", re.compile(_VERSION + r"/batches/?"), "batch", "list"),
+        Route("POST", re.compile(_VERSION + r"/batches/(?P<batch>[^/:]+):cancel"), "batch", "cancel"),
+        Route("DELETE", re.compile(_VERSION + r"/batches/(?P<batch>[^/:]+)"), "batch", "delete"),
         Route("POST", re.compile(r"/_emulator/batches:finish"), "control", "finish_call"),
     )
 
@@ -129,13 +133,48 @@ class GeminiBatchApi:
         return json_reply(200, self._resource(job))
 
     def get(self, call: Call) -> Reply:
+        job = self._job(call)
+        job.polled = True
+        return json_reply(200, self._resource(job), {"content-type": "application/json; charset=UTF-8"})
+
+    def list(self, call: Call) -> Reply:
+        """ListBatches: `{"operations": [...], "nextPageToken"}`, newest first, `pageSize` at a time."""
+        self.gemini.authorize(call)
+        size = call.query.get("pageSize") or "50"
+        start = call.query.get("pageToken") or "0"
+        if not size.isdigit() or not start.isdigit():
+            raise _invalid(f"Invalid value at 'page_size' (TYPE_INT32), \"{size}\"" if not size.isdigit()
+                           else "Invalid page token.")
+        with self._lock:
+            jobs = sorted(self.jobs.values(), key=lambda job: job.created, reverse=True)
+        page = jobs[int(start):int(start) + max(1, min(int(size), 1000))]
+        payload: dict[str, Any] = {"operations": [self._resource(job) for job in page]}
+        if int(start) + len(page) < len(jobs):
+            payload["nextPageToken"] = str(int(start) + len(page))
+        return json_reply(200, payload, {"content-type": "application/json; charset=UTF-8"})
+
+    def cancel(self, call: Call) -> Reply:
+        """CancelBatch: a batch not yet done ends as BATCH_STATE_CANCELLED, with no results (an empty answer)."""
+        job = self._job(call)
+        with self._lock:
+            if not self._done(job):
+                job.cancelled = job.finished = True
+        return json_reply(200, {}, {"content-type": "application/json; charset=UTF-8"})
+
+    def delete(self, call: Call) -> Reply:
+        """DeleteBatch: the batch is forgotten (an empty answer); a later GET is Google's 404."""
+        job = self._job(call)
+        with self._lock:
+            self.jobs.pop(job.id, None)
+        return json_reply(200, {}, {"content-type": "application/json; charset=UTF-8"})
+
+    def _job(self, call: Call) -> BatchJob:
         self.gemini.authorize(call)
         with self._lock:
             job = self.jobs.get(call.params["batch"])
         if job is None:
             raise Rejected(_error(404, "NOT_FOUND", f"Batch batches/{call.params['batch']} not found."))
-        job.polled = True
-        return json_reply(200, self._resource(job), {"content-type": "application/json; charset=UTF-8"})
+        return job
 
     # -- inside ---------------------------------------------------------------------------------
 
@@ -158,13 +197,17 @@ class GeminiBatchApi:
     def _resource(self, job: BatchJob) -> dict[str, Any]:
         done = self._done(job)
         count = len(job.entries)
-        state = "SUCCEEDED" if done else "RUNNING" if job.polled else "PENDING"
+        state = "CANCELLED" if job.cancelled else "SUCCEEDED" if done else "RUNNING" if job.polled else "PENDING"
         metadata: dict[str, Any] = {
             "@type": _BATCH_TYPE, "name": f"batches/{job.id}", "model": f"models/{job.model}",
             "displayName": job.display_name, "createTime": job.created_text, "updateTime": _now(),
             "state": f"BATCH_STATE_{state}",
         }
         resource: dict[str, Any] = {"name": f"batches/{job.id}", "metadata": metadata}
+        if job.cancelled:
+            metadata["batchStats"] = {"requestCount": str(count)}
+            resource["done"] = True
+            return resource
         if not done:
             metadata["batchStats"] = {"requestCount": str(count), "pendingRequestCount": str(count)}
             return resource

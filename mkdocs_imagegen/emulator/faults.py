@@ -57,3 +57,15 @@ class Fault:
         if provider not in KIND_PROVIDERS.get(self.kind, PROVIDERS):
             return False
         return self.match is None or self.match in prompt
+
+
+def parse_fault_spec(spec: str) -> Fault:
+    """`KIND[:MATCH]` (the command line's `--fault`): a fault of KIND for every image request whose prompt
+    contains MATCH (every request without one), at each provider the kind exists for. ValueError says why not."""
+    kind, colon, match = spec.partition(":")
+    kind = kind.strip()
+    if colon and not match:
+        raise ValueError(f"expected KIND or KIND:MATCH, got {spec!r} (MATCH is text the prompt contains)")
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(sorted(FAULT_KINDS))}")
+    return Fault(kind=kind, times=-1, match=match or None)

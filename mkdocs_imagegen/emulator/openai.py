@@ -22,6 +22,7 @@ from mkdocs_imagegen.emulator.wire import (
     Reply,
     Route,
     bearer,
+    event_stream,
     json_reply,
     response_id,
     retry_headers,
@@ -38,10 +39,13 @@ DEFAULT_KEY = "sk-emulator-mkdocs-imagegen-000000000000"
 NON_IMAGE_MODELS = ("gpt-5", "text-embedding-3-large")
 MODEL_CREATED = 1767225600  # 2026-01-01, the `created` of every listed model
 VERIFY_URL = "https://platform.openai.com/settings/organization/general"
+# The request fields the emulator knows (openai-python 3.63.0 `image_generate_params.py`, checked 2026-12-07):
+# `safety_identifier` replaces the deprecated `user`; `stream` and `partial_images` (0-3) stream the answer.
 OPENAI_FIELDS = frozenset(
     {"model", "prompt", "n", "size", "quality", "output_format", "output_compression",
-     "background", "moderation", "user"}
+     "background", "moderation", "user", "safety_identifier", "stream", "partial_images"}
 )
+MAX_SAFETY_IDENTIFIER = 64  # characters, as for `user`
 
 
 class OpenAIApi:
@@ -139,7 +143,23 @@ class OpenAIApi:
         )
 
     def success(self, job: Job, kind: str | None) -> Reply:
+        if job.stream:
+            return self.streamed(job, kind)
         return json_reply(200, self.payload(job, kind), {"x-request-id": f"req_{response_id()[:16]}"})
+
+    def streamed(self, job: Job, kind: str | None) -> Reply:
+        """`stream: true`: `partial_images` interim images, then the final one, as server-sent events
+        (`image_generation.*`, or `image_edit.*` for an edit), each with the answer's fields."""
+        payload = self.payload(job, kind)
+        prefix = "image_edit" if job.references else "image_generation"
+        common = {key: payload[key] for key in ("background", "output_format", "quality", "size")}
+        common["created_at"] = payload["created"]
+        partial = f"{prefix}.partial_image"
+        events = [(partial, {"type": partial, "b64_json": job.image_b64(None, thought=True),
+                             "partial_image_index": index, **common}) for index in range(job.partial_images)]
+        final = {"type": f"{prefix}.completed", "b64_json": payload["data"][0]["b64_json"], "usage": payload["usage"],
+                 **common}
+        return event_stream([*events, (f"{prefix}.completed", final)])
 
     def payload(self, job: Job, kind: str | None) -> dict[str, Any]:
         """The success body (Azure's too)."""
@@ -233,7 +253,9 @@ def edit_body(call: Call) -> tuple[dict[str, Any], list[bytes]]:
             " you're using curl, you can pass -F 'image=@path/to/image.png')", None))
     if call.body is None:
         raise Rejected(openai_error(400, "We could not parse the multipart form body of your request.", None))
-    body = form_fields(call, ("n", "output_compression"))
+    body = form_fields(call, ("n", "output_compression", "partial_images"))
+    if isinstance(body.get("stream"), str):  # a form's boolean is text
+        body["stream"] = {"true": True, "false": False}.get(str(body["stream"]).lower(), body["stream"])
     for name in [*body, *call.files]:
         if name not in EDIT_FIELDS:
             raise Rejected(openai_error(400, f"Unknown parameter: '{name}'.", "unknown_parameter", name))
@@ -309,7 +331,27 @@ def openai_job(provider: str, body: dict[str, Any], info: ModelInfo, formats: tu
     _check_int(body, "output_compression", 0, 100)
     quality = _choice(body, "quality", info.qualities, "auto")
     n = _check_int(body, "n", 1, 10) or 1
-    return Job(provider, info.name, prompt, width, height, fmt, quality, n, transparent)
+    job = Job(provider, info.name, prompt, width, height, fmt, quality, n, transparent)
+    _streaming(body, job)
+    return job
+
+
+def _streaming(body: dict[str, Any], job: Job) -> None:
+    """Check `stream`, `partial_images` and `safety_identifier`, and note how the answer is sent."""
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise Rejected(openai_error(400, "Invalid type for 'stream': expected a boolean.", "invalid_type", "stream"))
+    identifier = body.get("safety_identifier")
+    if identifier is not None and not isinstance(identifier, str):
+        raise Rejected(openai_error(400, "Invalid type for 'safety_identifier': expected a string.", "invalid_type",
+                                    "safety_identifier"))
+    if isinstance(identifier, str) and len(identifier) > MAX_SAFETY_IDENTIFIER:
+        raise Rejected(openai_error(
+            400, f"Invalid 'safety_identifier': string too long. Expected a string with maximum length "
+            f"{MAX_SAFETY_IDENTIFIER}, but got a string with length {len(identifier)} instead.",
+            "string_above_max_length", "safety_identifier"))
+    job.partial_images = _check_int(body, "partial_images", 0, 3) or 0
+    job.stream = bool(stream)
 
 
 def _check_int(body: dict[str, Any], param: str, low: int, high: int) -> int | None:

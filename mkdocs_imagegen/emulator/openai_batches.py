@@ -4,6 +4,7 @@
     POST /v1/batches          {"input_file_id", "endpoint": "/v1/images/generations", "completion_window": "24h"}
     GET  /v1/batches/{id}     status validating | in_progress | completed | ...; output_file_id, error_file_id
     GET  /v1/files/{id}/content
+    GET  /v1/batches (limit, after), POST /v1/batches/{id}/cancel, GET /v1/files/{id}, DELETE /v1/files/{id}
 
 Each line is `{"custom_id", "method": "POST", "url": "/v1/images/generations", "body": {...}}`; each
 output line `{"id", "custom_id", "response": {"status_code", "request_id", "body"}, "error"}` (shapes
@@ -49,6 +50,7 @@ class OpenAIBatch:
     output_file_id: str | None = None
     error_file_id: str | None = None
     failed: int = 0
+    cancelled_at: int | None = None
 
 
 class OpenAIBatchApi:
@@ -56,8 +58,12 @@ class OpenAIBatchApi:
     routes = (
         Route("POST", re.compile(r"/v1/files"), "batch", "upload"),
         Route("GET", re.compile(r"/v1/files/(?P<file>[^/]+)/content"), "batch", "content"),
+        Route("GET", re.compile(r"/v1/files/(?P<file>[^/]+)"), "batch", "retrieve_file"),
+        Route("DELETE", re.compile(r"/v1/files/(?P<file>[^/]+)"), "batch", "delete_file"),
         Route("POST", re.compile(r"/v1/batches"), "batch", "create"),
+        Route("GET", re.compile(r"/v1/batches/?"), "batch", "list"),
         Route("GET", re.compile(r"/v1/batches/(?P<batch>[^/]+)"), "batch", "get"),
+        Route("POST", re.compile(r"/v1/batches/(?P<batch>[^/]+)/cancel"), "batch", "cancel"),
     )
 
     def __init__(self, emulator: Emulator, openai: OpenAIApi, timing: GeminiBatchApi) -> None:
@@ -65,6 +71,7 @@ class OpenAIBatchApi:
         self.openai = openai
         self.timing = timing  # its delay and clock
         self.files: dict[str, tuple[str, bytes]] = {}  # id -> (purpose, content)
+        self.file_records: dict[str, dict[str, Any]] = {}  # id -> the File object the API answers with
         self.batches: dict[str, OpenAIBatch] = {}
         self._lock = threading.Lock()
 
@@ -96,10 +103,31 @@ class OpenAIBatchApi:
 
     def _store_file(self, purpose: str, content: bytes, name: str) -> dict[str, Any]:
         file_id = f"file-{secrets.token_hex(12)}"
+        record = {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
+                  "filename": name, "purpose": purpose, "status": "processed"}
         with self._lock:
             self.files[file_id] = (purpose, content)
-        return {"id": file_id, "object": "file", "bytes": len(content), "created_at": int(time.time()),
-                "filename": name, "purpose": purpose, "status": "processed"}
+            self.file_records[file_id] = record
+        return record
+
+    def retrieve_file(self, call: Call) -> Reply:
+        self.openai.authorize(call)
+        return json_reply(200, self._file_record(call.params["file"]))
+
+    def delete_file(self, call: Call) -> Reply:
+        self.openai.authorize(call)
+        self._file_record(call.params["file"])
+        with self._lock:
+            self.files.pop(call.params["file"], None)
+            self.file_records.pop(call.params["file"], None)
+        return json_reply(200, {"id": call.params["file"], "object": "file", "deleted": True})
+
+    def _file_record(self, file_id: str) -> dict[str, Any]:
+        with self._lock:
+            record = self.file_records.get(file_id)
+        if record is None:
+            raise Rejected(openai_error(404, f"No such File object: {file_id}", None, "id"))
+        return record
 
     def content(self, call: Call) -> Reply:
         self.openai.authorize(call)
@@ -147,6 +175,37 @@ class OpenAIBatchApi:
         batch.polled = True
         return json_reply(200, self._resource(batch, "/v1/images/generations"))
 
+    def list(self, call: Call) -> Reply:
+        """Newest first, `limit` (1-100, default 20) at a time after the batch id `after`."""
+        self.openai.authorize(call)
+        limit = call.query.get("limit", "20")
+        if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            raise Rejected(openai_error(400, f"Invalid 'limit': expected an integer between 1 and 100, but got "
+                                             f"{limit!r} instead.", "invalid_value", "limit"))
+        with self._lock:
+            batches = sorted(self.batches.values(), key=lambda b: b.created, reverse=True)
+        after = call.query.get("after")
+        if after:
+            ids = [batch.id for batch in batches]
+            batches = batches[ids.index(after) + 1:] if after in ids else []
+        page = batches[:int(limit)]
+        data = [self._resource(batch, "/v1/images/generations") for batch in page]
+        return json_reply(200, {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+                                "last_id": data[-1]["id"] if data else None, "has_more": len(batches) > len(page)})
+
+    def cancel(self, call: Call) -> Reply:
+        """A batch still running is cancelled (no results); a finished one is refused, as OpenAI does."""
+        self.openai.authorize(call)
+        batch = self.batches.get(call.params["batch"])
+        if batch is None:
+            raise Rejected(openai_error(404, f"No batch found with id '{call.params['batch']}'.", None, "batch_id"))
+        resource = self._resource(batch, "/v1/images/generations")
+        if resource["status"] in ("completed", "failed", "expired"):
+            raise Rejected(openai_error(409, f"Cannot cancel a batch with status '{resource['status']}'.", None))
+        with self._lock:
+            batch.cancelled_at = batch.cancelled_at or int(time.time())
+        return json_reply(200, self._resource(batch, "/v1/images/generations"))
+
     def _entry(self, call: Call, endpoint: str, index: int, line: str) -> tuple[str, Job | None, Reply | None]:
         try:
             item = json.loads(line)
@@ -166,6 +225,14 @@ class OpenAIBatchApi:
             return item["custom_id"], None, rejected.reply
 
     def _resource(self, batch: OpenAIBatch, endpoint: str) -> dict[str, Any]:
+        if batch.cancelled_at is not None:
+            total = len(batch.entries)
+            return {"id": batch.id, "object": "batch", "endpoint": endpoint, "errors": None,
+                    "input_file_id": batch.input_file_id, "completion_window": "24h", "status": "cancelled",
+                    "output_file_id": None, "error_file_id": None, "created_at": batch.created_at,
+                    "cancelling_at": batch.cancelled_at, "cancelled_at": batch.cancelled_at,
+                    "expires_at": batch.created_at + 86400,
+                    "request_counts": {"total": total, "completed": 0, "failed": 0}, "metadata": None}
         done = batch.finished or (self.timing.delay is not None
                                   and self.timing.clock() - batch.created >= self.timing.delay)
         if done and batch.output_file_id is None and batch.error_file_id is None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from mkdocs_imagegen.emulator.faults import Fault, parse_fault_spec
 from mkdocs_imagegen.emulator.models import ExtraModels, parse_model_specs
 from mkdocs_imagegen.emulator.server import Emulator
 from mkdocs_imagegen.emulator.wire import Reply
@@ -62,15 +63,19 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def run(port: int = 8765, latency: float = 0.0, extra_models: ExtraModels | None = None,
-        batch_delay: float = 0.0) -> None:
+        batch_delay: float = 0.0, faults: tuple[str, ...] = ()) -> None:
     """Serve until interrupted, after printing the exports that point providers at the emulator.
 
     extra_models: more models to serve, as {provider: [names]} or "PROVIDER:NAME" strings (the CLI's
-    repeatable `--serve-model`); a malformed one raises ValueError before anything is served.
+    repeatable `--serve-model`); faults: "KIND[:MATCH]" strings (`--fault`), each applied to every matching
+    image request. A malformed one raises ValueError before anything is served.
     """
     extras = parse_model_specs(extra_models)
+    scripted: list[Fault] = [parse_fault_spec(spec) for spec in faults]
     emulator = LoggingEmulator(latency=latency, port=port, extra_models=extras).start()
     emulator.batches.delay = batch_delay
+    for fault in scripted:
+        emulator.add_fault(fault)
     try:
         with _sigterm_interrupts():
             for name, value in emulator.env().items():
@@ -80,6 +85,9 @@ def run(port: int = 8765, latency: float = 0.0, extra_models: ExtraModels | None
                 f" at {emulator.managed_identity_env()['IDENTITY_ENDPOINT']}); Ctrl-C to stop",
                 file=sys.stderr, flush=True,
             )
+            for fault in scripted:
+                where = f" for prompts containing {fault.match!r}" if fault.match else ""
+                print(f"fault {fault.kind}{where}: every matching image request", file=sys.stderr, flush=True)
             if extras:
                 served = ", ".join(f"{provider}:{name}" for provider, names in extras.items() for name in names)
                 print(f"also serving {served}", file=sys.stderr, flush=True)

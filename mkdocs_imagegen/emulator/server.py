@@ -30,6 +30,7 @@ from mkdocs_imagegen.emulator.models import ExtraModels, ServedModels
 from mkdocs_imagegen.emulator.openai import OpenAIApi
 from mkdocs_imagegen.emulator.openai_batches import OpenAIBatchApi
 from mkdocs_imagegen.emulator.text import TextService
+from mkdocs_imagegen.emulator.unknown import unknown_path
 from mkdocs_imagegen.emulator.wire import (
     Call,
     Endpoint,
@@ -38,8 +39,8 @@ from mkdocs_imagegen.emulator.wire import (
     Rejected,
     Reply,
     Route,
-    not_found,
     parse_call,
+    request_id,
 )
 
 HOST = "127.0.0.1"
@@ -86,6 +87,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._serve()
+
+    def do_DELETE(self) -> None:  # batches and files are deleted; any other path gets its protocol's 404
+        self._serve()
+
+    do_PUT = do_PATCH = do_DELETE
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -336,6 +342,8 @@ class Emulator:
             reply = rejected.reply
         except Exception:  # an emulator bug: answer 500 with the traceback, do not hang the client
             reply = Reply(500, traceback.format_exc().encode(), {"content-type": "text/plain"})
+        if not reply.close:  # every answer carries a request id, as the providers' do (the SDKs read it)
+            reply.headers.setdefault("x-request-id", request_id())
         record.status = 0 if reply.close else reply.status
         record.finished = time.monotonic()
         with self._cond:
@@ -356,7 +364,7 @@ class Emulator:
             if getattr(endpoint, "fallback", True):  # an endpoint may answer only what it claims
                 first = first or (route, handler, call.params)
         if first is None:
-            return "unknown", lambda call, record: not_found()
+            return "unknown", lambda call, record: unknown_path(call)
         route, handler, call.params = first
         return route.kind, handler
 

@@ -124,8 +124,19 @@ def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None)
 
 
 def not_found() -> Reply:
-    """The bare 404 answered for a path no route matches (Azure's own shape)."""
+    """Azure's bare 404 (a path under the Azure endpoint that no route matches)."""
     return json_reply(404, {"error": {"code": "404", "message": "Resource not found"}})
+
+
+def event_stream(events: list[tuple[str, dict[str, Any]]]) -> Reply:
+    """A `text/event-stream` answer: one `event:`/`data:` pair per (type, payload), as OpenAI streams images."""
+    body = "".join(f"event: {kind}\ndata: {json.dumps(payload)}\n\n" for kind, payload in events)
+    return Reply(200, body.encode(), {"content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache"})
+
+
+def request_id() -> str:
+    """A fresh request id, in OpenAI's `req_...` form (what `x-request-id` carries on every answer)."""
+    return f"req_{secrets.token_hex(16)}"
 
 
 @dataclass
@@ -173,6 +184,8 @@ class Job:
     route: str | None = None  # a provider-specific route, e.g. "mai" for Foundry's MAI models
     tint: tuple[int, int, int] | None = None  # the reference images' average colour: the image is drawn in it
     references: int = 0  # how many reference images came with the prompt
+    stream: bool = False  # OpenAI's `stream: true`: the answer is server-sent events
+    partial_images: int = 0  # OpenAI's `partial_images` (0-3): interim images streamed before the final one
 
     def image_b64(self, kind: str | None, index: int = 0, thought: bool = False) -> str:
         """Base64 of the image to return, broken as the fault kind asks."""

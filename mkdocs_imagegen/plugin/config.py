@@ -95,7 +95,7 @@ ProvidersOptions = type("ProvidersOptions", (base.Config,), {
 
 class ImagegenConfig(base.Config):
     enabled = c.Type(bool, default=True)
-    model = c.Type(str, default=DEFAULT_MODEL)
+    model = c.Optional(c.Type(str))  # unset: DEFAULT_MODEL, and banners made under a former default are kept
     size = SizeOption(default=DEFAULT_SIZE)
     quality = c.Choice(QUALITIES, default="auto")
     format = c.Choice(PUBLISH_FORMATS, default="webp")
@@ -180,7 +180,8 @@ def settings_from(config: ImagegenConfig, mkdocs_config: MkDocsConfig) -> Settin
     cache_dir = resolve_cache_dir(config.cache_dir, mkdocs_config.config_file_path)
     _check_cache_folder(config.cache_dir, cache_dir)
     return Settings(
-        model=config.model,
+        model=config.model or DEFAULT_MODEL,
+        model_from_default=config.model is None,
         size=config.size,
         quality=config.quality,
         fmt=config.format,
