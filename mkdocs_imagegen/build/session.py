@@ -89,7 +89,7 @@ class BannerSession:
         found = self._models.get((name, spec.provider)) if checked else None
         if found is None:
             try:
-                found = self.registry.lookup(name)
+                found = self.registry.lookup(name, spec.provider)
             except ImagegenError as error:
                 raise PageError(f"{src}: front matter key '{_model_key(spec)}': {error}") from None
             if checked:

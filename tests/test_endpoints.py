@@ -1,0 +1,214 @@
+"""Banners from any OpenAI-compatible endpoint (`providers.endpoints`): a local GPU server, a self-hosted one,
+a company gateway, against the emulator's stable-diffusion.cpp, LocalAI and LiteLLM dialects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from mkdocs_imagegen.emulator import Emulator, Fault
+from mkdocs_imagegen.emulator.local import LocalApi
+
+from sitekit import banner_file, build, image_info, page, warnings_of, write_site
+from test_security import assert_nowhere, assert_provenance_clean
+
+SD_PAGES = {f"p{i}.md": page(f"a quiet harbour number {i}", title=f"P{i}", banner_model="sd-turbo")
+            for i in range(3)}
+
+
+def endpoint(url: str, **options: Any) -> dict[str, Any]:
+    return {"providers": {"endpoints": {"studio": {"base_url": url, **options}}}}
+
+
+def generations(emulator: Emulator) -> list:
+    return [r for r in emulator.image_requests() if r.provider == "endpoints"]
+
+
+def test_sdcpp_three_banners_one_at_a_time_then_none(site_root: Path, emulator: Emulator) -> None:
+    emulator.latency = 0.3  # long enough that the build's four workers would overlap without the endpoint's limit
+    config = write_site(site_root, SD_PAGES, endpoint(f"{emulator.url}/sdcpp/v1", models=["sd-turbo"],
+                                                      concurrency=1))
+    result = build(config, "--strict")
+    assert result.returncode == 0, result.stderr
+    requests = generations(emulator)
+    assert len(requests) == 3 and emulator.max_concurrent == 1
+    assert {r.path for r in requests} == {"/sdcpp/v1/images/generations"}
+    assert all(r.body["model"] == "sd-turbo" and r.body["output_format"] == "webp" for r in requests)
+    assert all("authorization" not in r.headers for r in requests)  # no key_env: no key is sent
+    for name in ("p0", "p1", "p2"):
+        assert image_info(banner_file(config, name)) == ((1792, 1024), "webp")
+
+    emulator.reset()
+    again = build(config, "--strict")
+    assert again.returncode == 0, again.stderr
+    assert emulator.requests == []
+
+
+def test_a_models_size_and_price_are_what_its_entry_says(site_root: Path, emulator: Emulator) -> None:
+    pages = {"a.md": page("a small lamp", title="A", banner_model="sd-turbo")}
+    config = write_site(site_root, pages, endpoint(f"{emulator.url}/sdcpp/v1",
+                                                   models={"sd-turbo": {"size": "512x512", "price": 0}}))
+    result = build(config, "--strict")
+    assert result.returncode == 0, result.stderr
+    [request] = generations(emulator)
+    assert request.body["size"] == "512x512" and request.body["output_format"] == "png"  # resized here
+    assert image_info(banner_file(config, "a")) == ((1792, 1024), "webp")
+
+
+def test_localai_url_answers_come_from_the_endpoint_origin_only(site_root: Path, emulator: Emulator) -> None:
+    emulator.add_model("endpoints", "sd-turbo")
+    options = endpoint(f"{emulator.url}/localai/v1", models=["sd-turbo"], concurrency=1)
+    config = write_site(site_root, {"a.md": page("a red kite", title="A", banner_model="sd-turbo")}, options)
+    result = build(config, "--strict")
+    assert result.returncode == 0, result.stderr
+    [generation] = generations(emulator)
+    assert "response_format" not in generation.body  # LocalAI's default answer: a URL
+    fetched = [r for r in emulator.requests if r.kind == "file"]
+    assert len(fetched) == 1 and fetched[0].path.startswith("/localai/generated-images/")
+    assert image_info(banner_file(config, "a")) == ((1792, 1024), "webp")
+
+    with Emulator() as other:  # the host a forged answer names: it must see nothing
+        LocalApi.of(emulator).foreign_origin = other.url
+        emulator.reset()
+        (site_root / "docs" / "b.md").write_text(page("a blue kite", title="B", banner_model="sd-turbo"))
+        second = build(config)
+        assert other.requests == []
+    assert second.returncode == 0, second.stderr
+    [warning] = warnings_of(second)
+    assert "b.md" in warning and "another origin" in warning and other.url.split("//")[1] in warning, warning
+    assert [r.kind for r in emulator.requests] == ["image"]  # nothing fetched, from anywhere
+    assert banner_file(config, "b").name.startswith("placeholder-")
+
+
+def test_localai_asked_for_base64(site_root: Path, emulator: Emulator) -> None:
+    emulator.add_model("endpoints", "sd-turbo")
+    options = endpoint(f"{emulator.url}/localai/v1", models=["sd-turbo"], response_format="b64_json")
+    config = write_site(site_root, {"a.md": page("a green kite", title="A", banner_model="sd-turbo")}, options)
+    result = build(config, "--strict")
+    assert result.returncode == 0, result.stderr
+    [generation] = generations(emulator)
+    assert generation.body["response_format"] == "b64_json"
+    assert [r.kind for r in emulator.requests] == ["image"]
+
+
+def test_openai_and_an_endpoint_in_one_build(site_root: Path, emulator: Emulator) -> None:
+    pages = {"cloud.md": page("a cloud of notes", title="Cloud", banner_model="gpt-image-2"),
+             "local.md": page("a local lamp", title="Local", banner_model="sd-turbo")}
+    config = write_site(site_root, pages, endpoint(f"{emulator.url}/sdcpp/v1", models=["sd-turbo"]))
+    openai_only = {k: v for k, v in emulator.env().items() if k.startswith("OPENAI_")}
+    result = build(config, "--strict", env=openai_only)
+    assert result.returncode == 0, result.stderr
+    routed = {r.prompt: (r.provider, r.path) for r in emulator.image_requests()}
+    assert routed == {"a cloud of notes": ("openai", "/v1/images/generations"),
+                      "a local lamp": ("endpoints", "/sdcpp/v1/images/generations")}
+    for name in ("cloud", "local"):
+        assert not banner_file(config, name).name.startswith("placeholder-")
+
+
+def test_auto_asks_the_listing_once_and_routes_what_it_lists(site_root: Path, emulator: Emulator) -> None:
+    emulator.add_model("endpoints", "flux-2-klein")
+    pages = {f"f{i}.md": page(f"a fox {i}", title=f"F{i}", banner_model="flux-2-klein") for i in range(2)}
+    config = write_site(site_root, pages, endpoint(f"{emulator.url}/localai/v1", models="auto",
+                                                   response_format="b64_json"))
+    result = build(config, "--strict")
+    assert result.returncode == 0, result.stderr
+    assert len([r for r in emulator.requests if r.kind == "models"]) == 1
+    assert sorted(r.prompt for r in generations(emulator)) == ["a fox 0", "a fox 1"]
+
+    emulator.reset()  # a name it does not list stops the build, as any unknown model does, saying what it lists
+    (site_root / "docs" / "typo.md").write_text(page("a fox typo", title="Typo", banner_model="flux-2-kleen"))
+    typo = build(config)
+    assert typo.returncode != 0
+    [error] = [line for line in typo.stderr.splitlines() if line.startswith("ERROR")]
+    assert "typo.md" in error and "'flux-2-kleen'" in error and "studio: it lists flux-2-klein" in error, error
+    assert emulator.image_requests() == []
+
+
+def test_banner_provider_forces_an_endpoint(site_root: Path, emulator: Emulator) -> None:
+    emulator.add_model("endpoints", "gpt-image-2")
+    pages = {"g.md": page("a gateway banner", title="G", banner_model="gpt-image-2", banner_provider="studio")}
+    config = write_site(site_root, pages, endpoint(f"{emulator.url}/localai/v1", response_format="b64_json"))
+    result = build(config, "--strict", env=emulator.env())  # every cloud provider ready too: the page decides
+    assert result.returncode == 0, result.stderr
+    assert [(r.provider, r.model) for r in emulator.image_requests()] == [("endpoints", "gpt-image-2")]
+
+
+def test_what_such_servers_send_wrong_is_one_line(site_root: Path, emulator: Emulator) -> None:
+    emulator.add_model("endpoints", "sd-turbo")
+    emulator.add_fault(Fault(provider="endpoints", kind="server_error", times=-1, match="crash"))
+    pages = {"crash.md": page("a crash", title="Crash", banner_model="sd-turbo"),
+             "gone.md": page("a gone model", title="Gone", banner_model="unloaded", banner_provider="studio")}
+    config = write_site(site_root, pages, {"retries": 1, **endpoint(f"{emulator.url}/localai/v1",
+                                                                    models=["sd-turbo"])})
+    result = build(config)
+    assert result.returncode == 0, result.stderr
+    lines = warnings_of(result)
+    assert len(lines) == 2, result.stderr
+    [crash] = [line for line in lines if "crash.md" in line]
+    assert "server error 500" in crash and "500 Internal Server Error" in crash, crash
+    [gone] = [line for line in lines if "gone.md" in line]
+    assert "has no model 'unloaded' loaded" in gone and "HTTP 404" in gone, gone
+
+
+def test_a_timeout_per_endpoint_says_a_model_may_be_loading(site_root: Path, emulator: Emulator) -> None:
+    emulator.add_fault(Fault(provider="endpoints", kind="slow", delay=3.0, times=-1))
+    config = write_site(site_root, {"a.md": page("a slow lamp", title="A", banner_model="sd-turbo")},
+                        {"retries": 0, **endpoint(f"{emulator.url}/sdcpp/v1", models=["sd-turbo"], timeout=0.5)})
+    result = build(config)
+    assert result.returncode == 0, result.stderr
+    [warning] = warnings_of(result)
+    assert "timed out after 0.5 s" in warning and "providers.endpoints.studio.timeout" in warning, warning
+
+
+CANARY = "sk-gateway-CANARY-5Qm8Zt2Lw9Xv4Bn7Hc"
+
+
+def test_a_key_from_key_env_never_appears_anywhere(site_root: Path, emulator: Emulator) -> None:
+    emulator.keys["endpoints"] = CANARY
+    emulator.add_model("endpoints", "sd-turbo")
+    emulator.add_fault(Fault(provider="endpoints", kind="rate_limit", times=1, retry_after=0.05))
+    pages = {"ok.md": page("a gateway lamp", title="Ok", banner_model="sd-turbo"),
+             "gone.md": page("a gateway typo", title="Gone", banner_model="sd-turbo-x", banner_provider="studio")}
+    config = write_site(site_root, pages, {"retries": 1, **endpoint(f"{emulator.url}/litellm/v1", key_env="GATEWAY_KEY",
+                                                                    models=["sd-turbo"])})
+    result = build(config, "-v", env={"GATEWAY_KEY": CANARY})
+    assert result.returncode == 0, result.stderr
+    assert {r.headers["authorization"] for r in generations(emulator)} == {f"Bearer {CANARY}"}
+    assert len(warnings_of(result)) == 1 and "retry 1/1" in result.stderr
+    assert_nowhere([CANARY], result.stdout + result.stderr, site_root / ".banners", site_root / "site")
+    assert_provenance_clean(site_root / ".banners", [CANARY])
+
+
+def test_a_refused_key_names_its_variable_never_the_key(site_root: Path, emulator: Emulator) -> None:
+    wrong = "sk-gateway-WRONG-8Hd3Kq6Vp1Ns5Yt2Rb"
+    emulator.add_model("endpoints", "sd-turbo")
+    config = write_site(site_root, {"a.md": page("a lamp", title="A", banner_model="sd-turbo")},
+                        endpoint(f"{emulator.url}/litellm/v1", key_env="GATEWAY_KEY", models=["sd-turbo"]))
+    result = build(config, "-v", env={"GATEWAY_KEY": wrong})
+    assert result.returncode == 0, result.stderr
+    [warning] = warnings_of(result)
+    assert "refused the key from GATEWAY_KEY" in warning, warning
+    assert_nowhere([wrong], result.stdout + result.stderr, site_root / ".banners", site_root / "site")
+
+
+def test_doctor_live_models_live_and_plan_include_the_endpoint(site_root: Path, emulator: Emulator,
+                                                                monkeypatch) -> None:  # noqa: ANN001
+    from mkdocs_imagegen.cli import cli
+
+    emulator.add_model("endpoints", "sd-turbo")
+    config = write_site(site_root, SD_PAGES, endpoint(f"{emulator.url}/localai/v1", models=["sd-turbo"]))
+    monkeypatch.chdir(site_root)
+    runner = CliRunner()
+    doctor = runner.invoke(cli, ["doctor", "--live", "-f", str(config)])
+    assert doctor.exit_code == 0, doctor.output
+    assert "studio" in doctor.output and f"endpoint {emulator.url}/localai/v1" in doctor.output, doctor.output
+    models = runner.invoke(cli, ["models", "--live", "--json", "-f", str(config)])
+    live = {item["provider"]: item for item in json.loads(models.output)["live"]}
+    assert live["studio"]["ok"] and live["studio"]["served_known"] == ["sd-turbo"]
+    plan = runner.invoke(cli, ["plan", "-f", str(config)])
+    assert plan.exit_code == 0, plan.output
+    assert "price unknown" in plan.output and "studio" in plan.output, plan.output
+    assert emulator.image_requests() == []
