@@ -33,6 +33,7 @@ def test_sdcpp_three_banners_one_at_a_time_then_none(site_root: Path, emulator: 
                                                       concurrency=1))
     result = build(config, "--strict")
     assert result.returncode == 0, result.stderr
+    assert "3 × sd-turbo via studio (studio takes 1 at a time)" in result.stderr, result.stderr
     requests = generations(emulator)
     assert len(requests) == 3 and emulator.max_concurrent == 1
     assert {r.path for r in requests} == {"/sdcpp/v1/images/generations"}
@@ -212,3 +213,61 @@ def test_doctor_live_models_live_and_plan_include_the_endpoint(site_root: Path, 
     assert plan.exit_code == 0, plan.output
     assert "price unknown" in plan.output and "studio" in plan.output, plan.output
     assert emulator.image_requests() == []
+
+
+def test_the_progress_line_says_what_waits_for_a_one_at_a_time_endpoint() -> None:
+    from concurrent.futures import Future
+
+    from mkdocs_imagegen.build.jobs import Job, queued
+    from mkdocs_imagegen.providers.base import ProviderContext
+    from mkdocs_imagegen.providers.endpoint import EndpointProvider
+    from mkdocs_imagegen.providers.registry import Route
+    from mkdocs_imagegen.request import GenerationRequest, Size
+
+    studio = EndpointProvider(ProviderContext({"base_url": "http://127.0.0.1:1/v1", "concurrency": 1}), name="studio")
+    jobs = [Job(GenerationRequest(prompt=f"p{i}", model="sd-turbo", size=Size(64, 64)), Route("sd-turbo", studio),
+                Future()) for i in range(3)]
+    assert queued(jobs, concurrency=4) == "2 waiting for studio (1 at a time)"
+    jobs[0].future.set_result(None)  # type: ignore[union-attr]
+    assert queued(jobs, concurrency=4) == "1 waiting for studio (1 at a time)"
+    assert queued(jobs, concurrency=1) == ""  # the build's own limit: nothing is held back by the endpoint
+
+
+RECIPES = Path(__file__).resolve().parent.parent / "docs" / "models" / "own-machine.md"
+
+
+def recipe(number: int) -> dict[str, Any]:
+    """The docs page's `number`th complete mkdocs.yml (a YAML block that starts with `site_name:`)."""
+    import re
+
+    import yaml
+
+    blocks = re.findall(r"```yaml\n(site_name:.*?)```", RECIPES.read_text(encoding="utf-8"), re.DOTALL)
+    return yaml.safe_load(blocks[number])
+
+
+def test_the_docs_recipe_for_stable_diffusion_cpp(site_root: Path, emulator: Emulator) -> None:
+    config = recipe(0)
+    studio = config["plugins"][0]["imagegen"]["providers"]["endpoints"]["studio"]
+    assert studio["base_url"] == "http://127.0.0.1:1234/v1"  # sd-server's own default address
+    studio["base_url"] = f"{emulator.url}/sdcpp/v1"
+    pages = {f"p{i}.md": page(f"a recipe lamp {i}", title=f"P{i}") for i in range(2)}
+    config_file = write_site(site_root, pages, config["plugins"][0]["imagegen"])
+    result = build(config_file, "--strict")
+    assert result.returncode == 0, result.stderr
+    assert [r.body["size"] for r in generations(emulator)] == ["896x512"] * 2 and emulator.max_concurrent == 1
+    assert image_info(banner_file(config_file, "p0")) == ((1792, 1024), "webp")
+
+
+def test_the_docs_recipe_for_a_litellm_proxy(site_root: Path, emulator: Emulator) -> None:
+    config = recipe(1)
+    gateway = config["plugins"][0]["imagegen"]["providers"]["endpoints"]["gateway"]
+    assert gateway["base_url"] == "http://127.0.0.1:4000/v1"  # the proxy's default port
+    gateway["base_url"] = f"{emulator.url}/litellm/v1"
+    emulator.add_model("endpoints", "team-image")
+    pages = {"a.md": page("a recipe harbour", title="A", banner_model="team-image")}
+    config_file = write_site(site_root, pages, config["plugins"][0]["imagegen"])
+    result = build(config_file, "--strict", env={gateway["key_env"]: emulator.keys["endpoints"]})
+    assert result.returncode == 0, result.stderr
+    assert [r.model for r in generations(emulator)] == ["team-image"]
+    assert not banner_file(config_file, "a").name.startswith("placeholder-")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mkdocs_imagegen.build.jobs import Job, Outcome, Settled
+from mkdocs_imagegen.build.jobs import Job, Outcome, Settled, queued
 from mkdocs_imagegen.build.pipeline import Pipeline
 from mkdocs_imagegen.build.settings import Settings
 from mkdocs_imagegen.cache.store import CacheStore
@@ -271,6 +271,9 @@ class BannerSession:
             return
         routes = Counter(f"{job.request.model} via {job.route.provider.name}" for job in working)
         described = ", ".join(f"{count} × {route}" for route, count in routes.items())
+        capped = {job.route.provider.name: job.route.provider.max_in_flight for job in working
+                  if job.route.provider.max_in_flight}
+        described += "".join(f" ({name} takes {cap} at a time)" for name, cap in sorted(capped.items()))
         where = "in the background; pages reload when they land" if self.background else "now"
         self.log.info("imagegen: generating %d banner(s) %s: %s; %d at a time",
                       len(working), where, described, self.settings.concurrency)
@@ -281,8 +284,9 @@ class BannerSession:
             eta = f", about {elapsed / done * (total - done):.0f}s left" if done else ""
             failed = sum(1 for job in jobs if job.done() and job.outcome().error is not None)
             problems = f" ({failed} failed)" if failed else ""
-            self.log.info("imagegen: %d/%d banners ready%s after %.0fs%s", done - failed, total, problems,
-                          elapsed, eta)
+            waiting = queued(jobs, self.settings.concurrency)
+            self.log.info("imagegen: %d/%d banners ready%s after %.0fs%s%s", done - failed, total, problems,
+                          elapsed, eta, f"; {waiting}" if waiting else "")
         return report
 
     def _report(self, jobs: list[Job], outcomes: dict[str, Outcome], elapsed: float) -> None:

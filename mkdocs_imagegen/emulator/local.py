@@ -49,7 +49,7 @@ from mkdocs_imagegen.emulator.wire import (
 )
 
 if TYPE_CHECKING:
-    from mkdocs_imagegen.emulator.server import Emulator
+    from mkdocs_imagegen.emulator.host import Host as Emulator
 
 DEFAULT_KEY = "sk-emulator-gateway-000000000000"  # the LiteLLM dialect's master key
 SDCPP_MODEL = "sd-cpp-local"  # the one model stable-diffusion.cpp's server lists
@@ -87,9 +87,9 @@ class LocalApi:
         self._lock = threading.Lock()
 
     @classmethod
-    def of(cls, emulator: Emulator) -> LocalApi:
-        """The emulator's instance of this protocol (to set `foreign_origin`)."""
-        return next(api for api in emulator._apis if isinstance(api, cls))
+    def of(cls, emulator: object) -> LocalApi:
+        """The running emulator's instance of this protocol (to set `foreign_origin`)."""
+        return next(api for api in vars(emulator)["_apis"] if isinstance(api, cls))
 
     def model_added(self, name: str) -> None:
         return None

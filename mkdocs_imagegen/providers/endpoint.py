@@ -36,8 +36,6 @@ from mkdocs_imagegen.request import GenerationRequest
 
 OUTPUT_FORMATS = ("png", "jpeg", "webp")  # what stable-diffusion.cpp's `output_format` takes
 LISTING_TIMEOUT = 10.0  # seconds `GET {base_url}/models` may take, when `models: auto` asks it
-# A banner waits for a free slot at most this many requests' `timeout`: the ones queued before it.
-QUEUE_BOUND = 64
 
 
 @dataclass(frozen=True)
@@ -62,7 +60,6 @@ class EndpointProvider(Provider):
         self.name = name  # type: ignore[misc] - each endpoint is a provider of its own name
         self.label = f"endpoint {name!r}"  # type: ignore[misc]
         self._http = common.HttpClientHolder(transport)
-        self._slots = threading.BoundedSemaphore(self.concurrency) if self.concurrency else None
         self._listing: Listing | None = None
         self._listing_lock = threading.Lock()
 
@@ -85,6 +82,10 @@ class EndpointProvider(Provider):
         """How many requests it takes at once (a local GPU: one); None: the build's `concurrency`."""
         value = self.options.get("concurrency")
         return int(value) if value else None
+
+    @property
+    def max_in_flight(self) -> int | None:
+        return self.concurrency  # the build's limiter for this provider holds the rest back
 
     @property
     def timeout(self) -> float | None:
@@ -143,17 +144,6 @@ class EndpointProvider(Provider):
         if not self.is_authenticated():
             raise AuthenticationError(f"no key: {self.auth_hint()}", provider=self.name, model=request.model)
         timeout = self.timeout or timeout
-        if self._slots is None:
-            return self._generate(request, timeout)
-        if not self._slots.acquire(timeout=timeout * QUEUE_BOUND):
-            raise TransientError(f"waited too long for a free slot ({self.concurrency} at a time)",
-                                 provider=self.name, model=request.model)
-        try:
-            return self._generate(request, timeout)
-        finally:
-            self._slots.release()
-
-    def _generate(self, request: GenerationRequest, timeout: float) -> ProviderImage:
         info = self.context.catalogue.get(request.model) or endpoint_models.entry(request.model, (self.name,))
         size = common.wire_size(info, request.size)
         fmt = common.output_format(request, size, OUTPUT_FORMATS)
