@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from mkdocs_imagegen.emulator import Emulator, Fault
@@ -271,3 +272,22 @@ def test_the_docs_recipe_for_a_litellm_proxy(site_root: Path, emulator: Emulator
     assert result.returncode == 0, result.stderr
     assert [r.model for r in generations(emulator)] == ["team-image"]
     assert not banner_file(config_file, "a").name.startswith("placeholder-")
+
+
+@pytest.mark.parametrize(("providers", "message"), [
+    ({"endpoints": {"Studio!": {"base_url": "http://127.0.0.1:1/v1"}}}, "endpoint name 'Studio!'"),
+    ({"endpoints": {"openai": {"base_url": "http://127.0.0.1:1/v1"}}}, "already a provider's name"),
+    ({"endpoints": {"studio": {"models": ["sd-turbo"]}}}, "studio: base_url is required"),
+    ({"endpoints": {"studio": {"base_url": "127.0.0.1:1234/v1"}}}, "base_url"),
+    ({"endpoints": {"studio": {"base_url": "http://127.0.0.1:1/v1", "models": "all"}}}, "expected 'auto'"),
+    ({"endpoints": {"studio": {"base_url": "http://127.0.0.1:1/v1", "models": {"sd": {"price": -1}}}}},
+     "price: expected USD"),
+    ({"endpoints": {"studio": {"base_url": "http://127.0.0.1:1/v1", "concurrency": 0}}}, "concurrency"),
+    ({"order": ["google", "studio"]}, "unknown provider 'studio'"),
+])
+def test_a_wrong_endpoint_option_is_one_line(site_root: Path, providers: dict[str, Any], message: str) -> None:
+    config = write_site(site_root, {"a.md": page("a lamp", title="A")}, {"providers": providers})
+    result = build(config)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
