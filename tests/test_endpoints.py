@@ -35,6 +35,7 @@ def test_sdcpp_three_banners_one_at_a_time_then_none(site_root: Path, emulator: 
     result = build(config, "--strict")
     assert result.returncode == 0, result.stderr
     assert "3 × sd-turbo via studio (studio takes 1 at a time)" in result.stderr, result.stderr
+    assert "estimated cost $0.00 (price unknown for 3)" in result.stderr, result.stderr
     requests = generations(emulator)
     assert len(requests) == 3 and emulator.max_concurrent == 1
     assert {r.path for r in requests} == {"/sdcpp/v1/images/generations"}

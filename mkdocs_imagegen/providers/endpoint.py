@@ -114,13 +114,6 @@ class EndpointProvider(Provider):
         at = f"{self.concurrency} at a time" if self.concurrency else "the build's concurrency"
         return [f"key from {key[1]}" if key else "no key", f"endpoint {safe_url(self.base_url)}", at]
 
-    def serves(self, model: str) -> bool:
-        info = self.context.catalogue.get(model)
-        return info is not None and self.name in info.providers
-
-    def models(self) -> list[str]:
-        return self.context.catalogue.models_for(self.name)
-
     def model_not_found(self, model: str, detail: str) -> ModelNotFoundError:
         listed = ", ".join(self.models()) or "none (models: auto)"
         return ModelNotFoundError(
