@@ -292,3 +292,44 @@ def test_a_wrong_endpoint_option_is_one_line(site_root: Path, providers: dict[st
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and message in errors[0], result.stderr
+
+
+def test_an_image_url_that_redirects_is_not_followed(site_root: Path) -> None:
+    """A server answering with a relative image URL on itself that redirects elsewhere: the redirect is refused
+    (the request carries the key), and the other host sees nothing."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    with Emulator() as other:
+        class Redirecting(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self._send(200, json.dumps({"data": [{"url": "/generated/one.png"}]}).encode(),
+                           {"content-type": "application/json"})
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._send(302, b"", {"location": f"{other.url}/stolen.png"})
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for name, value in {**headers, "content-length": str(len(body))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            config = write_site(site_root, {"a.md": page("a lamp", title="A", banner_model="sd-turbo")},
+                                endpoint(f"http://127.0.0.1:{server.server_address[1]}/v1", models=["sd-turbo"]))
+            result = build(config)
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert other.requests == []
+    assert result.returncode == 0, result.stderr
+    [warning] = warnings_of(result)
+    assert "a.md" in warning and "a redirect" in warning and "not followed" in warning, warning
