@@ -333,3 +333,36 @@ def test_an_image_url_that_redirects_is_not_followed(site_root: Path) -> None:
     assert result.returncode == 0, result.stderr
     [warning] = warnings_of(result)
     assert "a.md" in warning and "a redirect" in warning and "not followed" in warning, warning
+
+
+def test_an_auto_endpoint_that_is_down_costs_a_placeholder_not_the_build(site_root: Path) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config = write_site(site_root, {"a.md": page("a lamp", title="A", banner_model="flux-2-klein")},
+                        {"retries": 0, **endpoint(f"http://127.0.0.1:{port}/v1", models="auto")})
+    result = build(config)
+    assert result.returncode == 0, result.stderr
+    [warning] = warnings_of(result)
+    assert "a.md" in warning and "connection failed" in warning, warning
+
+
+def test_a_gateway_listing_a_cloud_model_goes_first_and_falls_through(site_root: Path, emulator: Emulator) -> None:
+    pages = {"g.md": page("a gateway harbour", title="G", banner_model="gpt-image-2")}
+    options = {"providers": {"order": ["gateway", "openai"], "endpoints": {"gateway": {
+        "base_url": f"{emulator.url}/litellm/v1", "key_env": "GATEWAY_KEY", "models": ["gpt-image-2"]}}}}
+    config = write_site(site_root, pages, options)
+    env = {"GATEWAY_KEY": emulator.keys["endpoints"],
+           **{k: v for k, v in emulator.env().items() if k.startswith("OPENAI_")}}
+    result = build(config, "--strict", env=env)  # the gateway has not got it (404): OpenAI makes it
+    assert result.returncode == 0, result.stderr
+    assert [r.provider for r in emulator.image_requests()] == ["endpoints", "openai"]
+
+    emulator.add_model("endpoints", "gpt-image-2")
+    emulator.reset()
+    (site_root / "docs" / "h.md").write_text(page("another gateway harbour", title="H", banner_model="gpt-image-2"))
+    again = build(config, "--strict", env=env)
+    assert again.returncode == 0, again.stderr
+    assert [r.provider for r in emulator.image_requests()] == ["endpoints"]

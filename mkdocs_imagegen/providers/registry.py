@@ -195,14 +195,15 @@ class Registry:
         return Route(model, self.placeholder, unauthenticated=tuple(candidates))
 
     def _listing(self, model: str, candidates: list[Provider]) -> list[Provider]:
-        """The candidates, without the "auto" endpoints that do not list `model` (each asked once a build)."""
+        """The candidates, without the "auto" endpoints whose listing leaves `model` out (each asked once a
+        build); one that cannot be asked stays, so a server that is down costs a placeholder, not the build."""
         kept, asked = [], []
         for provider in candidates:
             if provider.name not in self.asking:
                 kept.append(provider)
                 continue
             listing = provider.listing()  # type: ignore[attr-defined] - an EndpointProvider
-            if model in listing.names:
+            if model in listing.names or listing.problem:  # not answering: its own request will say why
                 kept.append(provider)
             else:
                 asked.append(f"{provider.name}: {listing.describe()}")
