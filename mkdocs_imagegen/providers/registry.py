@@ -208,8 +208,10 @@ class Registry:
             else:
                 asked.append(f"{provider.name}: {listing.describe()}")
         if not kept:
+            near = self.catalogue.suggestions(model, self.aliases)
+            hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
             raise UnknownModelError(f"unknown model {model!r}: no catalogue entry, and no endpoint serves it "
-                                    f"({'; '.join(asked)}); known models: {', '.join(self.known_models())}")
+                                    f"({'; '.join(asked)}); {hint}known models: {', '.join(self.known_models())}")
         return kept
 
     def close(self) -> None:
