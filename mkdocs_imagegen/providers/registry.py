@@ -89,16 +89,15 @@ class Registry:
         options = dict(providers_options or {})
         credentials = credentials or Credentials()
         endpoints = dict(options.get(ENDPOINTS) or {})
-        catalogue = endpoint_models.with_endpoints(catalogue or default_catalogue(), endpoints)
 
         def make(name: str) -> Provider:  # every provider keeps its own options, in `order` or not
-            if name in endpoints:
-                return provider_class(ENDPOINTS)(ProviderContext(dict(endpoints[name]), credentials, catalogue),
-                                                 name=name)
-            return provider_class(name)(ProviderContext(dict(options.get(name) or {}), credentials, catalogue))
+            context = ProviderContext(dict(endpoints.get(name) or options.get(name) or {}), credentials,
+                                      registry.catalogue)  # with the endpoints' models
+            return provider_class(ENDPOINTS)(context, name=name) if name in endpoints else provider_class(name)(context)
 
         order = list(options.get("order") or (*REAL_PROVIDERS, *endpoints))
-        return cls(make, order=order, aliases=aliases, catalogue=catalogue, endpoints=endpoints)
+        registry = cls(make, order=order, aliases=aliases, catalogue=catalogue, endpoints=endpoints)
+        return registry
 
     @property
     def providers(self) -> list[Provider]:
