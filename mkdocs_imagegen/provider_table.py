@@ -21,10 +21,14 @@ class ProviderSpec:
     key_variables: tuple[str, ...]  # credentials, in precedence order
     environment: tuple[str, ...] = ()  # every other variable it reads (endpoints, modes)
     # Its block under `providers:` in mkdocs.yml: option name -> "text" (a string or null), "url" (one with a
-    # scheme, or null) or "mapping" (names to names).
+    # scheme, or null), "mapping" (names to names), "models" ("auto", a list of names, or names to
+    # {price, size}), "count" (a whole number from 1, or null), "seconds" (or null), "answer" (b64_json, url or null).
     options: dict[str, str] = field(default_factory=dict)
     text: str = ""  # "module:function" that sends its text requests (drafting prompts and alt text)
     text_emulator: str = ""  # "module:Class" of the emulator's text endpoint for it
+    # True: a kind of provider the user names, any number of times (`providers.endpoints.NAME`): its block holds
+    # one options block per name, and each name is a provider of its own in `order` and `banner_provider`.
+    named: bool = False
 
 
 PROVIDERS: tuple[ProviderSpec, ...] = (
@@ -63,8 +67,19 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         text="mkdocs_imagegen.providers.openai_text:ask",
         text_emulator="mkdocs_imagegen.emulator.openai_text:OpenAIText",
     ),
+    ProviderSpec(
+        name="endpoints", label="OpenAI-compatible endpoint",
+        provider="mkdocs_imagegen.providers.endpoint:EndpointProvider",
+        emulator="mkdocs_imagegen.emulator.local:LocalApi",
+        families=(),  # it serves what its `models` option (or its own listing) names, not a catalogue family
+        key_variables=(),  # its key's variable is its `key_env` option
+        options={"base_url": "url", "key_env": "text", "models": "models", "concurrency": "count",
+                 "timeout": "seconds", "response_format": "answer"},
+        named=True,
+    ),
 )
 
 SPECS = {spec.name: spec for spec in PROVIDERS}
-REAL_PROVIDERS = tuple(SPECS)  # also the default routing order
+REAL_PROVIDERS = tuple(spec.name for spec in PROVIDERS if not spec.named)  # also the default routing order
+ENDPOINTS = next(spec.name for spec in PROVIDERS if spec.named)  # the `providers:` block of named endpoints
 PROVIDER_CHOICES = (*REAL_PROVIDERS, "placeholder")

@@ -81,3 +81,23 @@ class Settled:
 
     def result(self, timeout: float | None = None) -> Outcome:
         return self._outcome
+
+
+def queued(jobs: list[Job], concurrency: int) -> str:
+    """"2 waiting for studio (1 at a time)": the banners held back by a provider that takes fewer requests at
+    once than the build's `concurrency`, or "" when none is."""
+    held: dict[str, list[int]] = {}
+    for job in jobs:
+        provider = job.route.provider if job.route is not None else None
+        cap = provider.max_in_flight if provider is not None else None
+        if job.kind == "generate" and not job.done() and cap and cap < concurrency:
+            held.setdefault(provider.name, [cap, 0])[1] += 1  # type: ignore[union-attr]
+    return "; ".join(f"{pending - cap} waiting for {name} ({cap} at a time)"
+                     for name, (cap, pending) in held.items() if pending > cap)
+
+
+def held_back(jobs: list[Job]) -> str:
+    """" (studio takes 1 at a time)" for each routed provider that takes fewer requests at once than the build."""
+    caps = {job.route.provider.name: job.route.provider.max_in_flight for job in jobs
+            if job.route is not None and job.route.provider.max_in_flight}
+    return "".join(f" ({name} takes {cap} at a time)" for name, cap in sorted(caps.items()))

@@ -55,6 +55,7 @@ class Pipeline:
         self._limiters: dict[str, AdaptiveLimiter] = {}
         self._limiters_lock = threading.Lock()  # workers take this one, never `_lock` (held while preparing)
         self._prepared: set[str] = set()  # providers whose client is made
+        self._caps: dict[str, int] = {}  # provider -> the fewer requests it takes at once than `concurrency`
         # (provider, model) -> its "no such model" answer in this build: later banners skip that provider.
         self._unserved: dict[tuple[str, str], ImagegenError] = {}
         # `concurrency` requests in flight over all providers; it is never told of a 429, so never shrinks.
@@ -285,6 +286,9 @@ class Pipeline:
         as long, and the first requests cannot go out before it is done.
         """
         provider = route.provider
+        for candidate in (provider, *route.fallbacks):  # its limiter is made later, on a worker
+            if candidate.max_in_flight:
+                self._caps.setdefault(candidate.name, candidate.max_in_flight)
         if provider.name in self._prepared:
             return
         self._prepared.add(provider.name)
@@ -393,7 +397,8 @@ class Pipeline:
     def _limiter(self, provider: str) -> AdaptiveLimiter:
         with self._limiters_lock:
             if provider not in self._limiters:
-                self._limiters[provider] = AdaptiveLimiter(self.settings.concurrency, self.stop_event)
+                ceiling = min(self.settings.concurrency, self._caps.get(provider, self.settings.concurrency))
+                self._limiters[provider] = AdaptiveLimiter(ceiling, self.stop_event)
             return self._limiters[provider]
 
     # -- waiting ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from mkdocs_imagegen.build.batches import BatchLedger, BatchRecord, Collected, collect, log_collected
-from mkdocs_imagegen.build.jobs import Job, Outcome, Settled
+from mkdocs_imagegen.build.jobs import Job, Outcome, Settled, held_back, queued
 from mkdocs_imagegen.build.model_news import ModelNews
 from mkdocs_imagegen.build.pipeline import Pipeline
 from mkdocs_imagegen.build.settings import Settings
@@ -95,7 +95,7 @@ class BannerSession:
         found = self._models.get((name, spec.provider)) if checked else None
         if found is None:
             try:
-                found = self.registry.lookup(name)
+                found = self.registry.lookup(name, spec.provider)
             except ImagegenError as error:
                 raise PageError(src, f"front matter key '{_model_key(spec)}'", error) from None
             found = self.registry.catalogue.at_provider(found, spec.provider)  # shut down there: its successor
@@ -226,9 +226,11 @@ class BannerSession:
         self.started_generating = True
         assert job.route is not None
         where = "in the background" if self.background else "now"
+        cap = job.route.provider.max_in_flight
+        at = f"{job.route.provider.name}, which takes {cap} at a time" if cap else job.route.provider.name
         self.log.info("imagegen: generating new banners %s, %d at a time, starting with %s via %s (%s); "
                       "the count follows once every page is read", where, self.settings.concurrency,
-                      job.request.model, job.route.provider.name, ", ".join(job.pages))
+                      job.request.model, at, ", ".join(job.pages))
 
     @property
     def background(self) -> bool:
@@ -277,6 +279,7 @@ class BannerSession:
             return
         routes = Counter(f"{job.request.model} via {job.route.provider.name}" for job in working)
         described = ", ".join(f"{count} × {route}" for route, count in routes.items())
+        described += held_back(working)
         where = "in the background; pages reload when they land" if self.background else "now"
         self.log.info("imagegen: generating %d banner(s) %s: %s; %d at a time",
                       len(working), where, described, self.settings.concurrency)
@@ -287,8 +290,9 @@ class BannerSession:
             eta = f", about {elapsed / done * (total - done):.0f}s left" if done else ""
             failed = sum(1 for job in jobs if job.done() and job.outcome().error is not None)
             problems = f" ({failed} failed)" if failed else ""
-            self.log.info("imagegen: %d/%d banners ready%s after %.0fs%s", done - failed, total, problems,
-                          elapsed, eta)
+            waiting = queued(jobs, self.settings.concurrency)
+            self.log.info("imagegen: %d/%d banners ready%s after %.0fs%s%s", done - failed, total, problems,
+                          elapsed, eta, f"; {waiting}" if waiting else "")
         return report
 
     def _report(self, jobs: list[Job], outcomes: dict[str, Outcome], elapsed: float) -> None:
@@ -309,7 +313,9 @@ class BannerSession:
             elif outcome.generated and not job.reported:
                 counts["generated"] += 1
                 info = self.registry.catalogue.get(job.request.model)
-                cost += (info.estimate(job.request.size, job.request.quality) or 0.0) if info else 0.0
+                price = info.estimate(job.request.size, job.request.quality) if info else None
+                cost += price or 0.0
+                counts["unpriced"] += price is None
             elif outcome.rendition is not None:
                 counts["cached"] += 1
             elif job.kind == "skipped":
@@ -329,8 +335,9 @@ class BannerSession:
             pending = f", {counts['pending']} generating" if counts["pending"] else ""
             self.log.info(
                 "imagegen: %d banner(s): %d generated, %d cached, %d failed, %d placeholder(s)%s; "
-                "estimated cost $%.2f; %.1fs", len(jobs), counts["generated"], counts["cached"],
-                counts["failed"], counts["placeholder"] + counts["skipped"], pending, cost, elapsed)
+                "estimated cost $%.2f%s; %.1fs", len(jobs), counts["generated"], counts["cached"],
+                counts["failed"], counts["placeholder"] + counts["skipped"], pending, cost,
+                f" (price unknown for {counts['unpriced']})" if counts["unpriced"] else "", elapsed)
 
     def _tell_batch_waiting(self) -> None:
         """One info line naming the batch jobs whose banners got placeholders instead of requests."""

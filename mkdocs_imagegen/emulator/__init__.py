@@ -15,7 +15,8 @@ for its provider, plus any added with ``Emulator(extra_models=...)``, `Emulator.
 
 Modules: server (HTTP, `Emulator`), serve (`run`), wire (shared request/response types,
 `ProtocolApi`), models (which models each protocol serves, with their catalogue rules), gemini,
-openai, azure and mai (one per protocol or route), apis (the protocols, from the provider table),
+openai, azure and mai (one per protocol or route), local (the OpenAI-compatible servers people run
+themselves: stable-diffusion.cpp, LocalAI, a LiteLLM proxy), apis (the protocols, from the provider table),
 identity (managed-identity tokens), faults (`Fault`, `parse_fault_spec` for `--fault`), images (rendering),
 unknown (each protocol's own 404 for a path no route takes). Every answer carries an `x-request-id`.
 """

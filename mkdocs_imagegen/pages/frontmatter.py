@@ -12,6 +12,7 @@ from typing import Any
 
 from mkdocs_imagegen.errors import FrontMatterError
 from mkdocs_imagegen.provider_table import PROVIDER_CHOICES
+from mkdocs_imagegen.providers.endpoint_models import NAME_PATTERN
 from mkdocs_imagegen.request import MAX_PROMPT_CHARS, MAX_STYLE_CHARS, QUALITIES, Size, size_value, whole_number
 
 PREFIX = "banner_"
@@ -39,6 +40,13 @@ def choice(options: tuple[str, ...]) -> Callable[[Any], str]:
         return value
 
     return check
+
+
+def provider_name(value: Any) -> str:
+    """A provider's name, or an endpoint's (`providers.endpoints`): whether one has it is the routing's check."""
+    if isinstance(value, str) and (value in PROVIDER_CHOICES or NAME_PATTERN.fullmatch(value)):
+        return value
+    raise ValueError(f"expected one of {', '.join(PROVIDER_CHOICES)} or an endpoint's name, got {_short(value)}")
 
 
 MAX_REFERENCES = 16  # the most any provider takes; the model's own limit is checked with its catalogue entry
@@ -76,7 +84,7 @@ def optional(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
 FIELDS: dict[str, Callable[[Any], Any]] = {  # checked in this order: the first error is reported
     "banner_prompt": optional(text(MAX_PROMPT_CHARS)),
     "banner_model": optional(text(200)),
-    "banner_provider": optional(choice(PROVIDER_CHOICES)),
+    "banner_provider": optional(provider_name),
     "banner_size": optional(size_value),
     "banner_quality": optional(choice(QUALITIES)),
     "banner_alt": optional(text(2000)),

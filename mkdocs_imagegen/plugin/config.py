@@ -14,6 +14,7 @@ from mkdocs_imagegen.defaults import DEFAULT_MODEL, DEFAULT_SIZE
 from mkdocs_imagegen.errors import CatalogueError
 from mkdocs_imagegen.imaging import PUBLISH_FORMATS
 from mkdocs_imagegen.provider_table import PROVIDERS, REAL_PROVIDERS
+from mkdocs_imagegen.providers.endpoint_models import check_name, parse_models
 from mkdocs_imagegen.request import QUALITIES, Size, size_value, whole_number
 
 if TYPE_CHECKING:
@@ -73,10 +74,25 @@ class PositiveNumber(c.BaseConfigOption[float]):
         return value
 
 
+class ModelsOption(c.BaseConfigOption[Any]):
+    """An endpoint's `models`: "auto" (the default), a list of names, or names to {price, size}."""
+
+    def run_validation(self, value: object) -> Any:
+        try:
+            parse_models(value)
+        except ValueError as exc:
+            raise base.ValidationError(str(exc)) from None
+        return value
+
+
 _OPTION_KINDS = {
     "text": lambda: c.Optional(c.Type(str)),
     "url": lambda: c.Optional(c.URL()),  # with its scheme: `api.openai.com/v1` is refused at config time
     "mapping": lambda: c.DictOfItems(c.Type(str), default={}),
+    "models": ModelsOption,
+    "count": lambda: c.Optional(StrictInt(minimum=1, maximum=64)),
+    "seconds": lambda: c.Optional(PositiveNumber(maximum=24 * 3600)),
+    "answer": lambda: c.Optional(c.Choice(("b64_json", "url"))),
 }
 
 
@@ -86,10 +102,66 @@ def _provider_options(name: str, options: dict[str, str]) -> type[base.Config]:
     return type(f"{name.title()}Options", (base.Config,), schema)
 
 
+class NamedBlocks(c.BaseConfigOption[dict]):
+    """A kind of provider the user names (`providers.endpoints.NAME`): one options block per name."""
+
+    def __init__(self, config_class: type[base.Config]) -> None:
+        super().__init__()
+        self.config_class = config_class
+        self.default = {}
+
+    def run_validation(self, value: object) -> dict[str, dict[str, Any]]:
+        if not isinstance(value, dict):
+            raise base.ValidationError(f"expected a mapping of names to option blocks, got {value!r}")
+        blocks: dict[str, dict[str, Any]] = {}
+        for name, block in value.items():
+            try:
+                check_name(name, (*REAL_PROVIDERS, "placeholder"))
+            except ValueError as exc:
+                raise base.ValidationError(str(exc)) from None
+            try:
+                blocks[name] = dict(c.SubConfig(self.config_class).validate(block or {}))
+            except base.ValidationError as exc:
+                raise base.ValidationError(f"{name}: {exc}") from None
+            if not blocks[name].get("base_url"):
+                raise base.ValidationError(f"{name}: base_url is required (e.g. http://127.0.0.1:1234/v1)")
+        return blocks
+
+
+class OrderOption(c.BaseConfigOption[list]):
+    """`providers.order`: provider names and endpoint names; unset, the providers then the endpoints."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.default = None
+
+    def run_validation(self, value: object) -> list[str] | None:
+        if value is None:  # unset: filled in once the endpoints are read (post_validation)
+            return None
+        if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+            raise base.ValidationError(f"expected a list of provider names, got {value!r}")
+        return value
+
+    def post_validation(self, config: base.Config, key_name: str) -> None:
+        named = [name for spec in PROVIDERS if spec.named for name in (config.get(spec.name) or {})]
+        if config[key_name] is None:
+            config[key_name] = [*REAL_PROVIDERS, *named]
+            return
+        known = (*REAL_PROVIDERS, *named)
+        for name in config[key_name]:
+            if name not in known:
+                raise base.ValidationError(f"unknown provider {name!r}; choose from {', '.join(known)}")
+
+
+def _block(spec: Any) -> c.BaseConfigOption[Any]:
+    options = _provider_options(spec.name, spec.options)
+    return NamedBlocks(options) if spec.named else c.SubConfig(options)
+
+
 # `providers:` in mkdocs.yml: the routing order, then one block per provider of the provider table.
 ProvidersOptions = type("ProvidersOptions", (base.Config,), {
-    "order": c.ListOfItems(c.Choice(REAL_PROVIDERS), default=list(REAL_PROVIDERS)),
-    **{spec.name: c.SubConfig(_provider_options(spec.name, spec.options)) for spec in PROVIDERS},
+    "order": OrderOption(),
+    **{spec.name: _block(spec) for spec in PROVIDERS},
 })
 
 

@@ -116,6 +116,11 @@ class Provider(ABC):
     def generate(self, request: GenerationRequest, *, timeout: float) -> ProviderImage:
         """Make one image. Raise an `errors.ImagegenError` subclass on failure."""
 
+    @property
+    def max_in_flight(self) -> int | None:
+        """The most requests it takes at once, when fewer than the build's `concurrency` (a local GPU: 1)."""
+        return None
+
     def variants_per_request(self, model: str) -> int:
         """How many images of `model` one request may ask for (the `n` of OpenAI's API); 1: no `n`."""
         return 1

@@ -6,6 +6,10 @@ the model and is authenticated, with the other authenticated ones behind it to f
 when the first says the model is not there; if some provider serves it but none is
 authenticated, a placeholder with each provider's hint; if nothing knows the model, an error
 listing the known ones, with a "did you mean" for near misses.
+
+Named endpoints (`providers.endpoints`) are providers like the others: the models an endpoint lists are
+catalogue entries served by it (endpoint_models.py); a name nothing else knows may be served by an
+endpoint whose `models` is "auto", which is asked only when a banner has to be made.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 
 from mkdocs_imagegen.catalogue.lookup import Catalogue, Resolution, default_catalogue
 from mkdocs_imagegen.errors import ConfigError, UnknownModelError
-from mkdocs_imagegen.provider_table import PROVIDER_CHOICES, REAL_PROVIDERS, SPECS
+from mkdocs_imagegen.provider_table import ENDPOINTS, PROVIDER_CHOICES, REAL_PROVIDERS, SPECS
+from mkdocs_imagegen.providers import endpoint_models
 from mkdocs_imagegen.providers.base import Provider, ProviderContext
 from mkdocs_imagegen.providers.credentials import Credentials
 from mkdocs_imagegen.providers.placeholder import PlaceholderProvider
@@ -61,12 +66,15 @@ class Registry:
         order: Sequence[str] | None = None,
         aliases: Mapping[str, str] | None = None,
         catalogue: Catalogue | None = None,
+        endpoints: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
+        self.endpoints = {name: dict(options) for name, options in (endpoints or {}).items()}
+        self.asking = endpoint_models.asking(self.endpoints)  # endpoints asked which models they serve
         self._make = providers if callable(providers) else None
         self._made: dict[str, Provider] = {} if callable(providers) else {p.name: p for p in providers}
         self.order = list(order) if order is not None else list(self._made)
         self.aliases = dict(aliases or {})
-        self.catalogue = catalogue or default_catalogue()
+        self.catalogue = endpoint_models.with_endpoints(catalogue or default_catalogue(), self.endpoints)
         self.placeholder = PlaceholderProvider(ProviderContext(catalogue=self.catalogue))
 
     @classmethod
@@ -80,12 +88,16 @@ class Registry:
     ) -> Registry:
         options = dict(providers_options or {})
         credentials = credentials or Credentials()
-        catalogue = catalogue or default_catalogue()
+        endpoints = dict(options.get(ENDPOINTS) or {})
 
         def make(name: str) -> Provider:  # every provider keeps its own options, in `order` or not
-            return provider_class(name)(ProviderContext(dict(options.get(name) or {}), credentials, catalogue))
+            context = ProviderContext(dict(endpoints.get(name) or options.get(name) or {}), credentials,
+                                      registry.catalogue)  # with the endpoints' models
+            return provider_class(ENDPOINTS)(context, name=name) if name in endpoints else provider_class(name)(context)
 
-        return cls(make, order=list(options.get("order") or REAL_PROVIDERS), aliases=aliases, catalogue=catalogue)
+        order = list(options.get("order") or (*REAL_PROVIDERS, *endpoints))
+        registry = cls(make, order=order, aliases=aliases, catalogue=catalogue, endpoints=endpoints)
+        return registry
 
     @property
     def providers(self) -> list[Provider]:
@@ -99,14 +111,19 @@ class Registry:
         """Alias, nickname, retired or family name -> the model name to send."""
         return self.lookup(name).name
 
-    def lookup(self, name: str) -> Resolution:
-        """What a written model name means; UnknownModelError (with near misses) when nothing knows it."""
+    def lookup(self, name: str, forced: str | None = None) -> Resolution:
+        """What a written model name means; UnknownModelError (with near misses) when nothing knows it.
+        A page that forces an endpoint sends any name the catalogue does not know as written."""
         seen: list[str] = []
         current = name.strip()
         while current in self.aliases and current not in seen:
             seen.append(current)
             current = str(self.aliases[current]).strip()
         found = self.catalogue.lookup(current)
+        if found is None and forced in self.endpoints:
+            return Resolution(endpoint_models.entry(current, (forced,)), name)
+        if found is None and self.asking:  # perhaps an endpoint's: asked when a banner has to be made
+            return Resolution(endpoint_models.entry(current, self.asking), name)
         if found is None:
             via = f" (alias of {current!r})" if seen else ""
             near = self.catalogue.suggestions(current, self.aliases)
@@ -121,10 +138,15 @@ class Registry:
         if name == "placeholder":
             return self.placeholder
         if name not in self._made:
-            if name not in REAL_PROVIDERS:
-                raise ConfigError(f"unknown provider {name!r}; choose one of {', '.join(PROVIDER_CHOICES)}")
+            if name not in self.choices:
+                raise ConfigError(f"unknown provider {name!r}; choose one of {', '.join(self.choices)}")
             self._made[name] = self._make(name) if self._make else self._default_provider(name)
         return self._made[name]
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """What `banner_provider` may name: the providers, the placeholder and the endpoints."""
+        return (*PROVIDER_CHOICES, *self.endpoints)
 
     def _default_provider(self, name: str) -> Provider:
         """A provider the registry was not given, with default options and the others' credentials."""
@@ -138,13 +160,13 @@ class Registry:
 
         A banner that is already cached needs nothing more; `route` adds the credentials.
         """
-        info = self.lookup(model_name).info
+        if forced and forced not in self.choices:
+            raise ConfigError(f"unknown provider {forced!r}; choose one of {', '.join(self.choices)}")
+        info = self.lookup(model_name, forced).info
         model = info.name
         if forced:
-            if forced == "placeholder":
+            if forced == "placeholder" or forced in self.endpoints:  # an endpoint is sent whatever it is told
                 return model
-            if forced not in REAL_PROVIDERS:
-                raise ConfigError(f"unknown provider {forced!r}; choose one of {', '.join(PROVIDER_CHOICES)}")
             if forced not in info.providers:
                 served = ", ".join(self.catalogue.models_for(forced)) or "none"
                 raise ConfigError(f"provider {forced!r} does not serve model {model!r}; it serves: {served}")
@@ -162,12 +184,34 @@ class Registry:
             if not provider.is_authenticated():
                 raise ConfigError(f"provider {forced!r} is forced but not authenticated: {provider.auth_hint()}")
             return Route(model, provider)
-        served_by = self.catalogue.get(model).providers  # type: ignore[union-attr] - check() knew it
+        served_by = self.lookup(model).info.providers
         candidates = [self.get(name) for name in self.order if name in served_by]
+        if any(name in self.asking for name in served_by):
+            candidates = self._listing(model, candidates)
         ready = [provider for provider in candidates if provider.is_authenticated()]
         if ready:
             return Route(model, ready[0], fallbacks=tuple(ready[1:]))
         return Route(model, self.placeholder, unauthenticated=tuple(candidates))
+
+    def _listing(self, model: str, candidates: list[Provider]) -> list[Provider]:
+        """The candidates, without the "auto" endpoints whose listing leaves `model` out (each asked once a
+        build); one that cannot be asked stays, so a server that is down costs a placeholder, not the build."""
+        kept, asked = [], []
+        for provider in candidates:
+            if provider.name not in self.asking:
+                kept.append(provider)
+                continue
+            listing = provider.listing()  # type: ignore[attr-defined] - an EndpointProvider
+            if model in listing.names or listing.problem:  # not answering: its own request will say why
+                kept.append(provider)
+            else:
+                asked.append(f"{provider.name}: {listing.describe()}")
+        if not kept:
+            near = self.catalogue.suggestions(model, self.aliases)
+            hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
+            raise UnknownModelError(f"unknown model {model!r}: no catalogue entry, and no endpoint serves it "
+                                    f"({'; '.join(asked)}); {hint}known models: {', '.join(self.known_models())}")
+        return kept
 
     def close(self) -> None:
         for provider in self._made.values():
