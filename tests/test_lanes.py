@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mkdocs_imagegen.build.jobs import Cancelled
+from mkdocs_imagegen.build.jobs import Cancelled, StopEvent
 from mkdocs_imagegen.build.lanes import CpuLanes
 
 
@@ -35,7 +35,7 @@ def test_work_on_a_lane_runs_there_at_once_and_errors_reach_the_caller() -> None
 
 
 def test_a_caller_waiting_for_a_lane_is_cancelled_when_the_build_stops() -> None:
-    stop, busy, release = threading.Event(), threading.Event(), threading.Event()
+    stop, busy, release = StopEvent(), threading.Event(), threading.Event()
     lanes = CpuLanes(1, stop)
 
     def hold() -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +19,40 @@ from mkdocs_imagegen.request import GenerationRequest
 
 class Cancelled(Exception):
     """The pipeline is shutting down."""
+
+
+class StopEvent(threading.Event):
+    """A pipeline's stop signal that also wakes whoever waits for something else (a request slot, a lane)
+    the moment it is set, so no waiting thread has to wake now and then to look at it: a build waiting on
+    a slow provider uses no CPU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._wakers: dict[int, Callable[[], None]] = {}
+        self._wakers_lock = threading.Lock()
+        self._tokens = itertools.count()
+
+    def set(self) -> None:
+        super().set()
+        with self._wakers_lock:
+            wakers = list(self._wakers.values())
+        for wake in wakers:
+            wake()
+
+    @contextlib.contextmanager
+    def waking(self, wake: Callable[[], None]) -> Iterator[None]:
+        """Call `wake` when the stop is set while inside this block (at once if it is set already).
+        `wake` is called without any lock held: it may take the lock its waiter waits under."""
+        token = next(self._tokens)
+        with self._wakers_lock:
+            self._wakers[token] = wake
+        try:
+            if self.is_set():
+                wake()
+            yield
+        finally:
+            with self._wakers_lock:
+                del self._wakers[token]
 
 
 @dataclass

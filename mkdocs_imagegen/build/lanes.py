@@ -10,23 +10,21 @@ build peaked at 420 MiB; on two lanes it needs a third of that).
 
 from __future__ import annotations
 
-import concurrent.futures
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from mkdocs_imagegen.build.jobs import Cancelled
+from mkdocs_imagegen.build.jobs import Cancelled, StopEvent
 from mkdocs_imagegen.build.workers import WorkerPool
 
 T = TypeVar("T")
-WAIT_STEP = 0.2  # seconds between looks at the stop event while waiting for a lane
 
 
 class CpuLanes:
-    def __init__(self, lanes: int, stop: threading.Event | None = None) -> None:
+    def __init__(self, lanes: int, stop: StopEvent | None = None) -> None:
         self.lanes = max(1, lanes)
-        self._stop = stop or threading.Event()
+        self._stop = stop or StopEvent()
         self._pool: WorkerPool | None = None
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -45,10 +43,13 @@ class CpuLanes:
         if getattr(self._local, "lane", False):
             return work()
         future = self.submit(work)
-        while not concurrent.futures.wait([future], timeout=WAIT_STEP).done:
-            if self._stop.is_set():
-                future.cancel()
-                raise Cancelled()
+        woken = threading.Event()  # by the work ending or the build stopping, never by a timer
+        future.add_done_callback(lambda _: woken.set())
+        with self._stop.waking(woken.set):
+            woken.wait()
+        if not future.done():
+            future.cancel()
+            raise Cancelled()
         return future.result()
 
     def _on_lane(self, work: Callable[[], T]) -> T:

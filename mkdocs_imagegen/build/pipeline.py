@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from concurrent.futures import wait as futures_wait
 from dataclasses import replace
 
-from mkdocs_imagegen.build.jobs import Job, Outcome, Settled
+from mkdocs_imagegen.build.jobs import Job, Outcome, Settled, StopEvent
 from mkdocs_imagegen.build.lanes import CpuLanes
 from mkdocs_imagegen.build.sending import AdaptiveLimiter, generate_with_retries
 from mkdocs_imagegen.build.settings import PipelineSettings
@@ -48,7 +48,7 @@ class Pipeline:
         self.cache = cache
         self.settings = settings
         self.log = log or logging.getLogger("mkdocs.plugins.imagegen")
-        self.stop_event = threading.Event()
+        self.stop_event = StopEvent()  # setting it wakes every waiting thread: none polls it
         self.jobs: dict[str, Job] = {}
         self.new_submitted = 0  # generations sent in this build, for `max_new`
         self._told: set[str] = set()  # cache problems already warned about in this build

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from mkdocs_imagegen.build.jobs import Cancelled
+from mkdocs_imagegen.build.jobs import Cancelled, StopEvent
 from mkdocs_imagegen.build.lanes import CpuLanes
 from mkdocs_imagegen.errors import ImagegenError, RateLimitedError, RetryHintTooLongError
 from mkdocs_imagegen.imaging import SourceImage, load_source
@@ -31,7 +31,7 @@ class AdaptiveLimiter:
     successes in a row the limit grows by one, to probe whether capacity came back.
     """
 
-    def __init__(self, ceiling: int, stop: threading.Event) -> None:
+    def __init__(self, ceiling: int, stop: StopEvent) -> None:
         self.ceiling = ceiling
         self.limit = ceiling
         self.in_flight = 0
@@ -40,12 +40,21 @@ class AdaptiveLimiter:
         self._condition = threading.Condition()
 
     def acquire(self) -> None:
+        """Take a slot, waiting (woken by a release or by the build stopping, never by a timer) while none is free."""
         with self._condition:
+            if self.in_flight < self.limit:
+                self.in_flight += 1
+                return
+        with self._stop.waking(self._wake), self._condition:
             while self.in_flight >= self.limit:
                 if self._stop.is_set():
                     raise Cancelled()
-                self._condition.wait(timeout=0.2)
+                self._condition.wait()
             self.in_flight += 1
+
+    def _wake(self) -> None:
+        with self._condition:
+            self._condition.notify_all()
 
     def release(self, *, rate_limited: bool = False) -> None:
         with self._condition:
@@ -86,7 +95,7 @@ def generate_with_retries(
     limiter_for: Callable[[str], AdaptiveLimiter] | None = None,
     slots: AdaptiveLimiter | None = None,
     cpu: CpuLanes | None = None,
-    stop: threading.Event | None = None,
+    stop: StopEvent | None = None,
     log: logging.Logger | None = None,
     accept: Callable[[ProviderImage, SourceImage], T] = lambda image, source: (image, source),
     unserved: dict[tuple[str, str], ImagegenError] | None = None,
@@ -103,7 +112,7 @@ def generate_with_retries(
     Returns what `accept` returns (by default the answer and the validated image); raises the
     last ImagegenError, or Cancelled when `stop` is set.
     """
-    stop = stop or threading.Event()
+    stop = stop or StopEvent()
     unserved = {} if unserved is None else unserved
     first = route
     while (known := unserved.get((route.provider.name, request.model))) is not None:
@@ -133,7 +142,7 @@ def generate_with_retries(
 
 def _with_retries(request: GenerationRequest, route: Route, *, retries: int, timeout: float,
                   limiter: AdaptiveLimiter, slots: AdaptiveLimiter | None, cpu: CpuLanes | None,
-                  stop: threading.Event, log: logging.Logger | None,
+                  stop: StopEvent, log: logging.Logger | None,
                   accept: Callable[[ProviderImage, SourceImage], T],
                   unserved: dict[tuple[str, str], ImagegenError] | None = None) -> T:
     """One provider, retried on what is worth retrying; retry hints honoured up to RETRY_HINT_CAP in all."""
