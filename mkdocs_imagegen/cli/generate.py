@@ -71,7 +71,8 @@ def _route_one(registry: Registry, prompt: str, model: str, size: Size, quality:
     route = registry.route(canonical, provider)
     if route.is_placeholder and provider != "placeholder":
         raise Failure(f"no provider that serves {canonical} is authenticated; set one up "
-                      "(or pass --provider placeholder for a local placeholder image):",
+                      "(or pass --provider placeholder for a local placeholder image; "
+                      "see docs: troubleshooting#no-credentials):",
                       hints=[f"{p.name}: {p.auth_hint()}" for p in route.unauthenticated])
     return GenerationRequest(prompt, canonical, size, quality, references=references), route
 
@@ -91,7 +92,8 @@ def _references(paths: tuple[str, ...], found: Resolution) -> tuple[Reference, .
     try:
         return ReferenceLoader(None, anywhere=True).load(paths, rule)
     except ReferenceProblem as problem:
-        raise click.BadParameter(str(problem), param_hint="'--reference'") from None
+        raise click.BadParameter(f"{problem}"
+                                 " (see docs: troubleshooting#reference-refused)", param_hint="'--reference'") from None
 
 
 def _write_image(request: GenerationRequest, route: Route, target: Path, fmt: str) -> None:

@@ -62,7 +62,8 @@ class OpenAIBatches:
     def _key(self, model: str) -> tuple[str, str]:
         key = self.provider._key()
         if key is None:
-            raise AuthenticationError(f"no API key: {self.provider.auth_hint()}", provider=self.provider.name,
+            raise AuthenticationError(f"no API key: {self.provider.auth_hint()}"
+                                      " (see docs: troubleshooting#no-credentials)", provider=self.provider.name,
                                       model=model)
         return key
 

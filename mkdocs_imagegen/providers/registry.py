@@ -113,7 +113,7 @@ class Registry:
             hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
             raise UnknownModelError(
                 f"unknown model {name!r}{via}; {hint}known models: {', '.join(self.known_models())}; a model "
-                "released since can be declared under `models:` in mkdocs.yml"
+                "released since can be declared under `models:` in mkdocs.yml (see docs: troubleshooting#unknown-model)"
             )
         return found
 
@@ -152,6 +152,7 @@ class Registry:
             raise UnknownModelError(
                 f"no configured provider serves {model!r} (it is served by {', '.join(info.providers)}; "
                 f"providers.order is {self.order}); known models: {', '.join(self.known_models())}"
+                " (see docs: troubleshooting#model-not-served)"
             )
         return model
 
@@ -160,7 +161,8 @@ class Registry:
         if forced:
             provider = self.get(forced)
             if not provider.is_authenticated():
-                raise ConfigError(f"provider {forced!r} is forced but not authenticated: {provider.auth_hint()}")
+                raise ConfigError(f"provider {forced!r} is forced but not authenticated: {provider.auth_hint()}"
+                                  " (see docs: troubleshooting#no-credentials)")
             return Route(model, provider)
         served_by = self.catalogue.get(model).providers  # type: ignore[union-attr] - check() knew it
         candidates = [self.get(name) for name in self.order if name in served_by]
