@@ -117,6 +117,8 @@ def _options(config_class: type[base.Config], prefix: str = "") -> Iterator[tupl
         yield prefix + name, option
         if isinstance(option, c.SubConfig):
             yield from _options(option.config_class, f"{prefix}{name}.")
+        elif getattr(option, "config_class", None) is not None:  # blocks the user names, each with these keys
+            yield from _options(option.config_class, f"{prefix}{name}.<name>.")
 
 
 def test_options_reference_lists_every_option_of_the_schema_with_its_default(site: Path) -> None:
@@ -126,8 +128,8 @@ def test_options_reference_lists_every_option_of_the_schema_with_its_default(sit
     assert len(names) > 30
     for name, option in names:
         assert name in rows, f"option {name} is missing from the options reference"
-        assert name.replace(".", "-") in page_.ids  # a link can point at it: reference/options.md#cache_url
-        if isinstance(option, c.SubConfig):
+        assert name.replace(".<name>.", "-").replace(".", "-") in page_.ids  # linkable: options.md#cache_url
+        if getattr(option, "config_class", None) is not None:
             continue
         default = option.default
         if isinstance(option, c.Optional) and default is None:

@@ -97,12 +97,21 @@ def _schema(config_class: type[base.Config]) -> list[tuple[str, c.BaseConfigOpti
     return list(config_class._schema)  # noqa: SLF001 - MkDocs' own list of (name, option)
 
 
+def nested_prefix(name: str, option: c.BaseConfigOption[Any]) -> str | None:
+    """The prefix of the keys nested in an option: `name.` for a block, `name.<name>.` for a mapping of
+    blocks the user names (each with the same keys); None for an option with nothing nested."""
+    if getattr(option, "config_class", None) is None:
+        return None
+    return f"{name}." if isinstance(option, c.SubConfig) else f"{name}.<name>."
+
+
 def option_rows(config_class: type[base.Config] = ImagegenConfig, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """(dotted name, option) for every key of the schema, nested blocks after their parent."""
     for name, option in _schema(config_class):
         yield prefix + name, option
-        if isinstance(option, c.SubConfig):
-            yield from option_rows(option.config_class, f"{prefix}{name}.")
+        nested = nested_prefix(name, option)
+        if nested is not None:
+            yield from option_rows(option.config_class, prefix + nested)
 
 
 def option_type(option: c.BaseConfigOption[Any]) -> str:
@@ -110,6 +119,8 @@ def option_type(option: c.BaseConfigOption[Any]) -> str:
         return f"{option_type(option.option)}, or `null`"
     if isinstance(option, c.SubConfig):
         return "mapping (below)"
+    if getattr(option, "config_class", None) is not None:
+        return "mapping of names to blocks (below)"
     if isinstance(option, c.Choice):
         return " \\| ".join(f"`{choice}`" for choice in option.choices)
     if isinstance(option, c.ListOfItems):
@@ -130,12 +141,18 @@ def option_type(option: c.BaseConfigOption[Any]) -> str:
         kinds = option._type if isinstance(option._type, tuple) else (option._type,)  # noqa: SLF001
         names = {bool: "`true` \\| `false`", str: "text", int: "whole number", dict: "mapping", list: "list"}
         return " or ".join(names.get(kind, kind.__name__) for kind in kinds)
-    raise PluginError(f"docs hook: no type description for {type(option).__name__}; teach option_type()")
+    # An option class of our own: its docstring's first line says what it takes.
+    doc = (type(option).__doc__ or "").strip().splitlines()
+    if not doc:
+        raise PluginError(f"docs hook: {type(option).__name__} has no docstring to describe its type")
+    return doc[0]
 
 
 def option_default(option: c.BaseConfigOption[Any]) -> str:
     if isinstance(option, c.SubConfig):
         return "—"
+    if getattr(option, "config_class", None) is not None and not option.default:
+        return "`{}`"
     default = option.default
     if isinstance(option, c.Optional) and default is None:
         default = option.option.default
@@ -147,7 +164,7 @@ def options_table() -> str:
     _same_keys("option", {name for name, _ in rows}, OPTION_MEANINGS)
     lines = ["| option | type | default | meaning |", "|---|---|---|---|"]
     for name, option in rows:
-        anchor = name.replace(".", "-")
+        anchor = name.replace(".<name>.", "-").replace(".", "-")
         lines.append(f"| `{name}`{{ #{anchor} }} | {option_type(option)} | {option_default(option)} | "
                      f"{OPTION_MEANINGS[name]} |")
     return "\n".join(lines) + "\n"
@@ -162,6 +179,8 @@ def options_yaml() -> str:
             if isinstance(option, c.SubConfig):
                 out.append(" " * indent + f"{name}:")
                 out += block(option.config_class, indent + 2)
+            elif getattr(option, "config_class", None) is not None:
+                out.append(" " * indent + f"{name}: {{}}" + "   # NAME: {...} per block, keys in the table")
             else:
                 value = option_default(option).strip("`")
                 out.append(" " * indent + f"{name}: {value}")
