@@ -158,6 +158,7 @@ def test_cli_reference_lists_every_command_and_every_option_of_its_help(site: Pa
     headings = [(m.start(), m.group(1)) for m in re.finditer(r'<h\d id="(mkdocs-imagegen[a-z-]*)"', html)]
     sections = {anchor: html[start: headings[i + 1][0] if i + 1 < len(headings) else len(html)]
                 for i, (start, anchor) in enumerate(headings)}
+    assert "Sentinel" not in html and "banner-&lt;hash&gt;.png" in html  # as `--help` shows them
     commands = list(_commands(cli))
     assert len(commands) >= 14
     for path, _ in commands:

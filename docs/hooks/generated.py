@@ -13,6 +13,7 @@ A key the code has and this file does not describe (or the reverse) is a build e
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,25 @@ def on_files(files: Files, config: Any) -> Files:
         if source.is_file():
             files.append(File.generated(config, f"assets/gallery/{name}", abs_src_path=str(source)))
     return files
+
+
+# Tags the CLI page really has; anything else in <angle brackets> is a placeholder of a help text (`<hash>`).
+HTML_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6",
+    "hr", "i", "img", "kbd", "li", "ol", "p", "pre", "small", "span", "strong", "sub", "sup", "table", "tbody", "td",
+    "th", "thead", "tr", "ul",
+})
+PLACEHOLDER = re.compile(r"<(/?)([a-z_]+)>")
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
+    """The CLI page as `--help` reads: no default where click has none (mkdocs-click prints click's internal
+    `Sentinel.UNSET` for those), and placeholders such as `<hash>` shown, not taken for HTML tags."""
+    if page.file.src_uri != "reference/cli.md":
+        return html
+    html = html.replace("<code>Sentinel.UNSET</code>", "")
+    return PLACEHOLDER.sub(lambda m: m.group(0) if m.group(2) in HTML_TAGS else f"&lt;{m.group(1)}{m.group(2)}&gt;",
+                           html)
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
