@@ -27,7 +27,7 @@ from mkdocs_imagegen.request import Size
 
 from sitekit import build, page, page_html, warnings_of, write_site
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 OPENAI = {"model": "gpt-image-2", "providers": {"order": ["openai"]}}
 WIDTH, HEIGHT = 256, 64
 
@@ -287,9 +287,9 @@ def test_generating_is_announced_before_any_retry_and_counts_banners_already_don
     assert "2 generated" in result.stderr
 
 
-def test_readme_and_help_show_that_keys_list_takes_no_provider() -> None:
-    readme = README.read_text(encoding="utf-8")
-    assert "list\\|remove PROVIDER" not in readme and "`keys list`" in readme
+def test_docs_and_help_show_that_keys_list_takes_no_provider() -> None:
+    docs = "".join(path.read_text(encoding="utf-8") for path in DOCS.rglob("*.md"))
+    assert "list\\|remove PROVIDER" not in docs and "mkdocs-imagegen keys list" in docs
     result = subprocess.run([sys.executable, "-m", "mkdocs_imagegen", "keys", "--help"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0

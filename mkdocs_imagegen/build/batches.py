@@ -213,7 +213,8 @@ class BatchLedger:
             except FileNotFoundError:
                 continue
             except CacheEntryError as error:
-                problems.append(f"{error.message}: ignored, so its banners count as missing")
+                problems.append(f"{error.message}: ignored, so its banners count as missing"
+                                " (see docs: troubleshooting#cache-entry-refused)")
         records.sort(key=lambda record: (record.submitted, record.id))
         return records, problems
 
@@ -346,7 +347,8 @@ def log_collected(found: Collected, log: logging.Logger) -> None:
         log.info("imagegen: stored %d banner(s) from batch job %s in the cache", count, job)
     for record, entry, problem in found.failed:
         log.warning("imagegen: %s: batch job %s did not make this banner: %s; it is missing again, so this "
-                    "build or the next `mkdocs-imagegen backfill --batch` makes it", ", ".join(entry.pages),
+                    "build or the next `mkdocs-imagegen backfill --batch` makes it"
+                    " (see docs: troubleshooting#batch-job-failed)", ", ".join(entry.pages),
                     record.job, problem)
 
 

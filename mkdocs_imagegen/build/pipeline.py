@@ -86,7 +86,7 @@ class Pipeline:
         if problem is None or problem in self._told:
             return
         self._told.add(problem)
-        self.log.warning("imagegen: %s", problem)
+        self.log.warning("imagegen: %s (see docs: troubleshooting#cache-entry-refused)", problem)
 
     def submit(self, request: GenerationRequest, route: Route | Callable[[], Route], page: str, *,
                quiet: float = 0.0) -> Job:

@@ -49,7 +49,8 @@ def placeholder_reason(route: Route, settings: Settings) -> str:
         return f"pending in batch job {route.batch}: not sent again; `backfill --collect` stores it when done"
     if route.unauthenticated:
         hints = "; ".join(f"{p.name}: {p.auth_hint()}" for p in route.unauthenticated)
-        return f"no provider serving {route.model} is authenticated ({hints})"
+        return (f"no provider serving {route.model} is authenticated ({hints})"
+                " (see docs: troubleshooting#no-credentials)")
     if settings.offline:
         return "offline: true in mkdocs.yml, so no provider is called"
     return "banner_provider: placeholder"

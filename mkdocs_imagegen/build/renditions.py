@@ -67,7 +67,8 @@ def widths_for(cache: CacheStore, request: GenerationRequest, rendition: Path, f
                 path = cache.width_rendition(original, size, fmt, width, source=source)
             except CacheEntryError as error:
                 if log is not None:
-                    log.warning("imagegen: %s: no narrower copies of its banner", error.message)
+                    log.warning("imagegen: %s: no narrower copies of its banner"
+                                " (see docs: troubleshooting#cache-entry-refused)", error.message)
                 return []
         found.append(Width(width, width_height(size, width), path))
     return found

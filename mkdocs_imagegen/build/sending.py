@@ -167,7 +167,8 @@ def _with_retries(request: GenerationRequest, route: Route, *, retries: int, tim
                 already = f", after {hinted:.0f} s of waits already" if hinted else ""
                 raise RetryHintTooLongError(
                     f"{error.message}; it asked to wait {hint:,.0f} s before a retry, more than the "
-                    f"{RETRY_HINT_CAP:g} s a banner waits{already}: no banner this build",
+                    f"{RETRY_HINT_CAP:g} s a banner waits{already}: no banner this build"
+                    " (see docs: troubleshooting#provider-busy)",
                     provider=error.provider, model=error.model) from None
             delay = backoff(attempt, hint)
             hinted += delay if hint is not None else 0.0

@@ -146,16 +146,16 @@ class BannerSession:
                       (info := self.registry.catalogue.get(name)) and info.references.takes_references]
             drop = "" if own else "; set banner_reference: [] on this page to send none"
             raise PageError(src, where, f"model {found.name!r} takes no reference images{drop}; "
-                            f"models that do: {', '.join(takers[:6])}")
+                            f"models that do: {', '.join(takers[:6])} (see docs: troubleshooting#reference-refused)")
         if len(written) > rule.max_images:
             raise PageError(src, where, f"names {len(written)} images; model {found.name!r} takes at most "
-                            f"{rule.max_images}")
+                            f"{rule.max_images} (see docs: troubleshooting#reference-refused)")
         try:
             if own and self.given_references is not None:  # `generate --reference`: paths of the caller's
                 return self.given_references.load(written, rule)
             return self.references.load(written, rule, page=src if own else None)
         except ReferenceProblem as problem:
-            raise PageError(src, where, problem) from None
+            raise PageError(src, where, f"{problem} (see docs: troubleshooting#reference-refused)") from None
 
     def plan(self, spec: BannerSpec, src: str) -> PageBanner:
         """The request and route for one page, without submitting anything."""
@@ -308,7 +308,8 @@ class BannerSession:
             elif outcome.error is not None:
                 counts["failed"] += 1
                 if not job.reported:
-                    self.log.warning("imagegen: %s: banner not generated: %s; using a placeholder", pages,
+                    self.log.warning("imagegen: %s: banner not generated: %s; using a placeholder"
+                                     " (see docs: troubleshooting#strict-mode)", pages,
                                      outcome.error)
             elif outcome.generated and not job.reported:
                 counts["generated"] += 1
@@ -325,10 +326,12 @@ class BannerSession:
             job.reported = job.reported or not outcome.pending
         if counts["skipped"]:
             self.log.warning("imagegen: max_new (%d) reached: %d banner(s) not generated in this build, "
-                             "placeholders used; the next build continues", self.settings.max_new or 0,
+                             "placeholders used; the next build continues"
+                             " (see docs: troubleshooting#max-new)", self.settings.max_new or 0,
                              counts["skipped"])
         if self.settings.offline and counts["placeholder"]:
-            self.log.warning("imagegen: offline: %d banner(s) missing from the cache; placeholders used",
+            self.log.warning("imagegen: offline: %d banner(s) missing from the cache; placeholders used"
+                             " (see docs: troubleshooting#offline)",
                              counts["placeholder"])
         self._tell_batch_waiting()
         if jobs:
@@ -360,7 +363,8 @@ class BannerSession:
         for provider, banners in by_provider.values():
             models = ", ".join(sorted({b.request.model for b in banners}))
             self.log.warning(
-                "imagegen: %s is not authenticated, so %d page(s) using %s got a placeholder banner: %s",
+                "imagegen: %s is not authenticated, so %d page(s) using %s got a placeholder banner: %s"
+                " (see docs: troubleshooting#no-credentials)",
                 provider.label, len(banners), models, provider.auth_hint())
 
     def _own(self, made: _Made) -> _Made:

@@ -32,12 +32,13 @@ def split_url(url: str) -> tuple[str, str]:
     """(scheme, "bucket/prefix") of a cache_url; StoreSetupError names what is wrong."""
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in EXTRAS:
-        raise StoreSetupError(f"cache_url '{url}' is not an s3://, gs:// or az:// URL")
+        raise StoreSetupError(f"cache_url '{url}' is not an s3://, gs:// or az:// URL"
+                              " (see docs: troubleshooting#cache-url)")
     root = rest.strip("/")
     if not root or root.split("/", 1)[0] in ("", ".", ".."):
-        raise StoreSetupError(f"cache_url '{url}' names no bucket or container")
+        raise StoreSetupError(f"cache_url '{url}' names no bucket or container (see docs: troubleshooting#cache-url)")
     if any(part in (".", "..") for part in root.split("/")):
-        raise StoreSetupError(f"cache_url '{url}' has a '.' or '..' in its path")
+        raise StoreSetupError(f"cache_url '{url}' has a '.' or '..' in its path (see docs: troubleshooting#cache-url)")
     return scheme, root
 
 
@@ -250,7 +251,8 @@ def open_backend(url: str, deadline: float | None = None) -> Backend:
     try:
         __import__(module)
     except ImportError:
-        raise StoreSetupError(f"cache_url '{url}' needs {module}: pip install 'mkdocs-imagegen[{extra}]'") from None
+        raise StoreSetupError(f"cache_url '{url}' needs {module}: pip install 'mkdocs-imagegen[{extra}]'"
+                              " (see docs: troubleshooting#cache-url)") from None
     import fsspec
 
     options: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False}

@@ -113,7 +113,8 @@ class SharedCache:
             return None
         except CacheEntryError as error:
             self._unusable.add(key)  # named once; generated again, and the new one replaces it in the store
-            self.log.warning("imagegen: %s: the banner counts as missing", error.message)
+            self.log.warning("imagegen: %s: the banner counts as missing"
+                             " (see docs: troubleshooting#cache-entry-refused)", error.message)
             return None
 
     def _fetch(self, cache: CacheStore, key: str) -> Original | None:
@@ -212,7 +213,8 @@ class SharedCache:
                 return
             self._warned = True
         self.log.warning("imagegen: shared cache %s cannot be used (%s): this build goes on with the local "
-                         "cache only; banners it makes are kept locally, and are not in the shared cache",
+                         "cache only; banners it makes are kept locally, and are not in the shared cache"
+                         " (see docs: troubleshooting#shared-store-down)",
                          self.url, self._down)
 
     def _lease_event(self, event: str, key: str) -> None:

@@ -83,7 +83,8 @@ def generate(prompt: str, model: str, out: Path | None, size: Size, quality: str
         raise click.BadParameter(error.reason, param_hint=OPTIONS.get(error.argument, error.argument)) from None
     except NotAuthenticatedError as error:
         raise Failure(f"no provider that serves {error.model} is authenticated; set one up "
-                      "(or pass --provider placeholder for a local placeholder image):", hints=error.hints) from None
+                      "(or pass --provider placeholder for a local placeholder image; "
+                      "see docs: troubleshooting#no-credentials):", hints=error.hints) from None
     except ImagegenError as error:
         raise Failure(f"{error.provider or 'the provider'} could not generate {error.model or model}: "
                       f"{error.message}") from None

@@ -71,7 +71,7 @@ def _print_live_models(registry: Registry, found: list[LiveProvider]) -> None:
 @click.command(short_help="Every model, the providers that serve it, and a price hint.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--live", is_flag=True, help="Also ask each authenticated provider which image models it serves now.")
-@click.option("--markdown", is_flag=True, help="Print the catalogue as the README's Markdown tables.")
+@click.option("--markdown", is_flag=True, help="Print the catalogue as Markdown tables, as the docs show them.")
 @click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use this mkdocs.yml's providers, aliases and `models:` entries.")
 def models(as_json: bool, live: bool, markdown: bool, config_file: Path | None) -> None:
@@ -145,7 +145,8 @@ def doctor(live: bool, config_file: Path | None) -> None:
     stored = sorted(credentials.stored())
     click.echo(f"stored keys: {', '.join(stored) or 'none'} (in {credentials.store.path})")
     if not any(status.ready for status in statuses):
-        raise Failure(f"no image provider is set up; apply one of the fixes above (or try `{PROG} emulator`)")
+        raise Failure(f"no image provider is set up; apply one of the fixes above (or try `{PROG} emulator`)"
+                      " (see docs: troubleshooting#no-credentials)")
     click.echo(f"models usable now: {', '.join(usable)}")
     if config_file is not None:
         for line in _deprecated_in_site(config_file):

@@ -152,6 +152,7 @@ def parse_banner(meta: Mapping[str, Any], page_path: str) -> tuple[BannerSpec | 
     present = {k: v for k, v in meta.items() if isinstance(k, str) and k.startswith(PREFIX)}
     warnings = [
         f"{page_path}: unknown front matter key '{key}' ignored; known keys: {', '.join(sorted(KNOWN_KEYS))}"
+        f"(see docs: troubleshooting#front-matter)"
         for key in present
         if key not in KNOWN_KEYS
     ]
@@ -160,12 +161,14 @@ def parse_banner(meta: Mapping[str, Any], page_path: str) -> tuple[BannerSpec | 
     for key, value in present.items():
         problem = _unprintable(value) if key in KNOWN_KEYS else None
         if problem:
-            raise FrontMatterError(f"{page_path}: front matter key '{key}': expected a short value, got {problem}")
+            raise FrontMatterError(f"{page_path}: front matter key '{key}': expected a short value, got {problem}"
+                                   " (see docs: troubleshooting#front-matter)")
     values = _checked({k: v for k, v in present.items() if k in KNOWN_KEYS}, page_path)
     prompt = values.get("banner_prompt")
     if prompt is None:
         if len(present) > len(warnings):
-            warnings.append(f"{page_path}: banner_* keys are set but banner_prompt is not; no banner")
+            warnings.append(f"{page_path}: banner_* keys are set but banner_prompt is not; no banner"
+                            " (see docs: troubleshooting#front-matter)")
         return None, warnings
     model = values.get("banner_model")
     spec = BannerSpec(
@@ -191,5 +194,6 @@ def _checked(given: Mapping[str, Any], page_path: str) -> dict[str, Any]:
         try:
             values[key] = check(given[key])
         except ValueError as error:
-            raise FrontMatterError(f"{page_path}: front matter key '{key}': {error}") from None
+            raise FrontMatterError(f"{page_path}: front matter key '{key}': {error}"
+                                   " (see docs: troubleshooting#front-matter)") from None
     return values

@@ -245,7 +245,8 @@ class ImagegenPlugin(BasePlugin[ImagegenConfig]):
         if parts.query or parts.fragment:
             extra = "query" if parts.query else "fragment"
             log.warning("imagegen: no og:/twitter: tags written: site_url %r has a %s, so every banner URL built "
-                        "on it would be broken; remove the part from '%s' on", site_url, extra,
+                        "on it would be broken; remove the part from '%s' on"
+                        " (see docs: troubleshooting#site-url)", site_url, extra,
                         "?" if parts.query else "#")
             return None
         return site_url

@@ -140,7 +140,8 @@ class Provider(ABC):
             instead = f"the catalogue's {self.label} models are: {', '.join(served) or 'none'}"
         return ModelNotFoundError(
             f"{self.label} has no model {model!r} ({detail}); {instead}; "
-            "`mkdocs-imagegen models --live` lists what it serves now", provider=self.name, model=model)
+            "`mkdocs-imagegen models --live` lists what it serves now"
+            " (see docs: troubleshooting#model-not-served)", provider=self.name, model=model)
 
     def live(self, *, timeout: float = 20.0) -> LiveCheck:
         """Ask the provider which image models it serves now (one listing call); say what is wrong if it fails."""

@@ -42,7 +42,7 @@ TOKEN_SCOPE = "https://cognitiveservices.azure.com/.default"
 TOKEN_REFRESH_MARGIN = 300.0  # seconds before expires_on when a cached token is renewed
 RESPONSE_HEADERS = ("x-request-id", "apim-request-id", "x-ms-region")
 NO_CREDENTIAL = ("no Azure credential: set AZURE_OPENAI_API_KEY, or run `az login` / use a managed identity "
-                 "(DefaultAzureCredential found none)")
+                 "(DefaultAzureCredential found none) (see docs: troubleshooting#no-credentials)")
 ENTRA_SOURCE = "the Entra ID token from DefaultAzureCredential"
 
 
@@ -222,7 +222,7 @@ class FoundryProvider(Provider):
         request = requests[0]
         endpoint = self.endpoint
         if endpoint is None:
-            raise AuthenticationError(f"no endpoint: {self.auth_hint()}",
+            raise AuthenticationError(f"no endpoint: {self.auth_hint()} (see docs: troubleshooting#no-credentials)",
                                       provider=self.name, model=request.model)
         deployment = self.deployment(request.model)
         auth = self.auth(request.model)
@@ -339,7 +339,8 @@ class FoundryProvider(Provider):
                    f"or set {KEY_VARIABLE}")
         else:
             fix = f"set a valid key in {KEY_VARIABLE} or run `mkdocs-imagegen keys set foundry`"
-        return AuthenticationError(f"Azure rejected {auth.source} ({reason}): {fix}",
+        return AuthenticationError(f"Azure rejected {auth.source} ({reason}): {fix}"
+                                   " (see docs: troubleshooting#refused-key)",
                                    provider=self.name, model=model)
 
     def _not_found(self, error: common.ApiError, model: str, deployment: str,

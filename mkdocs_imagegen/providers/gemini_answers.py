@@ -116,18 +116,21 @@ def no_image_error(payload: Mapping[str, Any], parts: list[Mapping[str, Any]], *
     if block and block != "BLOCKED_REASON_UNSPECIFIED":
         text = pick(feedback, "blockReasonMessage", "block_reason_message")
         message = f": {quote_text(text, secret)}" if text else ""
-        return ContentRefusedError(f"refused the prompt: blockReason {block}{message}",
+        return ContentRefusedError(f"refused the prompt: blockReason {block}{message}"
+                                   " (see docs: troubleshooting#content-refused)",
                                    provider=provider, model=model)
     candidate = first_candidate(payload)
     finish = pick(candidate, "finishReason", "finish_reason")
     if finish and finish not in NOT_REFUSALS:
         text = pick(candidate, "finishMessage", "finish_message")
         message = f": {quote_text(text, secret)}" if text else ""
-        return ContentRefusedError(f"returned no image: finishReason {finish}{message}",
+        return ContentRefusedError(f"returned no image: finishReason {finish}{message}"
+                                   " (see docs: troubleshooting#content-refused)",
                                    provider=provider, model=model)
     text = answer_text(parts)
     if text:
-        return ContentRefusedError(f"answered with text instead of an image: {quote_text(text, secret)!r}",
+        return ContentRefusedError(f"answered with text instead of an image: {quote_text(text, secret)!r}"
+                                   " (see docs: troubleshooting#content-refused)",
                                    provider=provider, model=model)
     reason = f" (finishReason {finish})" if finish else ""
     return InvalidImageError(f"returned no image and no reason{reason}", provider=provider, model=model)

@@ -142,11 +142,14 @@ class GoogleProvider(Provider):
                                     http_options=http_options)
             except Exception as exc:  # google.auth could not find credentials
                 raise AuthenticationError(
-                    f"cannot use {VERTEX_SOURCE} ({type(exc).__name__}): {VERTEX_FIX}",
+                    f"cannot use {VERTEX_SOURCE} ({type(exc).__name__}): {VERTEX_FIX}"
+                    " (see docs: troubleshooting#no-credentials)",
                     provider=self.name, model=model) from None
         key = self._key()
         if key is None:
-            raise AuthenticationError(f"no API key: {self.auth_hint()}", provider=self.name, model=model)
+            raise AuthenticationError(f"no API key: {self.auth_hint()}"
+                                      " (see docs: troubleshooting#no-credentials)", provider=self.name,
+                                      model=model)
         http_options = types.HttpOptions(base_url=self.base_url or None,
                                          retry_options=types.HttpRetryOptions(attempts=1),
                                          httpx_client=http)
@@ -253,7 +256,8 @@ class GoogleProvider(Provider):
             return TransientError(f"connection failed ({type(exc).__name__}: {detail})",
                                   provider=self.name, model=model)
         if is_google_auth_error(exc):
-            return AuthenticationError(f"cannot use {VERTEX_SOURCE} ({type(exc).__name__}): {VERTEX_FIX}",
+            return AuthenticationError(f"cannot use {VERTEX_SOURCE} ({type(exc).__name__}): {VERTEX_FIX}"
+                                       " (see docs: troubleshooting#no-credentials)",
                                        provider=self.name, model=model)
         return TransientError(f"unexpected {type(exc).__name__}: {scrub(str(exc), self.secret())}",
                               provider=self.name, model=model)
@@ -275,7 +279,8 @@ class GoogleProvider(Provider):
             if is_zero_quota(exc):
                 return QuotaExhaustedError(
                     f"quota for this model is 0 on this project (429 {status}): enable billing or use "
-                    f"another model ({message})", provider=self.name, model=model)
+                    f"another model ({message})"
+                    " (see docs: troubleshooting#provider-busy)", provider=self.name, model=model)
             return RateLimitedError(f"rate limited ({where}: {message})", provider=self.name, model=model,
                                     retry_after=retry_delay(exc))
         if code == 404:
@@ -290,9 +295,11 @@ class GoogleProvider(Provider):
         source = self._source()
         if source == VERTEX_SOURCE:
             return AuthenticationError(f"Google rejected {source} ({code} {reason}): check "
-                                       f"GOOGLE_CLOUD_PROJECT, or {VERTEX_FIX}", provider=self.name, model=model)
+                                       f"GOOGLE_CLOUD_PROJECT, or {VERTEX_FIX}"
+                                       " (see docs: troubleshooting#refused-key)", provider=self.name, model=model)
         return AuthenticationError(f"Google rejected the API key from {source} ({code} {reason}): "
-                                   "set a valid key with access to the Gemini API",
+                                   "set a valid key with access to the Gemini API"
+                                   " (see docs: troubleshooting#refused-key)",
                                    provider=self.name, model=model)
 
     def close(self) -> None:

@@ -63,7 +63,7 @@ class OpenAIProvider(Provider):
         request = requests[0]
         key = self._key()
         if key is None:
-            raise AuthenticationError(f"no API key: {self.auth_hint()}",
+            raise AuthenticationError(f"no API key: {self.auth_hint()} (see docs: troubleshooting#no-credentials)",
                                       provider=self.name, model=request.model)
         secret, source = key
         info = self.context.catalogue.get(request.model)
@@ -109,7 +109,8 @@ class OpenAIProvider(Provider):
         if error.status == 401 or "invalid_api_key" in error.codes:
             reason = error.code or error.status
             return AuthenticationError(
-                f"OpenAI rejected the API key from {source} ({reason}): set a valid key",
+                f"OpenAI rejected the API key from {source} ({reason}): set a valid key"
+                " (see docs: troubleshooting#refused-key)",
                 provider=self.name, model=model)
         mapped = common.common_error(error, provider=self.name, model=model, secret=secret,
                                      headers=response.headers)
@@ -120,7 +121,8 @@ class OpenAIProvider(Provider):
         if error.status == 403 and "must be verified" in error.message:
             return UnverifiedOrganizationError(
                 f"OpenAI serves {model} only to verified organizations: verify yours at {VERIFY_URL} "
-                "(Verify Organization; access can take 15 minutes to arrive)", provider=self.name, model=model)
+                "(Verify Organization; access can take 15 minutes to arrive)"
+                " (see docs: troubleshooting#unverified-organization)", provider=self.name, model=model)
         return common.bad_request(error, provider=self.name, model=model, secret=secret)
 
     # --- what its batch API uses (openai_batch.OpenAIHost) --------------------------------------------

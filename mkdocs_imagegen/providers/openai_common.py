@@ -304,7 +304,8 @@ def common_error(error: ApiError, *, provider: str, model: str, secret: str | No
     if error.status == 429 or "rate_limit_exceeded" in error.codes:
         if "insufficient_quota" in error.codes:
             return QuotaExhaustedError(
-                f"quota exhausted, check your plan and billing ({describe(error, secret)})",
+                f"quota exhausted, check your plan and billing ({describe(error, secret)})"
+                " (see docs: troubleshooting#provider-busy)",
                 provider=provider, model=model)
         return RateLimitedError(f"rate limited ({describe(error, secret)})", provider=provider, model=model,
                                 retry_after=retry_after(headers))
@@ -321,7 +322,8 @@ def refusal_message(error: ApiError, secret: str | None) -> str:
     if error.filtered:
         label = f"{label}, filtered: {', '.join(error.filtered)}"
     message = scrub(error.message, secret)
-    return f"{label}: {message}" if message else label
+    see = " (see docs: troubleshooting#content-refused)"
+    return f"{label}: {message}{see}" if message else f"{label}{see}"
 
 
 def bad_request(error: ApiError, *, provider: str, model: str, secret: str | None) -> BadRequestError:

@@ -130,7 +130,7 @@ class Registry:
             hint = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
             raise UnknownModelError(
                 f"unknown model {name!r}{via}; {hint}known models: {', '.join(self.known_models())}; a model "
-                "released since can be declared under `models:` in mkdocs.yml"
+                "released since can be declared under `models:` in mkdocs.yml (see docs: troubleshooting#unknown-model)"
             )
         return found
 
@@ -174,6 +174,7 @@ class Registry:
             raise UnknownModelError(
                 f"no configured provider serves {model!r} (it is served by {', '.join(info.providers)}; "
                 f"providers.order is {self.order}); known models: {', '.join(self.known_models())}"
+                " (see docs: troubleshooting#model-not-served)"
             )
         return model
 
@@ -182,7 +183,8 @@ class Registry:
         if forced:
             provider = self.get(forced)
             if not provider.is_authenticated():
-                raise ConfigError(f"provider {forced!r} is forced but not authenticated: {provider.auth_hint()}")
+                raise ConfigError(f"provider {forced!r} is forced but not authenticated: {provider.auth_hint()}"
+                                  " (see docs: troubleshooting#no-credentials)")
             return Route(model, provider)
         served_by = self.lookup(model).info.providers
         candidates = [self.get(name) for name in self.order if name in served_by]
