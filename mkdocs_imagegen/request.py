@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 QUALITIES = ("low", "medium", "high", "xhigh", "max", "auto")
+"""Every quality a page or `generate` may ask for; each model takes the ones its catalogue entry lists."""
 # Every model takes these (a model with no quality setting ignores them); the others only where the catalogue says.
 BASE_QUALITIES = ("low", "medium", "high", "auto")
 MAX_PROMPT_CHARS = 32000

@@ -630,7 +630,8 @@ RETRY = "type.googleapis.com/google.rpc.RetryInfo"
                   [{"@type": QUOTA, "violations": [{"quotaValue": "0"}]}, {"@type": RETRY, "retryDelay": "9s"}]),
      QuotaExhaustedError, "quota for this model is 0"),
     (gemini_error(404, "NOT_FOUND", "models/x is not found"), ModelNotFoundError,
-     "Google Gemini has no model 'gemini-3.1-flash-image' (404 NOT_FOUND); its announced successor is 'gemini-nano-banana-2.1'"),
+     "Google Gemini has no model 'gemini-3.1-flash-image' (404 NOT_FOUND); "
+     "its announced successor is 'gemini-nano-banana-2.1'"),
     (gemini_error(400, "INVALID_ARGUMENT", "Unsupported aspect ratio"), BadRequestError, "Unsupported aspect"),
     (gemini_error(503, "UNAVAILABLE", "The model is overloaded."), TransientError, "503 UNAVAILABLE"),
     (gemini_error(500, "INTERNAL", "oops"), TransientError, "500 INTERNAL"),

@@ -71,6 +71,24 @@ OPTION_MEANINGS: dict[str, str] = {
     "cache_url": "`s3://`, `gs://` or `az://`: a cache shared by many machines "
                  "([teams and fleets](../deploying/shared-cache.md))",
     "cache_lease": "seconds a shared-cache lease lasts unless its holder renews it",
+    "prompt_template": "a prompt for pages without `banner_prompt`, from `{title}` and `{description}` "
+                       "([drafting prompts](../writing/drafting.md))",
+    "template_pages": "the pages `prompt_template` is for: globs relative to `docs_dir` (none by default)",
+    "brief_model": "the text model `mkdocs-imagegen brief` drafts prompts with (default: the first ready "
+                   "provider's)",
+    "alt_model": "the text model, one that takes images, `mkdocs-imagegen alt` drafts alt text with",
+    "brief_instructions": "what the text model is told when it drafts a prompt (empty: the packaged instructions)",
+    "alt_instructions": "what the text model is told when it drafts alt text (empty: the packaged instructions)",
+    "brief_pages": "the pages `brief` drafts for: globs relative to `docs_dir` (default: the blog's posts, or all)",
+    "providers.endpoints": "OpenAI-compatible servers you name: a local GPU, a self-hosted one, a gateway "
+                           "([banners from your own machine](../models/own-machine.md))",
+    "providers.endpoints.<name>.base_url": "where the server answers `/images/generations`",
+    "providers.endpoints.<name>.key_env": "the environment variable holding its key (none: a server without keys)",
+    "providers.endpoints.<name>.models": "the names it serves: a list, names with a price and size, or `auto` "
+                                         "(ask its `GET /models`)",
+    "providers.endpoints.<name>.concurrency": "images asked of it at once (unset: the plugin's `concurrency`)",
+    "providers.endpoints.<name>.timeout": "seconds one image may take (unset: the plugin's `timeout`)",
+    "providers.endpoints.<name>.response_format": "`b64_json` for a server that answers with a link unless asked",
 }
 
 FRONT_MATTER: dict[str, tuple[str, str, str]] = {  # key: (type, default, meaning)

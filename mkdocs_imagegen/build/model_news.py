@@ -49,8 +49,8 @@ class ModelNews:
             if found.retired is None and self.shut_somewhere(found):
                 labels = ", ".join(self.label(name) for name in info.shutdown_at)
                 log.info("imagegen: model %r was shut down at %s on %s (its successor there is %r); it is sent "
-                         "to %s only (%s) (see docs: troubleshooting#retired-model)", written, labels, info.shutdown, info.successor,
-                         " or ".join(info.providers), pages_text(pages))
+                         "to %s only (%s) (see docs: troubleshooting#retired-model)", written, labels, info.shutdown,
+                         info.successor, " or ".join(info.providers), pages_text(pages))
             elif found.retired is not None:
                 log.info("imagegen: model %r was retired on %s, so its successor %r is sent instead (%s)"
                          " (see docs: troubleshooting#retired-model)",

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class PlannedBanner:
+    """What a build would do for one page: `plan` gives one per page with a banner, in page order."""
+
     src: str
     request: GenerationRequest
     status: str  # generate | cached | placeholder | skipped

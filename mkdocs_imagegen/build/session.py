@@ -348,8 +348,9 @@ class BannerSession:
             return
         pages = sum(len(srcs) for srcs in self._batch_waiting.values())
         self.log.warning("imagegen: %d page(s) wait for batch job %s: placeholders used, nothing sent for them; "
-                      "`mkdocs-imagegen backfill --collect` or a later build stores the results "
-                      "(wait_for_batch: false generates them now)", pages, ", ".join(sorted(self._batch_waiting)))
+                         "`mkdocs-imagegen backfill --collect` or a later build stores the results "
+                         "(wait_for_batch: false generates them now; see docs: troubleshooting#batch-waiting)",
+                         pages, ", ".join(sorted(self._batch_waiting)))
         self._batch_waiting = {}
 
     def _warn_unauthenticated(self) -> None:
