@@ -27,6 +27,7 @@ provider's own reason text (redacted), never from a credential. The pipeline sta
     ├── RetryHintTooLongError       the provider asked to wait longer than a banner waits
     ├── ResponseTooLargeError       the answer was larger than any image answer may be
     ├── CacheEntryError             a cache file that cannot be used; names the file
+    ├── BatchJobUnknownError        the provider does not know a recorded batch job; its banners are made again
     └── TransientError              worth another try (retryable)
         ├── RateLimitedError        429, with the provider's retry hint
         └── InvalidImageError       the answer is not a usable image

@@ -18,7 +18,8 @@ from mkdocs_imagegen import errors
 from sitekit import banner_file, build, page, write_site
 
 EXPORTED = [
-    "ArgumentError", "AuthenticationError", "BackfillStopped", "BadRequestError", "Banner", "CacheEntryError",
+    "ArgumentError", "AuthenticationError", "BackfillStopped", "BatchJobUnknownError", "BadRequestError", "Banner",
+    "CacheEntryError",
     "CatalogueError", "CommandStopped", "ConfigError", "ContentRefusedError", "EditError", "FrontMatterError",
     "GenerationRequest", "ImagegenError", "InvalidImageError", "ModelNotFoundError", "NotAuthenticatedError",
     "PageError", "PlannedBanner", "QUALITIES", "QuotaExhaustedError", "RateLimitedError", "Reference",

@@ -107,7 +107,8 @@ def test_a_page_that_loses_its_prompt_loses_its_published_banner(synced: tuple[P
     banners = config.parent / "docs" / "assets" / "banners"
     count = len(list(banners.iterdir()))
     post = config.parent / "docs" / "blog" / "posts" / f"{POSTS[0].name}.md"
-    post.write_text(re.sub(r"(?m)^banner_\w+:.*\n", "", post.read_text(encoding="utf-8")), encoding="utf-8")
+    without_banner = re.sub(r"(?m)^banner_\w+:.*\n(?:[ \t]+.*\n)*", "", post.read_text(encoding="utf-8"))
+    post.write_text(without_banner, encoding="utf-8")
     result = sync(config, env=env)
     assert result.returncode == 0, result.stderr
     assert "removed 3" in result.stdout, result.stdout  # its banner and its two narrower widths

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from mkdocs_imagegen.cli.common import EXIT_USAGE, Failure, _stderr_logger, _stdin_is_terminal
-from mkdocs_imagegen.errors import one_line
+from mkdocs_imagegen.errors import CommandStopped, one_line
 
 
 def _print_plan(plan: object, verb: str) -> None:
@@ -56,7 +56,7 @@ def _run(task: str, verb: str, pages: tuple[Path, ...], config_file: Path, model
             click.confirm(f"Send {len(plan.to_send)} text request(s)?", abort=True)
         log = _stderr_logger() if plan.to_send else logging.getLogger("mkdocs_imagegen.cli.quiet")
         drafting.send_all(plan, timeout=min(site.settings.timeout, 120.0), retries=site.settings.retries, log=log)
-    except drafting.Stop as stop:
+    except CommandStopped as stop:
         raise Failure(str(stop), stop.exit_code) from None
     finally:
         site.close()

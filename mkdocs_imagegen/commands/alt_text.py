@@ -11,8 +11,8 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mkdocs_imagegen.commands.drafting import DraftSite, Plan, SitePage, Stop, make_plan, new_job
-from mkdocs_imagegen.errors import CacheEntryError, ImagegenError
+from mkdocs_imagegen.commands.drafting import DraftSite, Plan, SitePage, make_plan, new_job
+from mkdocs_imagegen.errors import CacheEntryError, CommandStopped, ImagegenError
 
 if TYPE_CHECKING:
     from mkdocs_imagegen.build.session import BannerSession
@@ -60,7 +60,7 @@ def _spec(site: DraftSite, page: SitePage) -> BannerSpec | None:
     try:
         return parse_banner(meta, page.src)[0]
     except ImagegenError as error:
-        raise Stop(" ".join(str(error).split()), 2) from None
+        raise CommandStopped(" ".join(str(error).split()), 2) from None
 
 
 def _banner(session: BannerSession, spec: BannerSpec, src: str) -> bytes | None:
@@ -70,7 +70,7 @@ def _banner(session: BannerSession, spec: BannerSpec, src: str) -> bytes | None:
     try:
         request = session.request(spec, src, checked=False)
     except ImagegenError as error:
-        raise Stop(" ".join(str(error).split()), 2) from None
+        raise CommandStopped(" ".join(str(error).split()), 2) from None
     cache = session.cache
     entry = cache.lookup(request, session.settings.fmt)
     try:

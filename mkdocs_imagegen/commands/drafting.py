@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mkdocs_imagegen.cache.drafts import Draft, DraftCache, draft_key
-from mkdocs_imagegen.errors import ConfigError, ImagegenError
+from mkdocs_imagegen.errors import CommandStopped, ConfigError, ImagegenError
 from mkdocs_imagegen.providers.text import TextRequest, TextRoute, ask, route
 
 if TYPE_CHECKING:
@@ -49,14 +49,6 @@ LIMITS = {"brief": 600, "alt": 125}  # characters an answer may have
 KEYS = {"brief": "banner_prompt", "alt": "banner_alt"}
 OUTPUT_TOKENS = {"brief": 100, "alt": 40}  # what an answer is assumed to cost, for estimates
 _QUOTES = ("\"\"", "''", "\u201c\u201d", "\u2018\u2019", "``")
-
-
-class Stop(Exception):
-    """The command cannot go on; says why in one line."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -89,13 +81,13 @@ class DraftSite:
             self._registry.close()
 
     def named(self, paths: list[Path]) -> list[SitePage]:
-        """The pages given on the command line; Stop (a usage error) for a path that is not one of them."""
+        """The pages given on the command line; CommandStopped (a usage error) for a path that is not one of them."""
         by_path = {page.path.resolve(): page for page in self.pages}
         chosen = []
         for path in paths:
             page = by_path.get(path.resolve())
             if page is None:
-                raise Stop(f"{path}: not a Markdown page of {self.config_file}", 2)
+                raise CommandStopped(f"{path}: not a Markdown page of {self.config_file}", 2)
             chosen.append(page)
         return chosen
 
@@ -196,7 +188,7 @@ def make_plan(site: DraftSite, task: str, model: str | None) -> tuple[Plan, str]
     try:
         text_route = route(site.registry, task, model or site.options.get(f"{task}_model"), planning=True)
     except ImagegenError as error:
-        raise Stop(error.message, 2 if isinstance(error, ConfigError) else 1) from None
+        raise CommandStopped(error.message, 2 if isinstance(error, ConfigError) else 1) from None
     instructions = str(site.options.get(f"{task}_instructions") or "").strip()
     default = BRIEF_INSTRUCTIONS if task == "brief" else ALT_INSTRUCTIONS
     return Plan(task, text_route, DraftCache(site.settings.cache_dir, task)), instructions or default
@@ -230,7 +222,7 @@ def send_all(plan: Plan, *, timeout: float, retries: int, log: logging.Logger) -
         try:
             plan.route.check_ready()
         except ImagegenError as error:
-            raise Stop(error.message) from None
+            raise CommandStopped(error.message, 1) from None
     stop = threading.Event()
     for job in plan.to_send:
         for attempt in range(retries + 1):

@@ -8,8 +8,8 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from mkdocs_imagegen.emulator.text import Bad, decode, draft, faulty, image_size, text_tokens
-from mkdocs_imagegen.emulator.wire import Call, Reply, Route, json_reply, response_id
+from mkdocs_imagegen.emulator.text import decode, draft, faulty, image_size, text_tokens
+from mkdocs_imagegen.emulator.wire import Call, Rejected, Reply, Route, json_reply, response_id
 
 if TYPE_CHECKING:
     from mkdocs_imagegen.emulator.text import TextService
@@ -46,7 +46,7 @@ class GeminiText:
             return _gemini_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.")
         try:
             text, image = self._read(call.object)
-        except Bad as bad:
+        except Rejected as bad:
             return bad.reply
         kind = self.service.take_fault(self.provider, text)
         if kind == "server_error":
@@ -81,7 +81,7 @@ class GeminiText:
                         400, "INVALID_ARGUMENT", "Unable to process input image. Please retry or report in "
                         "https://developers.generativeai.google/guide/troubleshooting"))
         if not texts:
-            raise Bad(_gemini_error(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not "
+            raise Rejected(_gemini_error(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not "
                                      "specified"))
         return "\n".join(texts), image
 

@@ -8,8 +8,8 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from mkdocs_imagegen.emulator.text import Bad, decode, draft, faulty, image_size, text_tokens
-from mkdocs_imagegen.emulator.wire import Call, Reply, Route, bearer, json_reply, response_id, retry_headers
+from mkdocs_imagegen.emulator.text import decode, draft, faulty, image_size, text_tokens
+from mkdocs_imagegen.emulator.wire import Call, Rejected, Reply, Route, bearer, json_reply, response_id, retry_headers
 
 if TYPE_CHECKING:
     from mkdocs_imagegen.emulator.text import TextService
@@ -52,7 +52,7 @@ class OpenAIText:
                                  "to it.", "model_not_found")
         try:
             text, image = self._read(body)
-        except Bad as bad:
+        except Rejected as bad:
             return bad.reply
         kind = self.service.take_fault(self.provider, text)
         if kind == "server_error":
@@ -95,13 +95,13 @@ class OpenAIText:
                     url = str(part.get("image_url") or "")
                     prefix, _, data = url.partition(";base64,")
                     if not prefix.startswith("data:image/"):
-                        raise Bad(_openai_error(400, "Invalid 'input[0].content[1].image_url'. Expected a "
+                        raise Rejected(_openai_error(400, "Invalid 'input[0].content[1].image_url'. Expected a "
                                                  "base64-encoded data URL with an image MIME type.",
                                                  "invalid_value", "input[0].content[1].image_url"))
                     image = decode(data, lambda: _openai_error(400, "The image data you provided does not "
                                                                 "represent a valid image.", "invalid_image"))
         if not texts:
-            raise Bad(_openai_error(400, "Missing required parameter: 'input'.", "missing_required_parameter",
+            raise Rejected(_openai_error(400, "Missing required parameter: 'input'.", "missing_required_parameter",
                                      "input"))
         return "\n".join([*instructions, *texts]), image
 

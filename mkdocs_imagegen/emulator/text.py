@@ -25,7 +25,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from mkdocs_imagegen.catalogue.text import text_catalogue
-from mkdocs_imagegen.emulator.wire import Endpoint, Reply
+from mkdocs_imagegen.emulator.wire import Endpoint, Rejected
 from mkdocs_imagegen.provider_table import PROVIDERS
 
 if TYPE_CHECKING:
@@ -123,18 +123,10 @@ def image_size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-class Bad(Exception):
-    """A request a protocol refuses: carries its error reply."""
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(reply.status)
-        self.reply = reply
-
-
 def decode(data: Any, bad: Any) -> bytes:
     try:
         raw = base64.b64decode(str(data or "").replace("-", "+").replace("_", "/"), validate=True)  # either alphabet
         image_size(raw)
     except (binascii.Error, ValueError, OSError):
-        raise Bad(bad()) from None
+        raise Rejected(bad()) from None
     return raw
