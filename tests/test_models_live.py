@@ -25,12 +25,12 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     import os
 
     base = {k: v for k, v in os.environ.items() if k not in PROVIDER_VARIABLES}
     return subprocess.run([sys.executable, "-m", "mkdocs_imagegen", *args], capture_output=True, text=True,
-                          timeout=60, env={**base, **env})
+                          timeout=60, env={**base, **env}, cwd=cwd)
 
 
 def test_one_site_of_todays_models_builds_strict_and_never_asks_for_a_retired_name(site_root: Path,
@@ -132,10 +132,10 @@ def test_doctor_live_names_a_wrong_api_version(tmp_path: Path, emu: Emulator) ->
 def test_generate_with_a_retired_name_says_what_it_sends(tmp_path: Path, emu: Emulator) -> None:
     out = tmp_path / "banner.png"
     result = cli("generate", "a lighthouse", "-m", "gemini-3-pro-image-preview", "--size", "640x360", "-o", str(out),
-                 env=emu.env())
+                 env=emu.env(), cwd=tmp_path)  # its cache, .banners, is made in the current folder
     assert result.returncode == 0, result.stderr
-    assert "note: model 'gemini-3-pro-image-preview' was retired on 2026-06-25; sending its successor " \
-           "'gemini-3-pro-image'" in result.stderr
+    assert "model 'gemini-3-pro-image-preview' was retired on 2026-06-25, so its successor " \
+           "'gemini-3-pro-image' is sent instead" in result.stderr
     assert [r.model for r in emu.image_requests()] == ["gemini-3-pro-image"] and out.is_file()
 
 

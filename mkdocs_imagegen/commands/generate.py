@@ -96,6 +96,7 @@ def generate(prompt: str, *, model: str | None = None, size: str | Size | None =
             banner = session.add(spec, SOURCE)
         except PageError as error:
             raise ArgumentError(_argument(error.key), error.reason) from None
+        session.news.tell(session.log)  # a retired or uncatalogued name: what is sent instead, before it is sent
         return _finished(session, banner, forced=provider)
 
 
