@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from mkdocs_imagegen.cache.store import CacheStore
+from mkdocs_imagegen.defaults import DEFAULT_MODEL
 from mkdocs_imagegen.request import GenerationRequest, Size
 
 from sitekit import PROVIDER_VARIABLES, free_port, page, write_site
@@ -78,7 +79,7 @@ class Server:
 
 def expected_banner(root: Path, prompt: str) -> str | None:
     """The rendition name the final prompt's banner must have."""
-    request = GenerationRequest(prompt=prompt, model="gemini-3.1-flash-image", size=Size(1792, 1024))
+    request = GenerationRequest(prompt=prompt, model=DEFAULT_MODEL, size=Size(1792, 1024))
     store = CacheStore(root / ".banners")
     original = store.original(request.cache_key)
     return store.rendition_path(original, request.size, "webp").name if original else None
