@@ -572,7 +572,7 @@ def test_prune_reads_past_a_draft_whose_forced_provider_cannot_serve_its_model(
 
 @pytest.mark.parametrize("command", [["prune"], ["prune", "--dry-run"], ["plan"], ["plan", "--json"],
                                      ["backfill", "--yes"], ["compare", "-m", "gpt-image-2", "--dry-run"],
-                                     ["sync", "--check"]])
+                                     ["sync", "--check"], ["brief", "--dry-run"], ["alt", "--dry-run"]])
 def test_a_page_with_unreadable_front_matter_stops_every_site_command(
         clean_env: dict[str, str], tmp_path: Path, command: list[str]) -> None:
     """Nothing acts on a partial site: the page is named, nothing is removed or planned without it."""

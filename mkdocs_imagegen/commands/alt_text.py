@@ -11,7 +11,7 @@ import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mkdocs_imagegen.commands.drafting import DraftSite, Plan, SitePage, make_plan, new_job
+from mkdocs_imagegen.commands.drafting import DraftSite, Plan, make_plan, new_job
 from mkdocs_imagegen.errors import CacheEntryError, CommandStopped, ImagegenError
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def plan_alt(site: DraftSite, paths: list[Path], model: str | None) -> Plan:
     session = BannerSession(site.settings, registry=site.registry)
     try:
         for page in pages:
-            spec = _spec(site, page)
+            spec = page.spec
             if spec is None:
                 if paths:
                     plan.notes.append(f"{page.src}: has no banner_prompt, so no banner; left alone")
@@ -50,17 +50,6 @@ def plan_alt(site: DraftSite, paths: list[Path], model: str | None) -> Plan:
     finally:
         session.close()
     return plan
-
-
-def _spec(site: DraftSite, page: SitePage) -> BannerSpec | None:
-    from mkdocs_imagegen.pages.frontmatter import parse_banner
-    from mkdocs_imagegen.pages.template import with_template
-
-    meta = with_template(page.meta, page.markdown, page.src, site.settings.template)
-    try:
-        return parse_banner(meta, page.src)[0]
-    except ImagegenError as error:
-        raise CommandStopped(" ".join(str(error).split()), 2) from None
 
 
 def _banner(session: BannerSession, spec: BannerSpec, src: str) -> bytes | None:

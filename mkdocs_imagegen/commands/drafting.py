@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mkdocs.config.defaults import MkDocsConfig
 
     from mkdocs_imagegen.build.settings import Settings
+    from mkdocs_imagegen.pages.frontmatter import BannerSpec
     from mkdocs_imagegen.providers.registry import Registry
 
 Echo = Callable[[str], None]
@@ -57,6 +58,7 @@ class SitePage:
     path: Path
     meta: Mapping[str, Any]
     markdown: str
+    spec: BannerSpec | None  # its banner request, from its front matter or `prompt_template`
 
 
 @dataclass
@@ -93,32 +95,23 @@ class DraftSite:
 
 
 def load(config_file: Path, warn: Echo) -> DraftSite:
-    """mkdocs.yml, the plugin's options and every Markdown page (drafts and excluded pages too)."""
-    from mkdocs.exceptions import PluginError
+    """mkdocs.yml, the plugin's options and every Markdown page (drafts and excluded pages too), read as every
+    command reads them: a page that cannot be read stops the command (FrontMatterError naming it)."""
     from mkdocs.structure.files import get_files
-    from mkdocs.utils.meta import get_data
 
-    from mkdocs_imagegen.commands.site import find_plugin, load_mkdocs_config, mkdocs_messages
-    from mkdocs_imagegen.plugin.config import settings_from
+    from mkdocs_imagegen.commands.site import find_plugin, load_settings, mkdocs_messages
+    from mkdocs_imagegen.pages.reading import read_page
 
-    config = load_mkdocs_config(config_file, warn)
-    plugin = find_plugin(config, config_file)
-    try:
-        settings = settings_from(plugin.config, config)
-    except PluginError as error:
-        raise ConfigError(" ".join(str(error).split())) from None
+    config, settings, _ = load_settings(config_file, warn=warn)
+    options = dict(find_plugin(config, config_file).config)
     with mkdocs_messages():
         files = get_files(config)
     pages = []
     for file in files.documentation_pages(inclusion=lambda level: True):
         path = Path(file.abs_src_path or "")
-        try:
-            markdown, meta = get_data(path.read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError) as error:
-            warn(f"warning: {file.src_uri}: cannot read the page ({error}); skipped")
-            continue
-        pages.append(SitePage(file.src_uri, path, meta, markdown))
-    return DraftSite(config_file, config, settings, dict(plugin.config), pages)
+        page = read_page(path, file.src_uri, settings.template)
+        pages.append(SitePage(file.src_uri, path, page.meta, page.body, page.spec))
+    return DraftSite(config_file, config, settings, options, pages)
 
 
 def default_brief_pages(config: MkDocsConfig) -> list[str]:

@@ -28,6 +28,7 @@ class PageRead:
     title: str
     warnings: tuple[str, ...] = ()  # unknown banner_* keys and the like, for the user
     templated: bool = False  # the prompt is `prompt_template`'s, the page has no banner_prompt
+    body: str = ""  # the Markdown after the front matter
 
 
 def read_page(path: Path, src: str, template: PageTemplate | None = None) -> PageRead:
@@ -40,7 +41,7 @@ def read_page(path: Path, src: str, template: PageTemplate | None = None) -> Pag
     body, meta = front_matter(text, src)
     spec, warnings = parse_banner(with_template(meta, body, src, template), src)
     templated = spec is not None and meta.get("banner_prompt") is None
-    return PageRead(src, spec, meta, page_title(meta, body, src), tuple(warnings), templated)
+    return PageRead(src, spec, meta, page_title(meta, body, src), tuple(warnings), templated, body)
 
 
 def front_matter(text: str, src: str) -> tuple[str, dict[str, Any]]:
