@@ -19,6 +19,18 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.
     monkeypatch.setenv("MKDOCS_IMAGEGEN_CONFIG_DIR", str(tmp_path_factory.mktemp("user-config")))
 
 
+CHECKOUT_CACHE = Path(__file__).resolve().parents[1] / ".banners"
+
+
+@pytest.fixture(autouse=True)
+def checkout_left_alone() -> Iterator[None]:
+    """A test works in its own folders: a cache it makes in the checkout (a command run from the repository's
+    folder) would be shared by every test and every worker, and left behind."""
+    existed = CHECKOUT_CACHE.exists()
+    yield
+    assert existed or not CHECKOUT_CACHE.exists(), "this test made .banners in the checkout: run it in tmp_path"
+
+
 @pytest.fixture
 def emulator() -> Iterator[object]:
     from mkdocs_imagegen.emulator import Emulator
