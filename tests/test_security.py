@@ -158,8 +158,10 @@ def test_entra_id_tokens_never_appear_anywhere(site_root: Path) -> None:
     assert "details" not in record  # provider echoes are not kept (issue 14, defect 5)
 
 
-def test_cli_shows_keys_masked_at_most(tmp_path: Path) -> None:
+def test_cli_shows_keys_masked_at_most(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mkdocs_imagegen.cli import cli
+
+    monkeypatch.chdir(tmp_path)  # `generate` keeps its cache, .banners, in the current folder
 
     runner = CliRunner()
     secret = GOOD_KEYS["openai"]
