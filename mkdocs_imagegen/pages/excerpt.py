@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mkdocs_imagegen.pages.template import page_title
+from mkdocs_imagegen.pages.titles import page_title
 
 EXCERPT_WORDS = 400
 MAX_LIST_ITEMS = 20

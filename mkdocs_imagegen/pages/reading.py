@@ -8,7 +8,6 @@ a mapping, is a FrontMatterError naming the page, and the command stops.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,7 @@ from typing import Any
 from mkdocs_imagegen.errors import FrontMatterError, one_line
 from mkdocs_imagegen.pages.frontmatter import BannerSpec, parse_banner
 from mkdocs_imagegen.pages.template import PageTemplate, with_template
-
-_HEADING = re.compile(r"^#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+from mkdocs_imagegen.pages.titles import page_title
 
 
 @dataclass(frozen=True)
@@ -64,18 +62,3 @@ def front_matter(text: str, src: str) -> tuple[str, dict[str, Any]]:
         raise FrontMatterError(f"{src}: front matter is not a mapping of keys (it is a {type(data).__name__}); "
                                "a build would ignore all of it: fix it")
     return text[match.end():].lstrip("\n"), data
-
-
-def page_title(meta: dict[str, Any], body: str, src: str) -> str:
-    """The page's title as MkDocs and Zensical take it: `title:`, else its first `# heading`, else its file name."""
-    if isinstance(meta.get("title"), str) and meta["title"].strip():
-        return meta["title"].strip()
-    heading = _HEADING.search(body)
-    if heading:
-        return re.sub(r"[*_`]", "", heading.group(1))
-    return fallback_title(src)
-
-
-def fallback_title(src: str) -> str:
-    """A title from the file name, for a page that has none: `getting-started.md` is "Getting Started"."""
-    return Path(src).stem.replace("-", " ").replace("_", " ").title()

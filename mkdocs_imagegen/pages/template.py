@@ -7,18 +7,16 @@ prompt, and so on its cache key: a page's title is part of its prompt, so a new 
 
 from __future__ import annotations
 
-import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from mkdocs_imagegen.pages.titles import page_title
 from mkdocs_imagegen.request import MAX_PROMPT_CHARS
 
 FIELDS = ("title", "description")
-_HEADING = re.compile(r"^#[ \t]+(?P<title>.+?)[ \t#]*$", re.MULTILINE)
-_FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -60,22 +58,6 @@ def _match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
     if pattern[0] == "**":
         return any(_match(pattern[1:], parts[index:]) for index in range(len(parts) + 1))
     return bool(parts) and fnmatchcase(parts[0], pattern[0]) and _match(pattern[1:], parts[1:])
-
-
-def page_title(meta: Mapping[str, Any], markdown: str, src: str) -> str:
-    """The title MkDocs shows: front matter `title`, else the first `# heading` outside code, else the file
-    name (`my-first-post.md` -> "My first post")."""
-    title = meta.get("title")
-    if isinstance(title, (str, int, float)) and not isinstance(title, bool) and str(title).strip():
-        return str(title).strip()
-    found = _HEADING.search(_FENCE.sub("", markdown))
-    if found:
-        return found.group("title").strip()
-    stem = PurePosixPath(src).stem
-    if stem in ("index", "README"):
-        stem = PurePosixPath(src).parent.name or "Home"
-    words = stem.replace("-", " ").replace("_", " ").strip()
-    return words[:1].upper() + words[1:] if words else src
 
 
 def render(text: str, meta: Mapping[str, Any], markdown: str, src: str) -> str:

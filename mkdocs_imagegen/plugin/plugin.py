@@ -25,8 +25,8 @@ from mkdocs_imagegen.build.settings import Settings
 from mkdocs_imagegen.cache.store import CacheStore
 from mkdocs_imagegen.errors import ImagegenError
 from mkdocs_imagegen.pages.frontmatter import FrontMatterError, parse_banner
-from mkdocs_imagegen.pages.reading import fallback_title
 from mkdocs_imagegen.pages.template import with_template
+from mkdocs_imagegen.pages.titles import fallback_title
 from mkdocs_imagegen.plugin.config import ImagegenConfig, resolve_cache_dir, settings_from  # noqa: F401 - resolve_cache_dir: re-exported
 from mkdocs_imagegen.plugin.markup import (
     absolute_url,
