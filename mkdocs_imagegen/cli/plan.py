@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,6 @@ if TYPE_CHECKING:
 
 from mkdocs_imagegen.cli.common import (
     PROG,
-    Failure,
     _human_bytes,
     _load_site,
 )
@@ -106,22 +104,6 @@ def _deprecated(site: Site) -> list[dict[str, Any]]:
 
 
 
-def _remove(paths: list[Path], root: Path, dry_run: bool) -> int:
-    removed = 0
-    for path in paths:
-        try:
-            size = path.lstat().st_size
-            if not dry_run:
-                path.unlink()
-        except FileNotFoundError:  # removed by someone else meanwhile
-            continue
-        except OSError as error:
-            raise Failure(f"cannot remove {path}: {error.strerror or error}") from None
-        click.echo(f"{'would remove' if dry_run else 'removed'} {path.relative_to(root)}")
-        removed += size
-    return removed
-
-
 @click.command(short_help="Remove cache entries no page uses.")
 @click.option("-f", "--config-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default="mkdocs.yml", show_default=True, help="The MkDocs configuration file.")
@@ -134,28 +116,15 @@ def prune(config_file: Path, dry_run: bool) -> None:
     uses. Draft and excluded pages count as users. Stops without removing anything if a page
     cannot be read.
     """
-    started = time.time()
-    site = _load_site(config_file, every_file=True)
-    cache = site.cache
-    try:
-        # Routing does not change the cache key: a `banner_provider` that cannot serve the model (on a
-        # draft the build skips, say) must not hide a page's key, nor stop the prune.
-        requests = [site.session.request(spec, src, checked=False) for src, spec in site.specs]
-        keys, renditions = cache.in_use(requests, site.settings.fmt, site.settings.widths)
-    finally:
-        site.session.close()
-    doomed = cache.unused_files(keys, renditions, started)
-    freed = _remove(doomed, cache.root, dry_run)
-    if not dry_run:  # scratch files, not committed: removed with their keys, unless a build holds one now
-        for key in set(cache.lock_keys()) - keys:
-            cache.drop_lock(key)
-    kept = f"kept {len(keys & set(cache.keys()))} original(s) and {len(renditions)} rendition(s) in use"
-    if not doomed:
-        click.echo(f"nothing to prune in {cache.root}: {kept}")
+    from mkdocs_imagegen.commands.prune import prune as prune_cache
+
+    verb = "would remove" if dry_run else "removed"
+    pruned = prune_cache(config_file, dry_run=dry_run, on_file=lambda path: click.echo(f"{verb} {path}"))
+    kept = f"kept {pruned.originals_kept} original(s) and {pruned.renditions_kept} rendition(s) in use"
+    if not pruned.files:
+        click.echo(f"nothing to prune in {pruned.root}: {kept}")
     elif dry_run:
-        click.echo(f"would remove {len(doomed)} file(s), {_human_bytes(freed)}; {kept}; "
+        click.echo(f"would remove {len(pruned.files)} file(s), {_human_bytes(pruned.freed)}; {kept}; "
                    "run without --dry-run to remove them")
     else:
-        click.echo(f"removed {len(doomed)} file(s), {_human_bytes(freed)}; {kept}")
-
-
+        click.echo(f"removed {len(pruned.files)} file(s), {_human_bytes(pruned.freed)}; {kept}")
