@@ -23,6 +23,7 @@ from mkdocs.config import config_options as c
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
+from mkdocs_imagegen.defaults import DEFAULT_MODEL
 from mkdocs_imagegen.pages.frontmatter import FIELDS
 from mkdocs_imagegen.plugin.config import ImagegenConfig, PositiveNumber, SizeOption, StrictInt
 
@@ -32,7 +33,9 @@ GALLERY_IMAGES = ("screenshot.png", "blog-index.png", "series.png", "compare-she
 
 OPTION_MEANINGS: dict[str, str] = {
     "enabled": "`false` turns the plugin off: no banner, no request, no cache read",
-    "model": "the default model, for pages without `banner_model`; a name or a nickname, it decides the provider",
+    "model": f"the model for pages without `banner_model`, a name or a nickname (it decides the provider); unset: "
+             f"`{DEFAULT_MODEL}`, and a page keeps a banner made under a former default "
+             "([when a model ends](../models/deprecations.md))",
     "size": "the exact size of every published banner (a page's `banner_size` wins)",
     "quality": "passed to the providers that take it (a page's `banner_quality` wins)",
     "format": "the published files' format",
