@@ -121,3 +121,20 @@ def test_pick_writes_through_a_linked_page_and_keeps_the_link(site_root: Path, e
     result = run("pick", "-f", str(config), str(link), f"{OPENAI_MODEL}/1")
     assert result.exit_code == 0, result.stderr
     assert link.is_symlink() and "banner_variant: 1" in (site_root / "docs" / "real.md").read_text()
+
+
+@pytest.mark.parametrize("tail", [" " * 400_000, "\t" * 400_000, " " * 400_000 + "x", " # " * 100_000])
+def test_set_keys_takes_linear_time_on_a_line_with_a_long_run_of_blanks(tail: str) -> None:
+    """A page a build reads in about a second is edited in about as long, whatever its banner line ends with."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from mkdocs_imagegen.pages.edit import set_keys; data = sys.stdin.buffer.read(); "
+              "sys.stdout.buffer.write(set_keys(data, {'banner_model': 'gpt-image-2'}))")
+    page = f"---\nbanner_prompt: a lighthouse\nbanner_model: old-model{tail}\n---\nBody\n".encode()
+    try:
+        done = subprocess.run([sys.executable, "-c", script], input=page, capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("setting banner_model took over 20 s (a build reads this page in about one)")
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert b"banner_model: gpt-image-2" in done.stdout
