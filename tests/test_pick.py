@@ -138,3 +138,20 @@ def test_set_keys_takes_linear_time_on_a_line_with_a_long_run_of_blanks(tail: st
         pytest.fail("setting banner_model took over 20 s (a build reads this page in about one)")
     assert done.returncode == 0, done.stderr.decode()[-500:]
     assert b"banner_model: gpt-image-2" in done.stdout
+
+
+def test_set_keys_keeps_an_indented_comment_after_a_banner_line() -> None:
+    """A comment line indented under a key is a comment, not the rest of that key's value."""
+    before = (b"---\ntitle: Comments\nbanner_prompt: a lighthouse\nbanner_model: gemini-3.1-flash-image\n"
+              b"  # tried gpt-image-2: too dark\nbanner_variant: 1\n    # and variant 0 had a boat\n"
+              b"description: last\n---\nBody\n")
+    after = set_keys(before, {"banner_model": MODEL, "banner_variant": 2})
+    assert b"  # tried gpt-image-2: too dark\n" in after and b"    # and variant 0 had a boat\n" in after, after
+    changes = changed_lines(before, after)
+    assert all(line[1:].startswith(BANNER_KEYS) for line in changes), changes
+    folded = b"---\nbanner_prompt: a long\n  prompt\n  # why so long\nbanner_model: x\n---\n"
+    assert set_keys(folded, {"banner_prompt": "short"}) == \
+        b"---\nbanner_prompt: short\n  # why so long\nbanner_model: x\n---\n"
+    block = (b"---\nbanner_prompt: |\n  a lighthouse\n  # part of the prompt\n\n  still the prompt\n"
+             b"banner_model: x\n---\n")  # a block scalar's text, comment-like and blank lines included
+    assert set_keys(block, {"banner_prompt": "short"}) == b"---\nbanner_prompt: short\nbanner_model: x\n---\n"
