@@ -155,3 +155,32 @@ def test_set_keys_keeps_an_indented_comment_after_a_banner_line() -> None:
     block = (b"---\nbanner_prompt: |\n  a lighthouse\n  # part of the prompt\n\n  still the prompt\n"
              b"banner_model: x\n---\n")  # a block scalar's text, comment-like and blank lines included
     assert set_keys(block, {"banner_prompt": "short"}) == b"---\nbanner_prompt: short\nbanner_model: x\n---\n"
+
+
+def test_pick_of_an_uncached_candidate_suggests_a_compare_that_makes_it(
+        site_root: Path, emulator: Emulator, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suggested command, run as printed, makes that very candidate, and pick then takes it."""
+    import shlex
+
+    config = write_site(site_root, {}, {"size": SIZE})
+    page = site_root / "docs" / "a.md"
+    cases = [(PAGES["unquoted.md"], f"{MODEL}/5", site_root, ()),  # no banner_variant: variants 0 to 5
+             (PAGES["variant.md"], f"{MODEL}/9", site_root.parent, ("-f", str(config))),  # 7 to 9, from elsewhere
+             (PAGES["variant.md"], f"{MODEL}/2", site_root, ())]  # below the page's 7: set banner_variant first
+    for before, candidate, where, config_args in cases:
+        page.write_bytes(before)
+        monkeypatch.chdir(where)
+        pick = ("pick", *config_args, str(page.relative_to(where)), candidate, "--quality", "low")
+        result = run(*pick)
+        assert result.exit_code == 1 and "not in the cache" in result.stderr, result.stderr
+        [suggested] = [part for part in result.stderr.split("`")[1::2] if "compare" in part]
+        if candidate.endswith("/2"):
+            assert f"set banner_variant: 2 in {page.relative_to(where)}, then" in result.stderr, result.stderr
+            page.write_bytes(set_keys(before, {"banner_variant": 2}))
+        args = shlex.split(suggested)
+        assert args[0] == "mkdocs-imagegen", suggested
+        made = run(*args[1:], "--yes")
+        assert made.exit_code == 0, (suggested, made.stderr)
+        assert f"{candidate} " in made.stdout + made.stderr, (suggested, made.stdout + made.stderr)
+        page.write_bytes(before)
+        assert run(*pick).exit_code == 0
