@@ -110,27 +110,56 @@ def as_rgb(image: Image.Image, *, provider: str | None = None, model: str | None
     """`image` as 8-bit RGB, every colour mode scaled or flattened so it shows what the provider drew.
 
     Pillow's plain convert("RGB") clips 16-bit and 32-bit greys at 255 (a gradient becomes white)
-    and drops transparency onto whatever colour hides under it. Raises InvalidImageError, naming
-    the mode, for one it cannot convert: published as it comes, it would be wrong.
+    and drops transparency onto whatever colour hides under it; it also keeps a PNG's transparent
+    colour (tRNS) as `info["transparency"]`, which a PNG encode writes back. Transparent pixels, from
+    an alpha channel or a transparent colour, are flattened onto white, and the result holds no
+    transparency. Raises InvalidImageError, naming the mode, for one it cannot convert: published
+    as it comes, it would be wrong.
     """
-    from PIL import Image
-
     mode = image.mode
-    if mode == "RGB":
+    key = image.info.get("transparency")
+    if mode == "RGB" and key is None:
         return image
-    if mode == "P" and "transparency" in image.info:
+    if key is not None and mode in _WIDE_MODES:  # a 16-bit grey PNG's transparent grey
+        return _flattened(_opaque(_grey_to_8_bit(image).convert("RGB")), _not_key(image, key))
+    if key is not None and mode in _KEYED_MODES:  # Pillow turns the transparent colour into alpha
         mode, image = "RGBA", image.convert("RGBA")
     if mode in _DIRECT_MODES:
-        return image.convert("RGB")
+        return _opaque(image.convert("RGB"))
     if mode in _ALPHA_MODES:
         rgba = image.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, BACKGROUND)
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        return flat
+        return _flattened(_opaque(rgba.convert("RGB")), rgba.getchannel("A"))
     if mode in _WIDE_MODES:
-        return _grey_to_8_bit(image).convert("RGB")
+        return _opaque(_grey_to_8_bit(image).convert("RGB"))
     raise InvalidImageError(f"returned an image in colour mode {mode}, which cannot be converted to RGB",
                             provider=provider, model=model)
+
+
+_KEYED_MODES = frozenset({"P", "RGB", "L", "1"})  # modes a PNG transparent colour (tRNS) comes with, 8-bit
+
+
+def _opaque(image: Image.Image) -> Image.Image:
+    """`image` (a new RGB image) without a transparent colour carried over from its source."""
+    image.info.pop("transparency", None)
+    return image
+
+
+def _flattened(rgb: Image.Image, alpha: Image.Image) -> Image.Image:
+    """`rgb` over white, through `alpha` (mode L): what a viewer shows on a white page."""
+    from PIL import Image
+
+    flat = Image.new("RGB", rgb.size, BACKGROUND)
+    flat.paste(rgb, mask=alpha)
+    return flat
+
+
+def _not_key(image: Image.Image, key: object) -> Image.Image:
+    """A mask (mode L) of the pixels of a wide grey image that are not its transparent grey `key`."""
+    from PIL import Image, ImageMath
+
+    if not isinstance(key, int):  # not a grey: no pixel can be it
+        return Image.new("L", image.size, 255)
+    return ImageMath.lambda_eval(lambda args: (args["im"] != key) * 255, im=image.convert("I")).convert("L")
 
 
 def _grey_to_8_bit(image: Image.Image) -> Image.Image:

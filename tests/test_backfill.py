@@ -333,6 +333,20 @@ def test_providers_without_a_covered_batch_api_are_made_synchronously(site_root:
     assert len(held.batches.jobs) == 1 and held.openai_batches.batches == {}
 
 
+@pytest.mark.parametrize("batch", [True, False])
+def test_backfill_says_how_many_banners_it_makes_now_and_how_many_it_made(site_root: Path, held: Emulator,
+                                                                          env: dict[str, str], batch: bool) -> None:
+    pages = {"a.md": page("one", title="A"), "b.md": page("two", title="B", banner_model=MODEL),
+             "c.md": page("three", title="C")}
+    config = write_site(site_root, pages, {"size": "640x360", "model": "gpt-image-2"})
+    result = backfill(config, *(["--batch"] if batch else []), "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert "the count follows" not in result.stdout + result.stderr  # backfill has no later count to follow
+    now = "2 × gpt-image-2 via foundry" + ("" if batch else ", 1 × gemini-3.1-flash-image via google")
+    assert f"backfill: generating {3 - batch} banner(s) now: {now}" in result.stderr, result.stderr
+    assert f"{3 - batch} banner(s) generated now and stored in the cache" in result.stdout, result.stdout
+
+
 def test_two_pages_with_one_banner_are_one_request_in_the_job(site_root: Path, held: Emulator,
                                                               env: dict[str, str]) -> None:
     pages = {"a.md": page("the same lighthouse", title="A"), "b.md": page("the same lighthouse", title="B")}

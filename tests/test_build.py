@@ -39,11 +39,27 @@ def test_no_credentials_builds_placeholders_with_one_warning_per_provider(site_r
         assert image_info(path) == (expected, "webp")
     assert banner_sources(page_html(config, "")) == []
     auth_warnings = [w for w in warnings_of(result) if "is not authenticated" in w]
-    assert len(auth_warnings) == 3, auth_warnings  # Google, Azure AI Foundry, OpenAI: once each, not per page
+    assert len(auth_warnings) == 2, auth_warnings  # Google, Azure AI Foundry (OpenAI named in its line): not per page
     assert any("GEMINI_API_KEY" in w for w in auth_warnings)
     assert any("OPENAI_API_KEY" in w for w in auth_warnings)
     assert any("AZURE_OPENAI_ENDPOINT" in w for w in auth_warnings)
     assert not (site_root / ".banners" / "originals").exists(), "placeholders must never be cached as banners"
+
+
+def test_no_credentials_counts_each_page_once_under_the_provider_that_would_serve_it(site_root: Path) -> None:
+    """Six Gemini pages and one gpt-image-2 page: the warnings add up to the summary's seven placeholders."""
+    pages = {f"gemini-{n}.md": page(f"a lighthouse number {n}") for n in range(6)}
+    config = write_site(site_root, {**pages, "gpt.md": page("a brain of index cards", banner_model="gpt-image-2")})
+    result = build(config)
+    assert result.returncode == 0, result.stderr
+    auth_warnings = [w for w in warnings_of(result) if "is not authenticated" in w]
+    counted = [int(re.search(r"so (\d+) page\(s\)", w).group(1)) for w in auth_warnings]
+    summary = re.search(r"imagegen: (\d+) banner\(s\):.* (\d+) placeholder\(s\)", result.stderr)
+    assert summary is not None and summary.groups() == ("7", "7"), result.stderr
+    assert sum(counted) == 7, auth_warnings
+    [gpt] = [w for w in auth_warnings if "gpt-image-2" in w]
+    assert "Azure AI Foundry is not authenticated, so 1 page(s)" in gpt, gpt  # first in providers.order
+    assert "OPENAI_API_KEY" in gpt, gpt  # the other provider that serves it is still named, with its fix
 
 
 def test_strict_build_fails_on_placeholders(site_root: Path) -> None:

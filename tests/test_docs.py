@@ -247,7 +247,7 @@ def test_a_build_without_credentials_names_the_entry_that_says_what_to_set(site_
     result = build(config)
     assert result.returncode == 0, result.stderr
     lines = [line for line in warnings_of(result) if "is not authenticated" in line]
-    assert len(lines) == 3 and all(line.endswith("(see docs: troubleshooting#no-credentials)") for line in lines)
+    assert len(lines) == 2 and all(line.endswith("(see docs: troubleshooting#no-credentials)") for line in lines)
 
 
 def test_a_refused_reference_is_one_line_naming_the_page_the_key_and_the_entry(site_root: Path) -> None:

@@ -118,6 +118,30 @@ def test_a_name_no_family_claims_stops_with_did_you_mean(tmp_path: Path, name: s
     assert "known models: " in message and "gpt-image-2.5-flare" in message and "`models:`" in message
 
 
+@pytest.mark.parametrize(("name", "suggestion"), [
+    ("gemini-3.1-flsh-image", "'gemini-3.1-flash-image'"),  # a letter dropped: the gemini family claims it
+    ("gpt-image-2.5-flair", "'gpt-image-2.5-flare'"),  # two letters swapped and changed: gpt-image-* claims it
+    ("nano-banana-pr", "'nano-banana-pro'"),  # a nickname, cut short
+    ("MAI-Image-2.7-Flahs", "'MAI-Image-2.7-Flash'"),  # two letters swapped
+])
+def test_a_near_miss_a_family_claims_stops_with_did_you_mean(tmp_path: Path, name: str, suggestion: str) -> None:
+    """A typo of a known name is not sent (to 404 and become a placeholder) because a family pattern matches it."""
+    with pytest.raises(UnknownModelError) as caught:
+        registry(tmp_path).resolve(name)
+    assert f"unknown model {name!r}; did you mean {suggestion}" in str(caught.value)
+
+
+def test_a_near_miss_in_front_matter_stops_the_build_before_any_request(site_root: Path, emulator) -> None:
+    pages = {"a.md": page("a lighthouse", title="A", banner_model="gemini-3.1-flsh-image"),
+             "b.md": page("a garden", title="B", banner_model="gpt-image-3")}  # a new version: sent as written
+    result = build(write_site(site_root, pages), env=emulator.env())
+    assert result.returncode != 0
+    assert ("a.md: front matter key 'banner_model': unknown model 'gemini-3.1-flsh-image'; "
+            "did you mean 'gemini-3.1-flash-image'") in result.stderr, result.stderr
+    assert "b.md" not in result.stderr
+    assert emulator.image_requests() == []
+
+
 def test_a_forced_provider_left_out_of_order_keeps_its_options(tmp_path: Path) -> None:
     routes = registry(tmp_path, {"AZURE_OPENAI_API_KEY": "k" * 32}, order=["google"],
                       foundry={"endpoint": "https://banners.openai.azure.com"})

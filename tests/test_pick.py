@@ -121,3 +121,66 @@ def test_pick_writes_through_a_linked_page_and_keeps_the_link(site_root: Path, e
     result = run("pick", "-f", str(config), str(link), f"{OPENAI_MODEL}/1")
     assert result.exit_code == 0, result.stderr
     assert link.is_symlink() and "banner_variant: 1" in (site_root / "docs" / "real.md").read_text()
+
+
+@pytest.mark.parametrize("tail", [" " * 400_000, "\t" * 400_000, " " * 400_000 + "x", " # " * 100_000])
+def test_set_keys_takes_linear_time_on_a_line_with_a_long_run_of_blanks(tail: str) -> None:
+    """A page a build reads in about a second is edited in about as long, whatever its banner line ends with."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from mkdocs_imagegen.pages.edit import set_keys; data = sys.stdin.buffer.read(); "
+              "sys.stdout.buffer.write(set_keys(data, {'banner_model': 'gpt-image-2'}))")
+    page = f"---\nbanner_prompt: a lighthouse\nbanner_model: old-model{tail}\n---\nBody\n".encode()
+    try:
+        done = subprocess.run([sys.executable, "-c", script], input=page, capture_output=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("setting banner_model took over 20 s (a build reads this page in about one)")
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert b"banner_model: gpt-image-2" in done.stdout
+
+
+def test_set_keys_keeps_an_indented_comment_after_a_banner_line() -> None:
+    """A comment line indented under a key is a comment, not the rest of that key's value."""
+    before = (b"---\ntitle: Comments\nbanner_prompt: a lighthouse\nbanner_model: gemini-3.1-flash-image\n"
+              b"  # tried gpt-image-2: too dark\nbanner_variant: 1\n    # and variant 0 had a boat\n"
+              b"description: last\n---\nBody\n")
+    after = set_keys(before, {"banner_model": MODEL, "banner_variant": 2})
+    assert b"  # tried gpt-image-2: too dark\n" in after and b"    # and variant 0 had a boat\n" in after, after
+    changes = changed_lines(before, after)
+    assert all(line[1:].startswith(BANNER_KEYS) for line in changes), changes
+    folded = b"---\nbanner_prompt: a long\n  prompt\n  # why so long\nbanner_model: x\n---\n"
+    assert set_keys(folded, {"banner_prompt": "short"}) == \
+        b"---\nbanner_prompt: short\n  # why so long\nbanner_model: x\n---\n"
+    block = (b"---\nbanner_prompt: |\n  a lighthouse\n  # part of the prompt\n\n  still the prompt\n"
+             b"banner_model: x\n---\n")  # a block scalar's text, comment-like and blank lines included
+    assert set_keys(block, {"banner_prompt": "short"}) == b"---\nbanner_prompt: short\nbanner_model: x\n---\n"
+
+
+def test_pick_of_an_uncached_candidate_suggests_a_compare_that_makes_it(
+        site_root: Path, emulator: Emulator, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suggested command, run as printed, makes that very candidate, and pick then takes it."""
+    import shlex
+
+    config = write_site(site_root, {}, {"size": SIZE})
+    page = site_root / "docs" / "a.md"
+    cases = [(PAGES["unquoted.md"], f"{MODEL}/5", site_root, ()),  # no banner_variant: variants 0 to 5
+             (PAGES["variant.md"], f"{MODEL}/9", site_root.parent, ("-f", str(config))),  # 7 to 9, from elsewhere
+             (PAGES["variant.md"], f"{MODEL}/2", site_root, ())]  # below the page's 7: set banner_variant first
+    for before, candidate, where, config_args in cases:
+        page.write_bytes(before)
+        monkeypatch.chdir(where)
+        pick = ("pick", *config_args, str(page.relative_to(where)), candidate, "--quality", "low")
+        result = run(*pick)
+        assert result.exit_code == 1 and "not in the cache" in result.stderr, result.stderr
+        [suggested] = [part for part in result.stderr.split("`")[1::2] if "compare" in part]
+        if candidate.endswith("/2"):
+            assert f"set banner_variant: 2 in {page.relative_to(where)}, then" in result.stderr, result.stderr
+            page.write_bytes(set_keys(before, {"banner_variant": 2}))
+        args = shlex.split(suggested)
+        assert args[0] == "mkdocs-imagegen", suggested
+        made = run(*args[1:], "--yes")
+        assert made.exit_code == 0, (suggested, made.stderr)
+        assert f"{candidate} " in made.stdout + made.stderr, (suggested, made.stdout + made.stderr)
+        page.write_bytes(before)
+        assert run(*pick).exit_code == 0

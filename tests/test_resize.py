@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from mkdocs_imagegen.cache.store import CacheStore
@@ -46,3 +47,42 @@ def test_renditions_of_a_big_jpeg_are_exactly_the_banner(tmp_path: Path) -> None
     for fmt in ("webp", "png", "jpeg"):
         with Image.open(cache.rendition(original, BANNER, fmt)) as image:
             assert image.size == (1792, 1024)
+
+
+KEY_RGB, INK = (10, 200, 30), (200, 30, 30)
+
+
+def _keyed_png(mode: str, size: tuple[int, int]) -> bytes:
+    """A PNG in `mode` with a tRNS colour key: its left half is the key (transparent), its right half ink."""
+    width, height = size
+    if mode == "RGB":
+        image, key = Image.new("RGB", size, KEY_RGB), KEY_RGB
+        image.paste(INK, (width // 2, 0, width, height))
+    elif mode == "L":
+        image, key = Image.new("L", size, 77), 77
+        image.paste(200, (width // 2, 0, width, height))
+    else:  # a 16-bit grey PNG
+        image, key = Image.new("I;16", size, 3000), 3000
+        image.paste(60000, (width // 2, 0, width, height))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", transparency=key)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "I;16"])
+@pytest.mark.parametrize("provider_size", [(1792, 1024), (2752, 1536)])  # published as it is, or resized
+def test_a_png_with_a_transparent_colour_key_is_published_flattened_onto_white(tmp_path: Path, mode: str,
+                                                                               provider_size: tuple[int, int]) -> None:
+    request = GenerationRequest("a lighthouse", "gpt-image-2", BANNER)
+    data = _keyed_png(mode, provider_size)
+    cache = CacheStore(tmp_path / "cache")
+    source = load_source(data)
+    original = cache.store_original(request, ProviderImage(data, "openai", request.model), source)
+    for fmt in ("png", "webp", "jpeg"):
+        for published in (cache.rendition(original, BANNER, fmt, source=source),
+                          cache.width_rendition(original, BANNER, fmt, 896)):
+            with Image.open(published) as image:
+                assert "transparency" not in image.info and image.mode == "RGB", (fmt, image.mode, image.info)
+                left, right = image.getpixel((4, 4)), image.getpixel((image.width - 4, 4))
+            assert all(channel >= 250 for channel in left), (fmt, left)  # the page's white, not the key colour
+            assert left != right

@@ -448,6 +448,31 @@ def test_unusable_banners_in_the_store_are_named_once_and_generated_again(moto: 
     assert_store_holds(store, tmp_path, prompts)  # each unusable entry was replaced by the new banner
 
 
+def test_provenance_taken_from_the_store_keeps_only_the_documented_fields(moto: Server, tmp_path: Path) -> None:
+    """A store's provenance with extra fields (a huge note with markup) is kept as a provider's would be."""
+    prompts = PROMPTS[:1]
+    store = make_store("s3", moto)
+    root = f"{store.name}/team-cache/originals"
+    with Emulator() as emulator:
+        first = machine(tmp_path / "machine-a", store.url, prompts)
+        assert start(first, emulator, store, "--strict").wait(timeout=60) == 0
+        [record] = provenance_records(first.parent / ".banners")
+        key = record["key"]
+        reference = {"sha256": "0" * 64, "path": "art/harbour.png"}
+        hostile = {**record, "note": "<script>alert(1)</script>" * 36_000,
+                   "parameters": {**record["parameters"], "extra": "<img src=x onerror=alert(1)>"},
+                   "references": [{**reference, "note": "<script>alert(2)</script>"}]}
+        store.fs.pipe_file(f"{root}/{key}.json", json.dumps(hostile).encode())
+        second = machine(tmp_path / "machine-b", store.url, prompts)
+        build = start(second, emulator, store, "--strict")
+        assert build.wait(timeout=60) == 0, build.output
+        assert len(emulator.image_requests()) == 1  # the second machine took the banner from the store
+    assert published_all(second, len(prompts))
+    text = (second.parent / ".banners" / "originals" / f"{key}.json").read_text(encoding="utf-8")
+    assert "<script>" not in text and "onerror" not in text, text[:200]
+    assert json.loads(text) == {**record, "references": [reference]}  # only the documented fields, each kept
+
+
 # --- a lease another machine keeps renewing: waited for up to a bound, then a placeholder ---------------
 
 

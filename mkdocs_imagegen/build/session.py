@@ -354,19 +354,23 @@ class BannerSession:
         self._batch_waiting = {}
 
     def _warn_unauthenticated(self) -> None:
-        """One warning per provider that could have served a used model, with its fix."""
-        by_provider: dict[str, tuple[Provider, list[PageBanner]]] = {}
+        """One warning per provider that would have served a page (the first in `order` serving its model;
+        each page counted once), with its fix, and the fixes of the others that serve those models."""
+        by_provider: dict[str, tuple[Provider, list[PageBanner], dict[str, Provider]]] = {}
         for banner in self.banners:
-            if banner.published is None or not banner.published.placeholder:
-                continue  # served from the cache: credentials were not needed
-            for provider in banner.route.unauthenticated if banner.route else ():
-                by_provider.setdefault(provider.name, (provider, []))[1].append(banner)
-        for provider, banners in by_provider.values():
+            candidates = banner.route.unauthenticated if banner.route else ()
+            if not candidates or banner.published is None or not banner.published.placeholder:
+                continue  # served from the cache (credentials were not needed), or not for want of them
+            _, banners, others = by_provider.setdefault(candidates[0].name, (candidates[0], [], {}))
+            banners.append(banner)
+            others.update((other.name, other) for other in candidates[1:] if other.name != candidates[0].name)
+        for provider, banners, others in by_provider.values():
             models = ", ".join(sorted({b.request.model for b in banners}))
+            also = "".join(f"; or authenticate {other.label}: {other.auth_hint()}" for other in others.values())
             self.log.warning(
-                "imagegen: %s is not authenticated, so %d page(s) using %s got a placeholder banner: %s"
+                "imagegen: %s is not authenticated, so %d page(s) using %s got a placeholder banner: %s%s"
                 " (see docs: troubleshooting#no-credentials)",
-                provider.label, len(banners), models, provider.auth_hint())
+                provider.label, len(banners), models, provider.auth_hint(), also)
 
     def _own(self, made: _Made) -> _Made:
         self._owned.append(made)

@@ -64,8 +64,29 @@ from mkdocs_imagegen.request import GenerationRequest, Size
 
 ORIGINAL_FORMATS = frozenset(ACCEPTED_FORMATS.values())
 MAX_PROVENANCE_BYTES = 1 << 20  # ours are about 1 kB
+# The fields `store_original` writes (docs/deploying/cache.md lists them): nothing else is kept.
+PROVENANCE_FIELDS = ("key", "prompt", "model", "provider", "parameters", "created", "width", "height", "format",
+                     "bytes", "sha256", "file", "references")
+PARAMETER_FIELDS = ("v", "prompt", "model", "size", "quality", "variant", "style", "references", "requested")
 
 
+def _documented_fields(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """A provenance from elsewhere (a shared store) cut down to what `store_original` writes itself: its
+    extra fields are another writer's and are never committed here."""
+    kept = {name: record[name] for name in PROVENANCE_FIELDS if name in record}
+    kept["key"] = key
+    parameters = kept.pop("parameters", None)
+    if isinstance(parameters, dict):
+        kept["parameters"] = {name: parameters[name] for name in PARAMETER_FIELDS if name in parameters}
+    references = kept.pop("references", None)
+    if isinstance(references, list):
+        kept["references"] = [{name: reference[name] for name in ("sha256", "path") if name in reference}
+                              for reference in references if isinstance(reference, dict)]
+    return kept
+
+
+def _provenance_text(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
 
 
 def _checked_provenance(path: Path | str, data: bytes, key: str) -> dict[str, Any]:
@@ -185,15 +206,15 @@ class CacheStore(CacheUpkeep):
         # request ids, text parts) may quote the request and its key, and this file is committed.
         self._ensure_root()
         atomic_write(self.originals / file_name, image.data, durable=True)
-        text = json.dumps(provenance, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-        atomic_write(self.provenance_path(key), text.encode("utf-8"), durable=True)
+        atomic_write(self.provenance_path(key), _provenance_text(provenance), durable=True)
         self._condemned.pop(key, None)
         return Original(key, self.originals / file_name, provenance)
 
     def adopt_original(self, key: str, provenance: bytes, image: bytes, where: str) -> Original:
         """An entry fetched from a shared store (`where` names it), checked exactly as a cached one is, then
-        written here image first: CacheEntryError naming the object if it is not a banner we would keep."""
-        record = _checked_provenance(f"{where}/{key}.json", provenance, key)
+        written here image first, its provenance cut to the documented fields: CacheEntryError naming the
+        object if it is not a banner we would keep."""
+        record = _documented_fields(_checked_provenance(f"{where}/{key}.json", provenance, key), key)
         name = f"{where}/{key}.{record['format']}"
         if hashlib.sha256(image).hexdigest() != record["sha256"]:
             raise CacheEntryError(f"shared cache object {name} is corrupt: its sha256 is not the one its "
@@ -208,7 +229,7 @@ class CacheStore(CacheUpkeep):
         self._ensure_root()
         path = self.originals / f"{key}.{record['format']}"
         atomic_write(path, image, durable=True)
-        atomic_write(self.provenance_path(key), provenance, durable=True)
+        atomic_write(self.provenance_path(key), _provenance_text(record), durable=True)
         self._condemned.pop(key, None)
         return Original(key, path, record)
 

@@ -6,7 +6,8 @@ in mkdocs.yml adds or overrides entries with the same schema.
 
 A name is looked up in this order: a catalogue model; a built-in nickname (`nano-banana-2`);
 a retired name, which is sent as its documented successor; a name a model family claims by
-pattern (`gpt-image-*`), which is sent as written, with the family's size rules and no price.
+pattern (`gpt-image-*`), which is sent as written, with the family's size rules and no price, unless
+it is a typo of a known name (`near_misses`), which is refused with "did you mean".
 
 A model's life: live; deprecated (the provider announced its end, no date: still sent as written,
 builds name its successor); retired on its shutdown day (sent as its successor, its banners kept);
@@ -19,6 +20,7 @@ import copy
 import datetime as dt
 import difflib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from fnmatch import fnmatchcase
@@ -92,9 +94,16 @@ class Catalogue:
         if canonical in self.models:
             return Resolution(self.models[canonical], name)
         family = self.family_of(name)
-        if family is not None:
+        if family is not None and not self.near_misses(name):
             return Resolution(parse_model(name, {"family": family.name}, self.families, known=False), name)
         return None
+
+    def near_misses(self, name: str) -> list[str]:
+        """Known names `name` is a typo of: at most NEAR_EDITS letters apart, with the same version numbers
+        (`gpt-image-3` is a new model, not a typo of `gpt-image-2`)."""
+        numbers = _NUMBERS.findall(name)
+        return [known for known in sorted({*self.models, *self._nicknames, *self.retired})
+                if _NUMBERS.findall(known) == numbers and edit_distance(name, known, NEAR_EDITS) <= NEAR_EDITS]
 
     def _follow(self, name: str) -> ModelInfo | None:
         """The live entry a retired name leads to, through successors of successors."""
@@ -172,12 +181,13 @@ class Catalogue:
         return sorted(self.models)
 
     def suggestions(self, name: str, extra: Iterable[str] = ()) -> list[str]:
-        """Near misses for an unknown name: a different case first, then close spellings."""
+        """Near misses for an unknown name: a different case first, then typos, then close spellings."""
         known = sorted({*self.models, *self._nicknames, *extra})
         folded = [known_name for known_name in known if known_name.lower() == name.strip().lower()]
+        typos = [near for near in self.near_misses(name.strip()) if near in known]
         close = difflib.get_close_matches(name.strip().lower(), [k.lower() for k in known], n=3, cutoff=0.75)
         by_lower = {k.lower(): k for k in known}
-        return list(dict.fromkeys([*folded, *(by_lower[c] for c in close)]))
+        return list(dict.fromkeys([*folded, *typos, *(by_lower[c] for c in close)]))[:3]
 
     # -- overriding ------------------------------------------------------------------------------
 
@@ -194,6 +204,30 @@ class Catalogue:
             return Catalogue.from_data(merged, today=self.today)
         except CatalogueError as error:
             raise CatalogueError(f"plugin option 'models': {error.message}") from None
+
+
+NEAR_EDITS = 2  # letters added, dropped, changed or swapped that still make a typo of a known name
+_NUMBERS = re.compile(r"\d+")
+
+
+def edit_distance(a: str, b: str, cap: int) -> int:
+    """Letters added, dropped, changed or swapped (optimal string alignment) between `a` and `b`, counted up
+    to `cap` + 1 (a bigger distance is not needed, and is not worked out)."""
+    if abs(len(a) - len(b)) > cap:
+        return cap + 1
+    before: list[int] | None = None
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
+            if before is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+        if min(row) > cap:
+            return cap + 1
+        before, previous = previous, row
+    return min(previous[-1], cap + 1)
 
 
 @lru_cache(maxsize=1)

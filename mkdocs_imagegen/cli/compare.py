@@ -25,6 +25,8 @@ from mkdocs_imagegen.cli.common import (
 )
 from mkdocs_imagegen.errors import one_line
 
+MAX_VARIANTS = 10  # compare's -n
+
 
 def _print_comparison_plan(comparison: Any, count_pages: int) -> None:
     from mkdocs_imagegen.commands.modeltable import usd
@@ -44,7 +46,7 @@ def _print_comparison_plan(comparison: Any, count_pages: int) -> None:
 @click.command(short_help="Candidates per page, model and variant, side by side in a contact sheet.")
 @click.argument("pages", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-m", "--model", "models", multiple=True, required=True, help="A model to compare (repeatable).")
-@click.option("-n", "--variants", type=click.IntRange(1, 10), default=1, show_default=True,
+@click.option("-n", "--variants", type=click.IntRange(1, MAX_VARIANTS), default=1, show_default=True,
               help="Variants per model: the page's current banner_variant and the next ones.")
 @click.option("--size", type=SizeType(), metavar="WxH", help="Size of the candidates.  [default: the page's]")
 @click.option("--quality", type=click.Choice(QUALITIES), help="Quality of the candidates.  [default: the page's]")
@@ -107,6 +109,26 @@ def compare(pages: tuple[Path, ...], models: tuple[str, ...], variants: int, siz
     click.echo(str(folder))
 
 
+def _compare_hint(page: Path, model: str, variant: int, current: int, size: Size | None, quality: str | None,
+                  config_file: Path) -> str:
+    """The `compare` command that makes this very candidate: its variants start at the page's current
+    banner_variant, so `-n` reaches the one asked for (or the page's variant has to be set first)."""
+    import shlex
+
+    args = [PROG, "compare", *(["-f", str(config_file)] if config_file != Path("mkdocs.yml") else []),
+            str(page), "-m", model]
+    count = variant - current + 1
+    reachable = 1 <= count <= MAX_VARIANTS
+    if reachable and count > 1:
+        args += ["-n", str(count)]
+    args += [*(["--size", str(size)] if size else []), *(["--quality", quality] if quality else [])]
+    command = f"`{shlex.join(args)}`"
+    if reachable:
+        return f"{command} makes it"
+    return (f"compare makes variants {current} to {current + MAX_VARIANTS - 1} of this page (its banner_variant); "
+            f"set banner_variant: {variant} in {page}, then {command} makes it")
+
+
 @click.command(short_help="Write a compared candidate into a page's front matter.")
 @click.argument("page", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("candidate", metavar="MODEL/VARIANT")
@@ -142,7 +164,7 @@ def pick(page: Path, candidate: str, size: Size | None, quality: str | None, con
         request = site.session.request(chosen, src)
         if not site.cache.lookup(request, site.settings.fmt).cached:
             raise Failure(f"{candidate} is not in the cache for {src} at {request.size} {request.quality}: "
-                          f"`{PROG} compare {page} -m {model}` makes it")
+                          + _compare_hint(page, model, variant, spec.variant, size, quality, config_file))
     finally:
         site.session.close()
     values: dict[str, str | int] = {"banner_model": request.model, "banner_variant": variant}

@@ -160,7 +160,13 @@ def _submit(site: Site, backfill: Backfill, ledger: BatchLedger, echo: Echo) -> 
 
 def generate_now(site: Site, backfill: Backfill, echo: Echo) -> list[tuple[str, str]]:
     """The synchronous banners through a build's pipeline; (pages, error) for each that failed."""
+    from collections import Counter
+
     session = site.session
+    session.started_generating = True  # the count is said here, not "once every page is read" (no build follows)
+    routes = Counter(f"{row.request.model} via {row.provider}" for row in backfill.synchronous)
+    echo(f"backfill: generating {len(backfill.synchronous)} banner(s) now: "
+         + ", ".join(f"{count} × {route}" for route, count in routes.items()))
     wanted = {row.src for row in backfill.synchronous}
     banners = [session.add(spec, src) for src, spec in site.specs if src in wanted]
     jobs = list({banner.job.key: banner.job for banner in banners if banner.job is not None}.values())
@@ -240,6 +246,8 @@ def run(site: Site, *, batch: bool, collect_only: bool, max_cost: float | None, 
     failed = generate_now(site, backfill, err) if backfill.synchronous else []
     for pages, message in failed:
         err(f"failed: {pages}: {message}")
+    if backfill.synchronous:
+        echo(f"{len(backfill.synchronous) - len(failed)} banner(s) generated now and stored in the cache")
     if records:
         count = sum(len(record.entries) for record in records)
         echo(f"{count} banner(s) pending in {len(records)} batch job(s); this command exits now. "
