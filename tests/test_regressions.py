@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -219,3 +220,100 @@ def test_a_committed_original_swapped_for_another_image_of_its_size_is_refused_b
         assert published.convert("RGB").getpixel((published.width // 2, published.height // 2)) != (255, 0, 0)
     assert json.loads((original.with_suffix(".json")).read_text())["sha256"] == sha256(original)
 
+
+
+# --- found by a hostile pass: a store slow to take what the build writes ------------------------------------
+
+
+class SlowWrites:
+    """A loopback proxy in front of a store server: every request passes through, except writes (PUT) whose
+    path matches `slow`: their upload is read a byte a second ("upload"), or never answered ("silent")."""
+
+    def __init__(self, upstream: int, slow: str, how: str) -> None:
+        import http.client
+        import re
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        stop = threading.Event()
+        self.stop, self.held = stop, threading.Event()
+        held = self.held
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if self.command == "PUT" and re.search(slow, self.path):
+                    held.set()
+                    while not stop.wait(1.0) and how == "upload" and self.rfile.read(1):
+                        pass
+                    return
+                body = self.rfile.read(length) if length else None
+                connection = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
+                connection.request(self.command, self.path, body, dict(self.headers))
+                answer = connection.getresponse()
+                data = answer.read()
+                connection.close()
+                self.send_response_only(answer.status, answer.reason)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - test_shared_store.Server
+    from test_shared_store import moto_server
+
+    server = moto_server(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.kill()
+
+
+@pytest.mark.parametrize(("slow", "how"), [(r"/originals/", "upload"), (r"/originals/", "silent"),
+                                           (r"/\.leases/", "silent")], ids=["upload-trickled", "write-unanswered",
+                                                                           "lease-unanswered"])
+def test_a_store_slow_to_take_a_write_is_given_up_at_timeout_and_the_build_goes_on_locally(
+        s3_server, tmp_path: Path, slow: str, how: str) -> None:  # noqa: ANN001
+    from test_shared_store import STORE_WARNING, make_store, s3_env
+
+    store = make_store("s3", s3_server)
+    config = write_site(tmp_path, {"a.md": page("a paper lantern", title="A")},
+                        {"cache_url": store.url, "cache_lease": 3, "retries": 1, "timeout": 2})
+    proxy = SlowWrites(s3_server.port, slow, how)
+    try:
+        with Emulator() as emulator:
+            started = time.monotonic()
+            try:
+                result = build_process(config, "--strict", env={**emulator.env(), **s3_env(proxy.port)}, timeout=60)
+            except subprocess.TimeoutExpired:
+                pytest.fail("the build still waited on the store's write after 60 s with `timeout: 2`")
+            took = time.monotonic() - started
+            assert len(emulator.image_requests()) == 1
+    finally:
+        proxy.close()
+    assert proxy.held.is_set(), "the store was never asked to take a write"
+    assert result.returncode == 1, result.stderr  # --strict fails on the one warning, after building locally
+    warned = warnings_of(result)
+    assert len(warned) == 1 and STORE_WARNING.search(warned[0]) and "`timeout`" in warned[0], result.stderr
+    assert not banner_file(config, "a").name.startswith("placeholder-")
+    assert took < 30, f"took {took:.0f} s"
