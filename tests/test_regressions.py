@@ -317,3 +317,29 @@ def test_a_store_slow_to_take_a_write_is_given_up_at_timeout_and_the_build_goes_
     assert len(warned) == 1 and STORE_WARNING.search(warned[0]) and "`timeout`" in warned[0], result.stderr
     assert not banner_file(config, "a").name.startswith("placeholder-")
     assert took < 30, f"took {took:.0f} s"
+
+
+# --- found by a hostile pass: sync through a link in a parent of its folder ------------------------------------
+
+
+def test_sync_writes_and_removes_nothing_through_a_link_in_a_parent_of_its_folder(tmp_path: Path,
+                                                                                 emulator: Emulator) -> None:
+    """output_dir `generated/banners` where docs/generated is a link out of the project: the banners folder
+    itself is no link, but every write and removal in it would land outside."""
+    from test_zensical import sync, zensical_site
+
+    config = zensical_site(tmp_path / "project")
+    outside = tmp_path / "outside"
+    (outside / "banners").mkdir(parents=True)
+    theirs = outside / "banners" / "0123456789abcdef-0123456789ab.webp"  # named like a banner sync publishes
+    theirs.write_bytes(b"someone else's file")
+    os.symlink(outside, config.parent / "docs" / "generated")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("      cache_dir: .banners\n",
+                                   "      cache_dir: .banners\n      output_dir: generated/banners\n", 1),
+                      encoding="utf-8")
+    result = sync(config, env=emulator.env())
+    assert result.returncode == 2 and "outside docs_dir" in result.stderr, result.stdout + result.stderr
+    assert [p.name for p in outside.rglob("*")] == ["banners", theirs.name] and theirs.read_bytes() == \
+        b"someone else's file"
+    assert emulator.image_requests() == [], "paid for banners it could not publish"
