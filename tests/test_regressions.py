@@ -343,3 +343,27 @@ def test_sync_writes_and_removes_nothing_through_a_link_in_a_parent_of_its_folde
     assert [p.name for p in outside.rglob("*")] == ["banners", theirs.name] and theirs.read_bytes() == \
         b"someone else's file"
     assert emulator.image_requests() == [], "paid for banners it could not publish"
+
+
+# --- found by a hostile pass: pick through a link out of docs_dir -------------------------------------------
+
+
+def test_pick_changes_no_file_outside_docs_dir_through_a_link(site_root: Path, emulator: Emulator,
+                                                               env: dict[str, str]) -> None:
+    """docs/shared is a link to a folder outside the project: MkDocs reads its pages, but `pick` must not
+    write there (it would edit a file of another project, or anyone's)."""
+    from test_cli import run
+
+    config = write_site(site_root, {}, {"size": "640x360"})
+    outside = site_root.parent / "outside"
+    outside.mkdir()
+    theirs = outside / "p.md"
+    theirs.write_text("---\ntitle: P\nbanner_prompt: a lighthouse\n---\n\n# P\n", encoding="utf-8")
+    before = theirs.read_bytes()
+    os.symlink(outside, site_root / "docs" / "shared")
+    page_path = site_root / "docs" / "shared" / "p.md"
+    assert run("compare", "-f", str(config), str(page_path), "-m", "gpt-image-2", "-n", "2", "--yes").exit_code == 0
+    picked = run("pick", "-f", str(config), str(page_path), "gpt-image-2/1")
+    assert picked.exit_code == 2 and "outside docs_dir" in picked.stderr, picked.stderr
+    assert "banner_model: gpt-image-2, banner_variant: 1" in picked.stderr  # what to set by hand
+    assert theirs.read_bytes() == before
