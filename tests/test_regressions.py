@@ -222,14 +222,15 @@ def test_a_committed_original_swapped_for_another_image_of_its_size_is_refused_b
 
 
 
-# --- found by a hostile pass: a store slow to take what the build writes ------------------------------------
+# --- found by a hostile pass: a store slow in other ways than trickling a read ----------------------------------
 
 
-class SlowWrites:
-    """A loopback proxy in front of a store server: every request passes through, except writes (PUT) whose
-    path matches `slow`: their upload is read a byte a second ("upload"), or never answered ("silent")."""
+class Stalling:
+    """A loopback proxy in front of a store server: every request passes through, except those of `method`
+    whose path matches `slow`: their upload is read a byte a second ("upload"), or they are never answered
+    ("silent")."""
 
-    def __init__(self, upstream: int, slow: str, how: str) -> None:
+    def __init__(self, upstream: int, method: str, slow: str, how: str) -> None:
         import http.client
         import re
         import threading
@@ -247,7 +248,7 @@ class SlowWrites:
 
             def _forward(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                if self.command == "PUT" and re.search(slow, self.path):
+                if self.command == method and re.search(slow, self.path):
                     held.set()
                     while not stop.wait(1.0) and how == "upload" and self.rfile.read(1):
                         pass
@@ -289,29 +290,36 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - test_
     server.kill()
 
 
-@pytest.mark.parametrize(("slow", "how"), [(r"/originals/", "upload"), (r"/originals/", "silent"),
-                                           (r"/\.leases/", "silent")], ids=["upload-trickled", "write-unanswered",
-                                                                           "lease-unanswered"])
-def test_a_store_slow_to_take_a_write_is_given_up_at_timeout_and_the_build_goes_on_locally(
-        s3_server, tmp_path: Path, slow: str, how: str) -> None:  # noqa: ANN001
+STALLS = {  # name: (method, path, how)
+    "upload-trickled": ("PUT", r"/originals/", "upload"),
+    "write-unanswered": ("PUT", r"/originals/", "silent"),
+    "lease-unanswered": ("PUT", r"/\.leases/", "silent"),
+    "listing-unanswered": ("GET", r"list-type=2", "silent"),
+    "look-up-unanswered": ("HEAD", r"/originals/", "silent"),
+}
+
+
+@pytest.mark.parametrize("stall", STALLS)
+def test_a_store_that_stalls_is_given_up_at_timeout_and_the_build_goes_on_locally(
+        s3_server, tmp_path: Path, stall: str) -> None:  # noqa: ANN001
     from test_shared_store import STORE_WARNING, make_store, s3_env
 
     store = make_store("s3", s3_server)
     config = write_site(tmp_path, {"a.md": page("a paper lantern", title="A")},
                         {"cache_url": store.url, "cache_lease": 3, "retries": 1, "timeout": 2})
-    proxy = SlowWrites(s3_server.port, slow, how)
+    proxy = Stalling(s3_server.port, *STALLS[stall])
     try:
         with Emulator() as emulator:
             started = time.monotonic()
             try:
                 result = build_process(config, "--strict", env={**emulator.env(), **s3_env(proxy.port)}, timeout=60)
             except subprocess.TimeoutExpired:
-                pytest.fail("the build still waited on the store's write after 60 s with `timeout: 2`")
+                pytest.fail("the build still waited on the store after 60 s with `timeout: 2`")
             took = time.monotonic() - started
             assert len(emulator.image_requests()) == 1
     finally:
         proxy.close()
-    assert proxy.held.is_set(), "the store was never asked to take a write"
+    assert proxy.held.is_set(), f"the store was never asked for what stalls ({stall})"
     assert result.returncode == 1, result.stderr  # --strict fails on the one warning, after building locally
     warned = warnings_of(result)
     assert len(warned) == 1 and STORE_WARNING.search(warned[0]) and "`timeout`" in warned[0], result.stderr
