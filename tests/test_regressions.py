@@ -375,3 +375,32 @@ def test_pick_changes_no_file_outside_docs_dir_through_a_link(site_root: Path, e
     assert picked.exit_code == 2 and "outside docs_dir" in picked.stderr, picked.stderr
     assert "banner_model: gpt-image-2, banner_variant: 1" in picked.stderr  # what to set by hand
     assert theirs.read_bytes() == before
+
+
+# --- found by a hostile pass: a batch result file with a runaway line ---------------------------------------------
+
+
+def test_a_runaway_line_in_a_batch_result_file_fails_no_other_banner(site_root: Path, emulator: Emulator,
+                                                                    env: dict[str, str]) -> None:
+    """An OpenAI result file whose first line is longer than any image answer: it was read whole into memory
+    (about three times its size), then every banner of the job waited for good, the next collect failing the
+    same way. It names no banner, so it is dropped as it streams and the job's banners are stored."""
+    import httpx
+    from test_backfill import backfill, openai_site, originals, records
+
+    from mkdocs_imagegen.providers.openai_batch import MAX_LINE_CHARS
+
+    emulator.batches.delay = None  # the job finishes when this test says so
+    config = openai_site(site_root, 2)
+    assert backfill(config, "--batch", "--yes").exit_code == 0
+    ((batch_id, _),) = emulator.openai_batches.batches.items()
+    emulator.batches.finish()
+    key = {"authorization": f"Bearer {emulator.keys['openai']}"}
+    output = httpx.get(f"{emulator.url}/v1/batches/{batch_id}", headers=key).json()["output_file_id"]
+    purpose, content = emulator.openai_batches.files[output]
+    emulator.openai_batches.files[output] = (purpose, b"x" * (MAX_LINE_CHARS + 1) + b"\n" + content)
+
+    collected = backfill(config, "--collect")
+    assert collected.exit_code == 0, collected.stderr
+    assert f"collected batch job {batch_id}: 2 banner(s)" in collected.stdout, collected.stdout + collected.stderr
+    assert len(originals(site_root)) == 2 and records(site_root) == []
