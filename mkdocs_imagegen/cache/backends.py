@@ -54,8 +54,9 @@ class Backend:
     scheme: str
     fs: Any
     root: str  # bucket/prefix, no slash at either end
-    # Seconds one listing, look-up or read may take in all (headers and body, every retry): the backends'
-    # own read timeouts are per socket read, so a store trickling bytes would hold a build for ever.
+    # Seconds one operation (listing, look-up, read, write, lease step) may take in all (headers and body, every
+    # retry): the backends' own timeouts are per socket read, so a store trickling bytes, or taking an upload a
+    # byte at a time, would hold a build for ever.
     deadline: float | None = None
 
     def path(self, relative: str) -> str:
@@ -90,7 +91,7 @@ class Backend:
 
     def write(self, relative: str, data: bytes) -> None:
         """One PUT: the store makes the object visible whole, or not at all."""
-        self.fs.pipe_file(self.path(relative), data)
+        self._bounded(self.fs._pipe_file, self.path(relative), data)
 
     # Conditional operations, per store.
 
@@ -98,7 +99,7 @@ class Backend:
         """Write the object only if there is none: its version, or None if one exists."""
         path = self.path(relative)
         try:
-            result = self.fs.pipe_file(path, data, mode="create")
+            result = self._bounded(self.fs._pipe_file, path, data, mode="create")
         except Exception as error:
             if _precondition_failed(error):
                 return None
@@ -110,13 +111,14 @@ class Backend:
         path = self.path(relative)
         try:
             if self.scheme == "s3":
-                result = self.fs.pipe_file(path, data, IfMatch=version)
+                result = self._bounded(self.fs._pipe_file, path, data, IfMatch=version)
             elif self.scheme == "az":
                 from azure.core import MatchConditions
 
-                result = self.fs.pipe_file(path, data, etag=version, match_condition=MatchConditions.IfNotModified)
+                result = self._bounded(self.fs._pipe_file, path, data, etag=version,
+                                       match_condition=MatchConditions.IfNotModified)
             else:
-                result = _gcs_upload(self.fs, path, data, version)
+                result = self._bounded(_gcs_upload, self.fs, path, data, version)
         except Exception as error:
             if _precondition_failed(error) or _is_azure_condition(error) or isinstance(error, FileNotFoundError):
                 return None
@@ -139,11 +141,11 @@ class Backend:
         bucket, key = path.split("/", 1)
         try:
             if self.scheme == "s3":
-                self.fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=version)
+                self._bounded(self.fs._call_s3, "delete_object", Bucket=bucket, Key=key, IfMatch=version)
             elif self.scheme == "az":
-                _azure_delete(self.fs, bucket, key, version)
+                self._bounded(_azure_delete, self.fs, bucket, key, version)
             else:
-                self.fs.call("DELETE", "b/{}/o/{}", bucket, key, ifGenerationMatch=version)
+                self._bounded(self.fs._call, "DELETE", "b/{}/o/{}", bucket, key, ifGenerationMatch=version)
         except Exception as error:
             if _precondition_failed(error) or _is_azure_condition(error) or isinstance(error, FileNotFoundError):
                 return False
@@ -156,10 +158,10 @@ class Backend:
         bucket, key = path.split("/", 1)
         try:
             if self.scheme == "s3":
-                return str(self.fs.call_s3("head_object", Bucket=bucket, Key=key)["ETag"])
+                return str(self._bounded(self.fs._call_s3, "head_object", Bucket=bucket, Key=key)["ETag"])
             if self.scheme == "az":
-                return _azure_etag(self.fs, bucket, key)
-            info = self.fs.info(path, refresh=True)
+                return self._bounded(_azure_etag, self.fs, bucket, key)
+            info = self._bounded(self.fs._info, path, refresh=True)
             return str(info["generation"])
         except FileNotFoundError:
             return None
@@ -189,28 +191,19 @@ def _azure_blob(fs: Any, container: str, blob: str):  # noqa: ANN202 - an async 
     return fs.service_client.get_blob_client(container=container, blob=blob)
 
 
-def _azure_delete(fs: Any, container: str, blob: str, etag: str) -> None:
+async def _azure_delete(fs: Any, container: str, blob: str, etag: str) -> None:
     from azure.core import MatchConditions
-    from fsspec.asyn import sync
 
-    async def delete() -> None:
-        async with _azure_blob(fs, container, blob) as client:
-            await client.delete_blob(etag=etag, match_condition=MatchConditions.IfNotModified)
-
-    sync(fs.loop, delete)
+    async with _azure_blob(fs, container, blob) as client:
+        await client.delete_blob(etag=etag, match_condition=MatchConditions.IfNotModified)
 
 
-def _azure_etag(fs: Any, container: str, blob: str) -> str:
-    from fsspec.asyn import sync
-
-    async def properties() -> str:
-        async with _azure_blob(fs, container, blob) as client:
-            return str((await client.get_blob_properties()).etag)
-
-    return sync(fs.loop, properties)
+async def _azure_etag(fs: Any, container: str, blob: str) -> str:
+    async with _azure_blob(fs, container, blob) as client:
+        return str((await client.get_blob_properties()).etag)
 
 
-def _gcs_upload(fs: Any, path: str, data: bytes, generation: str) -> dict[str, Any]:
+async def _gcs_upload(fs: Any, path: str, data: bytes, generation: str) -> dict[str, Any]:
     """A multipart upload (the JSON API's objects.insert) with `ifGenerationMatch`, through gcsfs's own
     request call: its pipe_file takes no condition but `mode="create"`."""
     import json
@@ -222,9 +215,10 @@ def _gcs_upload(fs: Any, path: str, data: bytes, generation: str) -> dict[str, A
     head = (f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{json.dumps({'name': key})}\r\n"
             f"--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n")
     body = head.encode() + data + f"\r\n--{boundary}--".encode()
-    return fs.call("POST", f"{fs._location}/upload/storage/v1/b/{quote(bucket)}/o", uploadType="multipart",
-                   ifGenerationMatch=generation, headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
-                   data=body, json_out=True)
+    return await fs._call("POST", f"{fs._location}/upload/storage/v1/b/{quote(bucket)}/o", uploadType="multipart",
+                          ifGenerationMatch=generation,
+                          headers={"Content-Type": f'multipart/related; boundary="{boundary}"'}, data=body,
+                          json_out=True)
 
 
 def _quiet(loop: Any, context: dict[str, Any]) -> None:

@@ -155,6 +155,7 @@ def pick(page: Path, candidate: str, size: Size | None, quality: str | None, con
                                  param_hint="CANDIDATE")
     variant = int(number)
     site = _load_site(config_file, every_file=True)
+    docs_dir = site.settings.docs_dir
     try:
         src = site.src_of(page)
         spec = dict(site.specs).get(src or "")
@@ -172,15 +173,18 @@ def pick(page: Path, candidate: str, size: Size | None, quality: str | None, con
         values["banner_size"] = str(size)
     if quality is not None:
         values["banner_quality"] = quality
+    lines = ", ".join(f"{key}: {value}" for key, value in values.items())
+    target = page.resolve()  # a linked page stays a link: its target is what changes
+    if docs_dir is not None and not target.is_relative_to(docs_dir.resolve()):
+        raise Failure(f"{page} is a link to a file outside docs_dir: `pick` changes only the site's own files; "
+                      f"set {lines} by hand", EXIT_USAGE)
     data = page.read_bytes()
     try:
         edited = set_keys(data, values)
     except EditError as error:
-        lines = ", ".join(f"{key}: {value}" for key, value in values.items())
         raise Failure(f"{page}: cannot edit the front matter safely ({error}); set {lines} by hand",
                       EXIT_USAGE) from None
     if edited != data:
-        target = page.resolve()  # a linked page stays a link: its target is what changes
         mode = target.stat().st_mode & 0o7777
         atomic_write(target, edited)
         target.chmod(mode)

@@ -206,11 +206,21 @@ def _write(path: Path, data: bytes, report: Report) -> None:
     report.written.append(path)
 
 
-def _publish(site: SyncSite, files: dict[str, Path | bytes], report: Report, check: bool) -> None:
-    """`files` (name -> cached file or bytes) in the published folder, and nothing else of ours."""
+def _published_folder(site: SyncSite) -> Path:
+    """docs_dir/output_dir, checked before anything is paid for: not a link, and no link in a folder above it
+    leads out of docs_dir (its writes and removals would land there)."""
     folder = site.published_dir
     if folder.is_symlink():
         raise SyncError(f"{folder} is a symbolic link: `sync` writes only into a real folder of docs_dir")
+    if not Path(os.path.realpath(folder)).is_relative_to(site.docs_dir):
+        raise SyncError(f"{folder} leads outside docs_dir ({site.docs_dir}) through a symbolic link: `sync` writes "
+                        "only into a real folder of docs_dir")
+    return folder
+
+
+def _publish(site: SyncSite, files: dict[str, Path | bytes], report: Report, check: bool) -> None:
+    """`files` (name -> cached file or bytes) in the published folder, and nothing else of ours."""
+    folder = _published_folder(site)
     present = {path.name: path for path in folder.iterdir()} if folder.is_dir() else {}
     for name, source in sorted(files.items()):
         target = folder / name
@@ -309,6 +319,7 @@ def sync(site: SyncSite, log: logging.Logger) -> Report:
     from mkdocs_imagegen.build.session import BannerSession
 
     _custom_dir(site)  # before anything is paid for
+    _published_folder(site)
     report = Report(banners=len(site.pages))
     with BannerSession(site.settings, log=log) as session:
         session.pipeline.cache.sweep_temp_files()

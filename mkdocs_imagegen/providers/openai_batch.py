@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mkdocs_imagegen.errors import (
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 ENDPOINT = "/v1/images/generations"
 MAX_RESULT_BYTES = 8 << 30  # a result file is read a line (an image) at a time; this only bounds the whole
-MAX_LINE_CHARS = 96 << 20  # one line: one image answer, far above a 4K PNG in base64
+MAX_LINE_CHARS = 96 << 20  # bytes in one line: one image answer, far above a 4K PNG in base64; longer is dropped
 _FILE_ID = re.compile(r"^file-[A-Za-z0-9_-]{1,128}$")
 _BATCH_ID = re.compile(r"^batch_[A-Za-z0-9_-]{1,128}$")
 # OpenAI's batch status -> the SDK JobState names BatchPoll speaks.
@@ -152,10 +152,9 @@ class OpenAIBatches:
                     if response.status_code != 200:
                         response.read()
                         raise self.provider.error_for(response, model, secret, source)
-                    for line in response.iter_lines():
-                        if len(line) > MAX_LINE_CHARS:
-                            raise InvalidImageError("sent a result line too long to be an image answer",
-                                                    provider=self.provider.name, model=model)
+                    for line in bounded_lines(response.iter_bytes(), MAX_LINE_CHARS):
+                        if line is None:  # too long to be an image answer: names no request, like a broken line
+                            continue
                         found = self._result_line(line, by_key, secret, source)
                         if found is not None:
                             yield found
@@ -208,6 +207,30 @@ class OpenAIBatches:
         if self._download is None:
             self._download = self.provider.download_client(limit=MAX_RESULT_BYTES)
         return self._download
+
+
+def bounded_lines(chunks: Iterable[bytes], limit: int) -> Iterator[str | None]:
+    """The lines of a streamed body; a line longer than `limit` bytes is dropped as it streams (None in its
+    place), so one runaway line neither fills memory nor hides the lines after it."""
+    buffer = bytearray()
+    dropping = False
+    for chunk in chunks:
+        start = 0
+        while True:
+            end = chunk.find(b"\n", start)
+            if not dropping:
+                buffer += chunk[start:] if end < 0 else chunk[start:end]
+                if len(buffer) > limit:
+                    buffer.clear()
+                    dropping = True
+            if end < 0:
+                break
+            yield None if dropping else buffer.decode("utf-8", errors="replace").rstrip("\r")
+            buffer.clear()
+            dropping = False
+            start = end + 1
+    if dropping or buffer:
+        yield None if dropping else buffer.decode("utf-8", errors="replace").rstrip("\r")
 
 
 def _request(client: httpx.Client, method: str, url: str, *, headers: dict[str, str], timeout: float, model: str,
