@@ -118,6 +118,14 @@ def test_a_name_no_family_claims_stops_with_did_you_mean(tmp_path: Path, name: s
     assert "known models: " in message and "gpt-image-2.5-flare" in message and "`models:`" in message
 
 
+def test_the_known_models_of_an_error_are_ones_a_provider_still_serves(tmp_path: Path) -> None:
+    with pytest.raises(UnknownModelError) as caught:
+        registry(tmp_path).resolve("stable-diffusion-9")
+    known = str(caught.value).split("known models: ", 1)[1].split(";", 1)[0].split(", ")
+    assert "gpt-image-2" in known and "gpt-image-1" in known  # still served by Azure AI Foundry
+    assert "chatgpt-image-latest" not in known  # shut down everywhere on 2026-12-01: never a name to write
+
+
 @pytest.mark.parametrize(("name", "suggestion"), [
     ("gemini-3.1-flsh-image", "'gemini-3.1-flash-image'"),  # a letter dropped: the gemini family claims it
     ("gpt-image-2.5-flair", "'gpt-image-2.5-flare'"),  # two letters swapped and changed: gpt-image-* claims it

@@ -105,7 +105,12 @@ class Registry:
         return [self.get(name) for name in self.order]
 
     def known_models(self) -> list[str]:
-        return sorted({*self.catalogue.names(), *self.aliases})
+        """The names worth writing: aliases and catalogue models some provider still serves under their name (a
+        model shut down everywhere is sent as its successor, so it is not offered)."""
+        catalogue = self.catalogue
+        served = [name for name in catalogue.names() if not catalogue.models[name].retires_by(catalogue.today)
+                  or catalogue.models[name].shutdown_at]
+        return sorted({*served, *self.aliases})
 
     def resolve(self, name: str) -> str:
         """Alias, nickname, retired or family name -> the model name to send."""
