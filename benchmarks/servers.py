@@ -99,7 +99,8 @@ class StdlibServer:
 
     def env(self) -> dict[str, str]:
         return {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": f"{self.url}/v1",
-                "GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": self.url}
+                "GEMINI_API_KEY": KEY, "GOOGLE_GEMINI_BASE_URL": self.url,
+                "AZURE_OPENAI_API_KEY": KEY, "AZURE_OPENAI_ENDPOINT": self.url}
 
     def _call(self, method: str, path: str) -> dict[str, int]:
         request = urllib.request.Request(f"{self.url}{path}", method=method, data=b"" if method == "POST" else None)

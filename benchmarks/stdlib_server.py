@@ -11,6 +11,9 @@ for OpenAI, the google-genai SDK for Gemini) to talk to it:
 
   POST /v1/images/generations                    OpenAI: `size` and `output_format` pick the file
                                                  openai-<W>x<H>.<png|jpeg|webp>; `n` copies of it
+  POST /openai/v1/images/generations             Azure AI Foundry (v1 route), and
+  POST /openai/deployments/<d>/images/generations  its dated route: as OpenAI, but PNG or JPEG only
+                                                 (Foundry has no WebP), so the plugin encodes the WebP
   POST /v1beta/models/<model>:generateContent    Gemini (or /v1/...): generationConfig.imageConfig's aspectRatio
                                                  and imageSize pick gemini-<W>x<H>.jpeg by Google's
                                                  size table below
@@ -42,6 +45,7 @@ GEMINI_SIZES = {
     "21:9": {"1K": (1584, 672), "2K": (3168, 1344), "4K": (6336, 2688)},
 }
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+FOUNDRY_PATH = re.compile(r"^/openai/(?:v1|deployments/[^/]+)/images/generations$")
 GEMINI_PATH = re.compile(r"^/v1(?:beta|alpha)?/models/([^/:]+):generateContent$")  # the SDK picks the version
 
 
@@ -110,6 +114,8 @@ class Handler(BaseHTTPRequestHandler):
                 status, text = 400, json.dumps({"error": {"message": "invalid JSON", "type": "invalid_request_error"}})
             elif path == "/v1/images/generations":
                 status, text = self.openai(request)
+            elif FOUNDRY_PATH.match(path):
+                status, text = self.openai(request, formats=("png", "jpeg"))
             elif GEMINI_PATH.match(path):
                 status, text = self.gemini(GEMINI_PATH.match(path).group(1), request)
             else:
@@ -119,10 +125,10 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             state.leave()
 
-    def openai(self, request: dict) -> tuple[int, str]:
+    def openai(self, request: dict, formats: tuple[str, ...] = ("png", "jpeg", "webp")) -> tuple[int, str]:
         fmt = request.get("output_format") or "png"
         name = f"openai-{request.get('size')}.{fmt}"
-        encoded = self.server.state.encoded.get(name)
+        encoded = self.server.state.encoded.get(name) if fmt in formats else None
         if encoded is None:
             return 400, json.dumps({"error": {"message": f"Invalid value: no answer {name}", "type":
                                               "invalid_request_error", "param": "size", "code": "invalid_value"}})

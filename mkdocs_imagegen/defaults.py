@@ -13,3 +13,7 @@ FORMER_DEFAULTS: tuple[tuple[str, str], ...] = (
 DEFAULT_SIZE = "1792x1024"
 COMPARE_FOLDER = ".imagegen-compare"  # where `compare` writes its contact sheet, next to mkdocs.yml
 SERVED_SHEET = ".imagegen/compare"  # where `mkdocs serve` shows that sheet: no page of docs_dir is in a dot folder
+# The most bytes read for one image, from a provider or a shared store, before any of it is decoded: far above any
+# real image answer (a 4K PNG in base64 is ~30 MB). Here, not beside the HTTP code, so the cache can use it without
+# importing httpx.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024

@@ -74,7 +74,7 @@ class BannerSession:
         self.banners: list[PageBanner] = []
         # Asked once per model in a build: aliases, the catalogue and credentials do not change meanwhile.
         self._models: dict[tuple[str, str | None], Resolution] = {}  # (name, forced provider) -> checked model
-        self.news = ModelNews(self.registry.catalogue, lambda name: self.registry.get(name).label, self.log)
+        self.news = ModelNews(self.registry.catalogue, self.registry.label, self.log)
         self._routes: dict[tuple[str, str | None], Route | ImagegenError] = {}
         self._placeholders: dict[str, bytes] = {}
         self.references = ReferenceLoader(settings.docs_dir, self.log)

@@ -31,8 +31,8 @@ from mkdocs_imagegen.cache.backends import Backend, open_backend
 from mkdocs_imagegen.cache.entries import Original
 from mkdocs_imagegen.cache.leases import Held, Leases, LeaseTimeout, Waiting
 from mkdocs_imagegen.cache.store import MAX_PROVENANCE_BYTES, CacheStore
+from mkdocs_imagegen.defaults import MAX_RESPONSE_BYTES
 from mkdocs_imagegen.errors import CacheEntryError, ImagegenError, StoreSetupError
-from mkdocs_imagegen.providers.transport import MAX_RESPONSE_BYTES
 
 T = TypeVar("T")
 DEFAULT_LEASE_SECONDS = 60.0

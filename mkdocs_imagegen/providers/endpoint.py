@@ -58,7 +58,7 @@ class EndpointProvider(Provider):
                  transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(context)
         self.name = name  # type: ignore[misc] - each endpoint is a provider of its own name
-        self.label = f"endpoint {name!r}"  # type: ignore[misc]
+        self.label = endpoint_models.label(name)  # type: ignore[misc]
         self._http = common.HttpClientHolder(transport)
         self._listing: Listing | None = None
         self._listing_lock = threading.Lock()

@@ -25,6 +25,11 @@ SIZES = SizeRule(kind="custom", edge_multiple=64, min_edge=256, max_edge=2048, m
                  min_pixels=256 * 256, max_pixels=2048 * 2048)
 
 
+def label(name: str) -> str:
+    """How messages name the endpoint called `name`."""
+    return f"endpoint {name!r}"
+
+
 @dataclass(frozen=True)
 class EndpointModel:
     """One entry of an endpoint's `models`: a name, and what the user knows of it."""

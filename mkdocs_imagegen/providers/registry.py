@@ -148,6 +148,15 @@ class Registry:
             self._made[name] = self._make(name) if self._make else self._default_provider(name)
         return self._made[name]
 
+    def label(self, name: str) -> str:
+        """A provider's human name for messages, without making it: a warm build's notes (a deprecated model,
+        a shutdown date) name providers it never asks, and making one imports its module and its HTTP client."""
+        if name in self._made or name == "placeholder":
+            return self.get(name).label
+        if name in self.endpoints:
+            return endpoint_models.label(name)
+        return SPECS[name].label if name in SPECS else name
+
     @property
     def choices(self) -> tuple[str, ...]:
         """What `banner_provider` may name: the providers, the placeholder and the endpoints."""

@@ -22,9 +22,9 @@ from typing import Any
 import httpcore
 import httpx
 
+from mkdocs_imagegen.defaults import MAX_RESPONSE_BYTES
 from mkdocs_imagegen.errors import ResponseTooLargeError
 
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # far above any real image answer (a 4K PNG in base64 is ~30 MB)
 ACCEPT_ENCODING = "gzip, deflate"  # what GuardedTransport can decode under its cap
 
 _local = threading.local()  # .deadline: time.monotonic() by which this thread's request must be done
