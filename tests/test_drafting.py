@@ -378,3 +378,17 @@ def test_a_dry_run_needs_no_credentials_and_sending_without_them_says_what_to_se
     assert "banner_prompt" not in (site_root / "docs" / "a.md").read_text()
     nothing = run("alt", "-f", str(config), "--dry-run")
     assert nothing.exit_code == 0 and "nothing to describe" in nothing.stdout
+
+
+def test_write_never_changes_a_file_outside_docs_dir_through_a_linked_page(
+        site_root: Path, emulator: Emulator, env: dict[str, str]) -> None:
+    config = write_site(site_root, {"a.md": page(title="Alpha")})
+    outside = site_root.parent / "elsewhere.md"
+    outside.write_text("---\ntitle: Elsewhere\n---\n\n# Elsewhere\n\nNot this site's page.\n", encoding="utf-8")
+    before = outside.read_bytes()
+    (site_root / "docs" / "linked.md").symlink_to(outside)
+    drafted = run("brief", "-f", str(config), "--write", "--yes")
+    assert outside.read_bytes() == before, "a file outside docs_dir was edited through a link"
+    assert drafted.exit_code == 1
+    assert "not written: linked.md: " in drafted.stderr and "outside docs_dir" in drafted.stderr
+    assert "banner_prompt: " in (site_root / "docs" / "a.md").read_text(encoding="utf-8")  # the site's own page

@@ -145,9 +145,8 @@ def pick(page: Path, candidate: str, size: Size | None, quality: str | None, con
     """
     from dataclasses import replace
 
-    from mkdocs_imagegen.cache.files import atomic_write
+    from mkdocs_imagegen.commands.page_edit import edit_target, write_keys
     from mkdocs_imagegen.errors import EditError
-    from mkdocs_imagegen.pages.edit import set_keys
 
     model, slash, number = candidate.rpartition("/")
     if not slash or not model or not number.isdigit():
@@ -174,20 +173,15 @@ def pick(page: Path, candidate: str, size: Size | None, quality: str | None, con
     if quality is not None:
         values["banner_quality"] = quality
     lines = ", ".join(f"{key}: {value}" for key, value in values.items())
-    target = page.resolve()  # a linked page stays a link: its target is what changes
-    if docs_dir is not None and not target.is_relative_to(docs_dir.resolve()):
+    target = edit_target(page, docs_dir)
+    if target is None:
         raise Failure(f"{page} is a link to a file outside docs_dir: `pick` changes only the site's own files; "
                       f"set {lines} by hand", EXIT_USAGE)
-    data = page.read_bytes()
     try:
-        edited = set_keys(data, values)
+        write_keys(target, values)
     except EditError as error:
         raise Failure(f"{page}: cannot edit the front matter safely ({error}); set {lines} by hand",
                       EXIT_USAGE) from None
-    if edited != data:
-        mode = target.stat().st_mode & 0o7777
-        atomic_write(target, edited)
-        target.chmod(mode)
     click.echo(f"{page}: banner_model: {request.model}, banner_variant: {variant} (cached; the next build "
                "makes no request)")
 

@@ -60,10 +60,10 @@ def _run(task: str, verb: str, pages: tuple[Path, ...], config_file: Path, model
         raise Failure(str(stop), stop.exit_code) from None
     finally:
         site.close()
-    _report(plan, write)
+    _report(plan, write, site.settings.docs_dir)
 
 
-def _report(plan: object, write: bool) -> None:
+def _report(plan: object, write: bool, docs_dir: Path | None) -> None:
     from mkdocs_imagegen.commands.drafting import KEYS, Plan, write_all
 
     assert isinstance(plan, Plan)
@@ -75,7 +75,7 @@ def _report(plan: object, write: bool) -> None:
             click.echo(f"not drafted: {job.page.src}: {one_line(job.problem or 'no answer')}", err=True)
     failed = [job for job in plan.jobs if job.draft is None]
     if write:
-        written, not_written = write_all(plan)
+        written, not_written = write_all(plan, docs_dir)
         for line in not_written:
             click.echo(f"not written: {one_line(line)}", err=True)
         click.echo(f"wrote {key} to {len(written)} page(s)")

@@ -242,23 +242,24 @@ def send_all(plan: Plan, *, timeout: float, retries: int, log: logging.Logger) -
             break
 
 
-def write_all(plan: Plan) -> tuple[list[str], list[str]]:
-    """Each drafted answer into its page's front matter: (pages written, one line per page not written)."""
-    from mkdocs_imagegen.cache.files import atomic_write
-    from mkdocs_imagegen.pages.edit import EditError, set_keys
+def write_all(plan: Plan, docs_dir: Path | None) -> tuple[list[str], list[str]]:
+    """Each drafted answer into its page's front matter: (pages written, one line per page not written).
+    Only the site's own files change: a page that links out of `docs_dir` is not written."""
+    from mkdocs_imagegen.commands.page_edit import edit_target, write_keys
+    from mkdocs_imagegen.pages.edit import EditError
 
     key = KEYS[plan.task]
     written, failed = [], []
     for job in plan.jobs:
         if job.draft is None:
             continue
-        target = job.page.path.resolve()  # a linked page stays a link: its target is what changes
+        target = edit_target(job.page.path, docs_dir)
+        if target is None:
+            failed.append(f"{job.page.src}: is a link to a file outside docs_dir, and only the site's own files are "
+                          f"edited; set {key} by hand")
+            continue
         try:
-            data = target.read_bytes()
-            edited = set_keys(data, {key: job.draft.answer})
-            mode = target.stat().st_mode & 0o7777
-            atomic_write(target, edited)
-            target.chmod(mode)
+            write_keys(target, {key: job.draft.answer})
         except EditError as error:
             failed.append(f"{job.page.src}: cannot edit the front matter safely ({error}); set {key} by hand")
             continue
