@@ -149,3 +149,20 @@ def test_an_endpoint_password_never_reaches_a_warning_or_doctor(site_root: Path,
     assert "no deployment 'nope'" in result.stderr and secret not in result.stderr
     doctor = cli("doctor", "--live", env=with_password)
     assert "live: FAILED" in doctor.stdout and secret not in doctor.stdout + doctor.stderr
+
+
+def test_a_password_in_a_base_url_httpx_refuses_is_never_shown(tmp_path: Path, emu: Emulator) -> None:
+    secret = "HUNTER2SECRET"
+    env = {"OPENAI_API_KEY": emu.env()["OPENAI_API_KEY"], "OPENAI_BASE_URL": f"ftp://me:{secret}@127.0.0.1/v1"}
+    result = cli("generate", "a lighthouse", "-m", "gpt-image-2", "--provider", "openai", "--size", "640x360",
+                 env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
+    assert secret not in result.stdout + result.stderr and "127.0.0.1" in result.stderr
+
+
+def test_a_url_is_printed_without_its_password_query_or_a_port_out_of_range() -> None:
+    from mkdocs_imagegen.providers.base import safe_url
+
+    assert safe_url("https://me:pw@gpu.local:8443/v1/images?key=abc") == "https://gpu.local:8443/v1/images"
+    assert safe_url("http://me:pw@gpu.local:99999/x.png") == "http://gpu.local/x.png"  # never a ValueError

@@ -39,6 +39,7 @@ from mkdocs_imagegen.providers.answers import (
     retry_after,
     scrub,
 )
+from mkdocs_imagegen.providers.base import safe_url
 from mkdocs_imagegen.request import GenerationRequest, Size
 
 __all__ = ["MAX_QUOTED_CHARS", "REDACTED", "check_complete", "retry_after", "scrub"]  # provider-neutral: answers.py
@@ -406,7 +407,7 @@ def send(client: httpx.Client, method: str, url: str, *, headers: Mapping[str, s
         error.provider, error.model = error.provider or provider, error.model or model
         raise
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        raise BadRequestError(f"cannot send a request to {url.split('?')[0]!r} ({type(exc).__name__}): "
+        raise BadRequestError(f"cannot send a request to {safe_url(url)!r} ({type(exc).__name__}): "
                               "check the configured base URL / endpoint", provider=provider, model=model) from None
     except httpx.TimeoutException as exc:
         raise TransientError(f"timed out after {timeout:g} s ({type(exc).__name__})",
