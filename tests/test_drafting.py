@@ -10,6 +10,7 @@ import html
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -392,3 +393,16 @@ def test_write_never_changes_a_file_outside_docs_dir_through_a_linked_page(
     assert drafted.exit_code == 1
     assert "not written: linked.md: " in drafted.stderr and "outside docs_dir" in drafted.stderr
     assert "banner_prompt: " in (site_root / "docs" / "a.md").read_text(encoding="utf-8")  # the site's own page
+
+
+def test_a_retry_hint_longer_than_a_draft_waits_ends_that_page_at_once(
+        site_root: Path, emulator: Emulator, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    only(env, monkeypatch, ("OPENAI_",))
+    config = write_site(site_root, {"a.md": page(title="Alpha"), "b.md": page(title="Beta")})
+    emulator.text.add_fault(TextFault("rate_limit", match="Title: Alpha\n", retry_after=86_400))
+    started = time.monotonic()
+    drafted = run("brief", "-f", str(config), "--yes", "--write")
+    assert time.monotonic() - started < 30, "waited on a day-long retry hint"
+    assert drafted.exit_code == 1
+    assert "not drafted: a.md: " in drafted.stderr and "asked to wait 86,400 s" in drafted.stderr
+    assert "banner_prompt" in (site_root / "docs" / "b.md").read_text(encoding="utf-8")

@@ -85,6 +85,23 @@ def backoff(attempt: int, retry_after: float | None) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+def retry_delay(error: ImagegenError, attempt: int, hinted: float, *,
+                outcome: str = "no banner this build") -> tuple[float, float]:
+    """(seconds to wait before retry `attempt + 1`, seconds waited on the provider's hints once that is done).
+    RetryHintTooLongError, saying `outcome`, when the provider's hint would take the waits on hints past
+    RETRY_HINT_CAP: a wait that long is better spent on the next build."""
+    hint = getattr(error, "retry_after", None)
+    if hint is not None and hinted + hint > RETRY_HINT_CAP:
+        already = f", after {hinted:.0f} s of waits already" if hinted else ""
+        raise RetryHintTooLongError(
+            f"{error.message}; it asked to wait {hint:,.0f} s before a retry, more than the "
+            f"{RETRY_HINT_CAP:g} s a request waits{already}: {outcome}"
+            " (see docs: troubleshooting#provider-busy)",
+            provider=error.provider, model=error.model) from None
+    delay = backoff(attempt, hint)
+    return delay, hinted + (delay if hint is not None else 0.0)
+
+
 def generate_with_retries(
     request: GenerationRequest,
     route: Route,
@@ -162,16 +179,7 @@ def _with_retries(request: GenerationRequest, route: Route, *, retries: int, tim
         except ImagegenError as error:
             if not error.retryable or attempt >= retries:
                 raise
-            hint = getattr(error, "retry_after", None)
-            if hint is not None and hinted + hint > RETRY_HINT_CAP:
-                already = f", after {hinted:.0f} s of waits already" if hinted else ""
-                raise RetryHintTooLongError(
-                    f"{error.message}; it asked to wait {hint:,.0f} s before a retry, more than the "
-                    f"{RETRY_HINT_CAP:g} s a banner waits{already}: no banner this build"
-                    " (see docs: troubleshooting#provider-busy)",
-                    provider=error.provider, model=error.model) from None
-            delay = backoff(attempt, hint)
-            hinted += delay if hint is not None else 0.0
+            delay, hinted = retry_delay(error, attempt, hinted)
             if log:
                 log.info("imagegen: %s; retry %d/%d in %.1fs", error, attempt + 1, retries, delay)
         if stop.wait(delay):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
+import time
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -209,15 +209,15 @@ def check_answer(text: str | None, task: str) -> tuple[str | None, str | None]:
 
 def send_all(plan: Plan, *, timeout: float, retries: int, log: logging.Logger) -> None:
     """Each uncached job's request, in order; a failure is that job's `problem`, and the next one goes on."""
-    from mkdocs_imagegen.build.sending import backoff
+    from mkdocs_imagegen.build.sending import retry_delay
 
     if plan.to_send:
         try:
             plan.route.check_ready()
         except ImagegenError as error:
             raise CommandStopped(error.message, 1) from None
-    stop = threading.Event()
     for job in plan.to_send:
+        hinted = 0.0  # seconds waited on the provider's retry hints for this page
         for attempt in range(retries + 1):
             try:
                 answer = ask(plan.route, job.request, timeout=timeout)
@@ -225,9 +225,13 @@ def send_all(plan: Plan, *, timeout: float, retries: int, log: logging.Logger) -
                 if not error.retryable or attempt == retries:
                     job.problem = error.message
                     break
-                delay = backoff(attempt, getattr(error, "retry_after", None))
+                try:
+                    delay, hinted = retry_delay(error, attempt, hinted, outcome="not drafted")
+                except ImagegenError as too_long:
+                    job.problem = too_long.message
+                    break
                 log.info("%s: %s; retrying in %.1f s", job.page.src, error.message, delay)
-                stop.wait(delay)
+                time.sleep(delay)
                 continue
             if answer.refusal is not None:
                 job.problem = f"{answer.refusal}; nothing was written"

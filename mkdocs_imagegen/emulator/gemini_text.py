@@ -48,7 +48,8 @@ class GeminiText:
             text, image = self._read(call.object)
         except Rejected as bad:
             return bad.reply
-        kind = self.service.take_fault(self.provider, text)
+        fault = self.service.take_fault(self.provider, text)
+        kind = fault.kind if fault is not None else None
         if kind == "server_error":
             return _gemini_error(500, "INTERNAL", "An internal error has occurred. Please retry or report in "
                                  "https://developers.generativeai.google/guide/troubleshooting")

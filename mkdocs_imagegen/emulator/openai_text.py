@@ -54,13 +54,14 @@ class OpenAIText:
             text, image = self._read(body)
         except Rejected as bad:
             return bad.reply
-        kind = self.service.take_fault(self.provider, text)
+        fault = self.service.take_fault(self.provider, text)
+        kind = fault.kind if fault is not None else None
         if kind == "server_error":
             return _openai_error(500, "The server had an error while processing your request. Sorry about that!",
                                  None, kind="server_error")
         if kind == "rate_limit":
             return _openai_error(429, "Rate limit reached for requests", "rate_limit_exceeded",
-                                 kind="requests", headers=retry_headers(1.0))
+                                 kind="requests", headers=retry_headers(fault.retry_after if fault else 1.0))
         tokens_in = text_tokens(text) + (openai_image_tokens(*image_size(image)) if image else 0)
         if kind == "refusal":
             part: dict[str, Any] = {"type": "refusal", "refusal": REFUSAL}

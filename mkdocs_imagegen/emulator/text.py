@@ -43,6 +43,7 @@ class TextFault:
     provider: str | None = None
     match: str | None = None
     times: int = 1
+    retry_after: float = 1.0  # rate_limit: the seconds its answer asks the client to wait
 
     def __post_init__(self) -> None:
         if self.kind not in TEXT_FAULTS:
@@ -67,14 +68,14 @@ class TextService:
         with self._lock:
             self._faults.append(fault)
 
-    def take_fault(self, provider: str, text: str) -> str | None:
+    def take_fault(self, provider: str, text: str) -> TextFault | None:
         with self._lock:
             for fault in self._faults:
                 if fault.provider in (None, provider) and (fault.match is None or fault.match in text):
                     fault.times -= 1
                     if fault.times == 0:
                         self._faults.remove(fault)
-                    return fault.kind
+                    return fault
         return None
 
 
