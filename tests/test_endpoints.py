@@ -366,3 +366,12 @@ def test_a_gateway_listing_a_cloud_model_goes_first_and_falls_through(site_root:
     again = build(config, "--strict", env=env)
     assert again.returncode == 0, again.stderr
     assert [r.provider for r in emulator.image_requests()] == ["endpoints"]
+
+
+def test_what_a_listing_names_is_shown_bounded_and_on_one_line() -> None:
+    from mkdocs_imagegen.providers.endpoint import Listing
+
+    names = ("<script>\nalert(1)</script>", *(f"model-{n:04d}-" + "x" * 200 for n in range(5000)))
+    said = Listing(names=names).describe()
+    assert "\n" not in said and len(said) < 2_000, len(said)
+    assert said.startswith("it lists ") and "and 4981 more" in said

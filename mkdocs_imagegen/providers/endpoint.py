@@ -31,11 +31,15 @@ from mkdocs_imagegen.errors import (
 from mkdocs_imagegen.provider_table import ENDPOINTS, SPECS, ProviderSpec
 from mkdocs_imagegen.providers import endpoint_models
 from mkdocs_imagegen.providers import openai_common as common
+from mkdocs_imagegen.providers.answers import scrub
 from mkdocs_imagegen.providers.base import LiveCheck, Provider, ProviderContext, ProviderImage, safe_url
 from mkdocs_imagegen.request import GenerationRequest
 
 OUTPUT_FORMATS = ("png", "jpeg", "webp")  # what stable-diffusion.cpp's `output_format` takes
 LISTING_TIMEOUT = 10.0  # seconds `GET {base_url}/models` may take, when `models: auto` asks it
+
+
+SHOWN_NAMES = 20  # of a server's listing, in a message: the rest are counted
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,11 @@ class Listing:
     def describe(self) -> str:
         if self.problem:
             return self.problem
-        return f"it lists {', '.join(self.names)}" if self.names else "it lists no model"
+        if not self.names:
+            return "it lists no model"
+        shown = ", ".join(scrub(name, None, limit=80) for name in self.names[:SHOWN_NAMES])
+        more = f" and {len(self.names) - SHOWN_NAMES} more" if len(self.names) > SHOWN_NAMES else ""
+        return f"it lists {shown}{more}"
 
 
 class EndpointProvider(Provider):

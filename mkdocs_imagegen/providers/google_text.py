@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from mkdocs_imagegen.providers.answers import scrub
 from mkdocs_imagegen.providers.gemini_answers import NOT_REFUSALS, candidate_parts, first_candidate, parse_body, pick
 from mkdocs_imagegen.providers.text import TextAnswer, TextRequest
 
@@ -52,13 +53,14 @@ def answer(payload: Mapping[str, Any]) -> TextAnswer:
         tokens_out += thoughts  # billed as output
     blocked = pick(pick(payload, "promptFeedback", "prompt_feedback"), "blockReason", "block_reason")
     if blocked:
-        return TextAnswer(None, f"the request was blocked ({blocked})", tokens_in, tokens_out)
+        return TextAnswer(None, f"the request was blocked ({scrub(str(blocked), None, limit=80)})", tokens_in,
+                          tokens_out)
     candidate = first_candidate(payload)
     text = "".join(str(part.get("text")) for part in candidate_parts(candidate)
                    if isinstance(part.get("text"), str) and not part.get("thought"))
     finish = str(pick(candidate, "finishReason", "finish_reason") or "")
     if not text.strip() and finish and finish not in NOT_REFUSALS:
-        return TextAnswer(None, f"the answer was stopped ({finish})", tokens_in, tokens_out)
+        return TextAnswer(None, f"the answer was stopped ({scrub(finish, None, limit=80)})", tokens_in, tokens_out)
     return TextAnswer(text, None, tokens_in, tokens_out)
 
 

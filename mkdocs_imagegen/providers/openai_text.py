@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mkdocs_imagegen.errors import TransientError
 from mkdocs_imagegen.providers import openai_common as common
+from mkdocs_imagegen.providers.answers import scrub
 from mkdocs_imagegen.providers.text import TextAnswer, TextRequest
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def answer(response: httpx.Response, *, provider: str, model: str) -> TextAnswer
     if status == "incomplete" and not "".join(texts).strip():
         details = payload.get("incomplete_details")
         reason = details.get("reason") if isinstance(details, Mapping) else None
-        return TextAnswer(None, f"the answer is incomplete ({reason or 'no reason given'})", *tokens)
+        why = scrub(str(reason), None, limit=80) if reason else "no reason given"
+        return TextAnswer(None, f"the answer is incomplete ({why})", *tokens)
     return TextAnswer("".join(texts), None, *tokens)
 
 
