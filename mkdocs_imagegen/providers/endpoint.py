@@ -186,7 +186,7 @@ class EndpointProvider(Provider):
                                     provider=self.name, model=model) from None
         item = common.first_item(payload) if isinstance(payload, dict) else {}
         if item.get("b64_json") or not isinstance(item.get("url"), str):
-            return common.decode_response(response, provider=self.name, model=model)
+            return common.decode_payload(payload, provider=self.name, model=model)
         data = self._fetch(item["url"], model, timeout)
         common.check_complete(data, provider=self.name, model=model)
         return common.DecodedImage(data, common.sniff_mime_type(data), common.response_details(payload, item))

@@ -163,6 +163,11 @@ def decode_response(response: httpx.Response, *, provider: str, model: str) -> D
     except ValueError:
         raise InvalidImageError("returned a response that is not valid JSON (truncated?)",
                                 provider=provider, model=model) from None
+    return decode_payload(payload, provider=provider, model=model)
+
+
+def decode_payload(payload: Any, *, provider: str, model: str) -> DecodedImage:
+    """Strictly decode `data[0].b64_json` of an answer already parsed (an answer is parsed once: it is large)."""
     if not isinstance(payload, Mapping):
         raise InvalidImageError("returned an unexpected JSON document", provider=provider, model=model)
     return _decode_item(payload, first_item(payload), provider=provider, model=model)
