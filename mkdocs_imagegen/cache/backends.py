@@ -57,7 +57,7 @@ class Backend:
     # Seconds one operation (listing, look-up, read, write, lease step) may take in all (headers and body, every
     # retry): the backends' own timeouts are per socket read, so a store trickling bytes, or taking an upload a
     # byte at a time, would hold a build for ever.
-    deadline: float | None = None
+    deadline: float
 
     def path(self, relative: str) -> str:
         return f"{self.root}/{relative}"
@@ -238,7 +238,7 @@ def _briefly_retrying(client: Any) -> Any:
                              retry_policy=ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=2))
 
 
-def open_backend(url: str, deadline: float | None = None) -> Backend:
+def open_backend(url: str, deadline: float) -> Backend:
     """The store a cache_url names; StoreSetupError when its extra is missing. Connects lazily."""
     scheme, root = split_url(url)
     module, extra = EXTRAS[scheme]

@@ -67,7 +67,7 @@ class SharedCache:
 
     @classmethod
     def open(cls, url: str, *, lease_seconds: float, wait_seconds: float, stop: threading.Event,
-             log: logging.Logger, read_seconds: float | None = None) -> SharedCache:
+             log: logging.Logger, read_seconds: float) -> SharedCache:
         try:
             backend: Backend | None = open_backend(url, read_seconds)
             problem = None
