@@ -179,11 +179,7 @@ class EndpointProvider(Provider):
 
     def _image(self, response: httpx.Response, model: str, timeout: float) -> common.DecodedImage:
         """The image of a 200 answer: `data[0].b64_json`, or `data[0].url` fetched from this endpoint's origin."""
-        try:
-            payload = response.json()
-        except ValueError:
-            raise InvalidImageError("returned a response that is not valid JSON (truncated?)",
-                                    provider=self.name, model=model) from None
+        payload = common.json_answer(response, provider=self.name, model=model)
         item = common.first_item(payload) if isinstance(payload, dict) else {}
         if item.get("b64_json") or not isinstance(item.get("url"), str):
             return common.decode_payload(payload, provider=self.name, model=model)

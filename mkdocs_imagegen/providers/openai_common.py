@@ -156,14 +156,19 @@ class DecodedImage:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+def json_answer(response: httpx.Response, *, provider: str, model: str,
+                error: type[ImagegenError] = InvalidImageError) -> Any:
+    """The parsed body of a 200 answer; `error` (an image answer's InvalidImageError by default) if it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        raise error("returned a response that is not valid JSON (truncated?)", provider=provider,
+                    model=model) from None
+
+
 def decode_response(response: httpx.Response, *, provider: str, model: str) -> DecodedImage:
     """Strictly decode `data[0].b64_json` from a 200 answer; keep the metadata worth keeping."""
-    try:
-        payload = response.json()
-    except ValueError:
-        raise InvalidImageError("returned a response that is not valid JSON (truncated?)",
-                                provider=provider, model=model) from None
-    return decode_payload(payload, provider=provider, model=model)
+    return decode_payload(json_answer(response, provider=provider, model=model), provider=provider, model=model)
 
 
 def decode_payload(payload: Any, *, provider: str, model: str) -> DecodedImage:
@@ -181,11 +186,7 @@ def decode_images(response: httpx.Response, *, provider: str, model: str, count:
     """Strictly decode the first `count` images of a 200 answer to a request with `n` = `count`."""
     if count == 1:
         return [decode_response(response, provider=provider, model=model)]
-    try:
-        payload = response.json()
-    except ValueError:
-        raise InvalidImageError("returned a response that is not valid JSON (truncated?)",
-                                provider=provider, model=model) from None
+    payload = json_answer(response, provider=provider, model=model)
     data = payload.get("data") if isinstance(payload, Mapping) else None
     items = [item for item in data if isinstance(item, Mapping)] if isinstance(data, list) else []
     if len(items) < count:

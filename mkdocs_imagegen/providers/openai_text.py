@@ -36,11 +36,7 @@ def responses_body(request: TextRequest, model: str) -> dict[str, Any]:
 
 def answer(response: httpx.Response, *, provider: str, model: str) -> TextAnswer:
     """The `output_text` parts of the answer's messages, or its refusal."""
-    try:
-        payload = response.json()
-    except ValueError:
-        raise TransientError("returned a response that is not valid JSON (truncated?)",
-                                provider=provider, model=model) from None
+    payload = common.json_answer(response, provider=provider, model=model, error=TransientError)
     if not isinstance(payload, Mapping):
         raise TransientError("returned an unexpected JSON document", provider=provider, model=model)
     usage = payload.get("usage") if isinstance(payload.get("usage"), Mapping) else {}
