@@ -11,13 +11,16 @@ import difflib
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
+from test_shared_store import StoreProxy
 
 from mkdocs_imagegen.catalogue.lookup import Catalogue, packaged_data
 from mkdocs_imagegen.emulator import Emulator, Fault
@@ -225,60 +228,23 @@ def test_a_committed_original_swapped_for_another_image_of_its_size_is_refused_b
 # --- found by a hostile pass: a store slow in other ways than trickling a read ----------------------------------
 
 
-class Stalling:
-    """A loopback proxy in front of a store server: every request passes through, except those of `method`
-    whose path matches `slow`: their upload is read a byte a second ("upload"), or they are never answered
-    ("silent")."""
+class Stalling(StoreProxy):
+    """Every request passes through, except those of `method` whose path matches `slow`: their upload is read a
+    byte a second ("upload"), or they are never answered ("silent")."""
 
     def __init__(self, upstream: int, method: str, slow: str, how: str) -> None:
-        import http.client
-        import re
         import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-        stop = threading.Event()
-        self.stop, self.held = stop, threading.Event()
-        held = self.held
+        self.method, self.slow, self.how, self.held = method, slow, how, threading.Event()
+        super().__init__(upstream)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
+    def answer(self, handler: Any) -> None:
+        if handler.command == self.method and re.search(self.slow, handler.path):
+            self.held.set()
+            while not self.stop.wait(1.0) and self.how == "upload" and handler.rfile.read(1):
                 pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if self.command == method and re.search(slow, self.path):
-                    held.set()
-                    while not stop.wait(1.0) and how == "upload" and self.rfile.read(1):
-                        pass
-                    return
-                body = self.rfile.read(length) if length else None
-                connection = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
-                connection.request(self.command, self.path, body, dict(self.headers))
-                answer = connection.getresponse()
-                data = answer.read()
-                connection.close()
-                self.send_response_only(answer.status, answer.reason)
-                for name, value in answer.getheaders():
-                    if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
-            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+            return
+        super().answer(handler)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ the provider emulator's own request log.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from test_concurrency import Watched, cache_key, mkdocs
@@ -331,15 +332,16 @@ def test_a_store_that_goes_down_mid_build_warns_once_and_loses_nothing(tmp_path:
     assert_built_locally(config, build.output, prompts)
 
 
-class SlowStore:
-    """A loopback proxy in front of a store server: every request passes through; the answer to a GET whose
-    path matches `slow` is sent one byte every `interval` seconds (`what`: "body" after honest headers, or
-    "headers", the status line and headers themselves)."""
+class StoreProxy:
+    """A loopback proxy in front of a store server on `upstream`: `answer` decides what each request gets;
+    `forward` passes one through and returns the store's answer as raw bytes (status line, headers, body)."""
 
-    def __init__(self, upstream: int, slow: str, what: str = "body", interval: float = 1.0) -> None:
-        import http.client
+    def __init__(self, upstream: int) -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.upstream, self.stop = upstream, threading.Event()
+        proxy = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -347,47 +349,65 @@ class SlowStore:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def _forward(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else None
-                connection = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
-                connection.request(self.command, self.path, body, dict(self.headers))
-                answer = connection.getresponse()
-                data = answer.read()
-                connection.close()
-                head = f"HTTP/1.1 {answer.status} {answer.reason}\r\n".encode()
-                headers = [(name, value) for name, value in answer.getheaders()
-                           if name.lower() not in ("transfer-encoding", "connection")]
-                if not any(name.lower() == "content-length" for name, _ in headers):
-                    headers.append(("Content-Length", str(len(data))))
-                head += "".join(f"{name}: {value}\r\n" for name, value in headers).encode() + b"\r\n"
-                payload = head + (b"" if self.command == "HEAD" else data)
-                trickle = self.command == "GET" and re.search(slow, self.path) is not None
-                start = 0 if what == "headers" else len(head)
-                try:
-                    self.wfile.write(payload[:start] if trickle else payload)
-                    self.wfile.flush()
-                    for index in range(start, len(payload)) if trickle else ():
-                        if stop.wait(interval):
-                            return
-                        self.wfile.write(payload[index:index + 1])
-                        self.wfile.flush()
-                except OSError:
-                    pass  # the client gave up: what this proxy is for
+            def _answer(self) -> None:
+                with contextlib.suppress(OSError):  # the client gave up: what these proxies are for
+                    proxy.answer(self)
 
-            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward  # noqa: N815
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _answer  # noqa: N815
 
-        stop = threading.Event()
-        self.stop = stop
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def answer(self, handler: Any) -> None:
+        handler.wfile.write(self.forward(handler))
+
+    def forward(self, handler: Any) -> bytes:
+        import http.client
+
+        length = int(handler.headers.get("content-length") or 0)
+        body = handler.rfile.read(length) if length else None
+        connection = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=30)
+        connection.request(handler.command, handler.path, body, dict(handler.headers))
+        answer = connection.getresponse()
+        data = answer.read()
+        connection.close()
+        headers = [(name, value) for name, value in answer.getheaders()
+                   if name.lower() not in ("transfer-encoding", "connection")]
+        if not any(name.lower() == "content-length" for name, _ in headers):  # a HEAD keeps the object's size
+            headers.append(("Content-Length", str(len(data))))
+        head = f"HTTP/1.1 {answer.status} {answer.reason}\r\n".encode()
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers).encode() + b"\r\n"
+        return head + (b"" if handler.command == "HEAD" else data)
+
     def close(self) -> None:
         self.stop.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class SlowStore(StoreProxy):
+    """The answer to a GET whose path matches `slow` is sent one byte every `interval` seconds (`what`: "body"
+    after honest headers, or "headers", the status line and headers themselves)."""
+
+    def __init__(self, upstream: int, slow: str, what: str = "body", interval: float = 1.0) -> None:
+        self.slow, self.what, self.interval = slow, what, interval
+        super().__init__(upstream)
+
+    def answer(self, handler: Any) -> None:
+        payload = self.forward(handler)
+        if handler.command != "GET" or re.search(self.slow, handler.path) is None:
+            handler.wfile.write(payload)
+            return
+        start = 0 if self.what == "headers" else payload.index(b"\r\n\r\n") + 4
+        handler.wfile.write(payload[:start])
+        handler.wfile.flush()
+        for index in range(start, len(payload)):
+            if self.stop.wait(self.interval):
+                return
+            handler.wfile.write(payload[index:index + 1])
+            handler.wfile.flush()
 
 
 @pytest.mark.parametrize("what", ["body", "headers"])
